@@ -1,0 +1,48 @@
+//! Database connections (PostgreSQL or SQLite through sea-orm) and test support.
+
+use std::time::Duration;
+
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
+
+/// Opens a pool to `url` (`postgres://…` or `sqlite:…`; a SQLite file is
+/// created if missing).
+pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let url = if url.starts_with("sqlite:") && !url.contains("mode=") && !url.contains(":memory:") {
+        format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+    } else {
+        url.to_string()
+    };
+    let mut options = ConnectOptions::new(url.clone());
+    options
+        .max_connections(if url.starts_with("sqlite:") { 4 } else { 16 })
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
+    Database::connect(options).await
+}
+
+/// Whether the database answers (for readiness).
+pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
+    db.execute_unprepared("SELECT 1").await.map(|_| ())
+}
+
+/// Helpers for tests that need a database of their own.
+pub mod testing {
+    use sea_orm::{ConnectionTrait, DbErr};
+
+    /// Default server URL of the local PostgreSQL (override with `AEROSTIC_TEST_POSTGRES_URL`).
+    pub fn postgres_server_url() -> String {
+        std::env::var("AEROSTIC_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+    }
+
+    /// Creates a fresh, uniquely named PostgreSQL database and returns its URL.
+    pub async fn fresh_postgres_database() -> Result<String, DbErr> {
+        let server = postgres_server_url();
+        let admin = super::connect(&format!("{server}/postgres")).await?;
+        let name = format!("aerostic_test_{}", uuid::Uuid::new_v4().simple());
+        admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
+        admin.close().await?;
+        Ok(format!("{server}/{name}"))
+    }
+}

@@ -1,0 +1,26 @@
+//! The shared kit of every Aerostic process.
+//!
+//! - [`config`]: typed settings from `AEROSTIC_…` variables;
+//! - [`error`]: the one error table mapped to gRPC codes and HTTP statuses;
+//! - [`db`]: sea-orm connections to PostgreSQL or SQLite;
+//! - [`broker`]: durable publish/consume with retries and dead letters (RabbitMQ or in-process);
+//! - [`cache`]: TTL values, counters and rate limits (Redis or in-memory);
+//! - [`crypto`]: AES-256-GCM envelopes bound to tenant and column, with key rotation;
+//! - [`telemetry`] and [`mask`]: masked logs, Prometheus metrics, trace ids;
+//! - [`grpc`]: serving and calling with health, reflection and trace propagation;
+//! - [`ids`]: typed ids.
+
+#![warn(missing_docs)]
+
+pub mod broker;
+pub mod cache;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod error;
+pub mod grpc;
+pub mod ids;
+pub mod mask;
+pub mod telemetry;
+
+pub use error::{ApiError, ErrorKind};
