@@ -1,1 +1,67 @@
-//! placeholder
+//! Aerostic's gateway: authenticates, verifies, translates REST to gRPC and
+//! answers. It owns no data and holds no business rules.
+//!
+//! Errors are always `{"error":{"code","message","details"}}` with the status
+//! that [`aerostic_kit::error`]'s table gives the error's kind.
+
+#![warn(missing_docs)]
+
+mod auth;
+mod error;
+mod health;
+mod json;
+mod trace;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use aerostic_kit::config::{ServiceName, Upstreams};
+use aerostic_kit::context::Connections;
+use aerostic_kit::grpc::{TracedChannel, channel};
+use aerostic_proto::v1::tenancy_client::TenancyClient;
+use axum::Router;
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+
+pub use error::GatewayError;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    upstreams: Upstreams,
+    tenancy: TenancyClient<TracedChannel>,
+    connections: Connections,
+}
+
+impl AppState {
+    /// Clients for `upstreams`; `connections` only for readiness.
+    pub fn new(upstreams: Upstreams, connections: Connections) -> anyhow::Result<Self> {
+        let tenancy = TenancyClient::new(channel(upstreams.url(ServiceName::Tenancy))?);
+        Ok(Self { upstreams, tenancy, connections })
+    }
+}
+
+/// Every route of the gateway.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/v1/auth/register", post(auth::register))
+        .route("/v1/auth/login", post(auth::login))
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .with_state(state)
+        .merge(aerostic_kit::telemetry::metrics_router())
+        .layer(axum::middleware::from_fn(trace::trace))
+}
+
+/// Serves the gateway on `listener` until `shutdown` resolves.
+pub async fn run(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}

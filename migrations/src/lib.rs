@@ -1,1 +1,18 @@
-//! placeholder
+//! Database migrations, one module per step, applied in order by
+//! `aerostic migrate` (and by every process at start in `aerostic dev`).
+//! Each runs on PostgreSQL and SQLite: ids are 36-character UUID strings,
+//! timestamps are timestamptz, and nothing relies on one backend's extensions.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_tenancy;
+
+/// Every migration of the platform.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261124_000001_tenancy::Migration)]
+    }
+}

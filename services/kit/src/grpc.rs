@@ -149,3 +149,38 @@ pub async fn check_health(url: &str) -> Result<(), String> {
         other => Err(format!("{other:?}")),
     }
 }
+
+/// Implements a generated service trait: the methods written out, plus any
+/// listed under `unimplemented` answering `UNIMPLEMENTED` with our error body.
+/// Only RPCs that a later issue owns belong in that list.
+///
+/// ```ignore
+/// aerostic_kit::service_impl! {
+///     impl Billing for BillingGrpc {
+///         async fn get_wallet(&self, r: Request<GetWalletRequest>) -> Result<Response<Wallet>, Status> { … }
+///     }
+///     unimplemented {
+///         quote(QuoteRequest) -> QuoteResponse;
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! service_impl {
+    (
+        impl $trait:ident for $ty:ty { $($body:tt)* }
+        unimplemented { $($method:ident($req:ty) -> $resp:ty;)* }
+    ) => {
+        #[::tonic::async_trait]
+        impl $trait for $ty {
+            $($body)*
+            $(
+                async fn $method(
+                    &self,
+                    _request: ::tonic::Request<$req>,
+                ) -> ::std::result::Result<::tonic::Response<$resp>, ::tonic::Status> {
+                    Err($crate::ApiError::unimplemented(stringify!($method)).into())
+                }
+            )*
+        }
+    };
+}

@@ -7,6 +7,7 @@
 //! - [`cache`]: TTL values, counters and rate limits (Redis or in-memory);
 //! - [`crypto`]: AES-256-GCM envelopes bound to tenant and column, with key rotation;
 //! - [`telemetry`] and [`mask`]: masked logs, Prometheus metrics, trace ids;
+//! - [`outbox`]: events staged in the writing transaction, relayed after commit;
 //! - [`grpc`]: serving and calling with health, reflection and trace propagation;
 //! - [`ids`]: typed ids.
 
@@ -15,12 +16,14 @@
 pub mod broker;
 pub mod cache;
 pub mod config;
+pub mod context;
 pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod grpc;
 pub mod ids;
 pub mod mask;
+pub mod outbox;
 pub mod telemetry;
 
 pub use error::{ApiError, ErrorKind};

@@ -8,9 +8,10 @@ use regex::{Captures, Regex};
 
 static EMAIL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)\b([a-z0-9._%+-])[a-z0-9._%+-]*@([a-z0-9.-]+\.[a-z]{2,})\b").unwrap());
-// International numbers: optional +, 8 to 15 digits, optional separators.
+// A + and 8 to 15 digits (spaces or dashes allowed), or a bare run of 10 to 15
+// digits as in Meta's `wa_id`. Dates and times (short runs) are left alone.
 static PHONE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\+?\d(?:[ .\-]?\d){7,14}").unwrap());
+    LazyLock::new(|| Regex::new(r"\+\d(?:[ \-]?\d){7,14}|\b\d{10,15}\b").unwrap());
 static JWT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+").unwrap());
 static BEARER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]{8,}").unwrap());
@@ -68,6 +69,13 @@ mod tests {
         }
         assert!(masked.contains("a***@example.com"), "{masked}");
         assert!(masked.contains("23"), "{masked}");
+    }
+
+    #[test]
+    fn bare_wa_ids_are_hidden_but_timestamps_are_not() {
+        let masked = mask("from 14155550123 at 2026-11-24T08:51:38Z");
+        assert!(!masked.contains("4155550"), "{masked}");
+        assert!(masked.contains("2026-11-24T08:51:38Z"), "{masked}");
     }
 
     #[test]

@@ -1,1 +1,15 @@
-//! placeholder
+//! Starts Aerostic's processes: one service, the gateway, migrations, or the
+//! whole platform in one process (`aerostic dev`, and the end-to-end tests).
+//!
+//! Whatever the shape, services talk gRPC over loopback: one code path.
+
+#![warn(missing_docs)]
+
+mod cli;
+mod dev;
+mod platform;
+mod process;
+
+pub use cli::main;
+pub use dev::{DevOptions, prepare_dev};
+pub use platform::{Platform, PlatformSpec, migrate};

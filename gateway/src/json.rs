@@ -1,0 +1,58 @@
+//! A JSON body extractor whose every failure is one of our documented errors.
+
+use aerostic_kit::{ApiError, ErrorKind};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::header;
+use serde::de::DeserializeOwned;
+
+use crate::GatewayError;
+
+/// Most bytes a JSON body may have.
+const MAX_BODY: usize = 64 * 1024;
+
+/// A request body parsed as `T`.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = GatewayError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|mime| {
+                let mime = mime.trim();
+                mime.eq_ignore_ascii_case("application/json")
+                    || (mime.starts_with("application/") && mime.ends_with("+json"))
+            });
+        if !is_json {
+            return Err(ApiError::new(
+                ErrorKind::InvalidArgument,
+                "unsupported_media_type",
+                "send the body as JSON with Content-Type: application/json",
+            )
+            .into());
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|_| {
+            ApiError::new(ErrorKind::InvalidArgument, "body_unreadable", "the request body could not be read")
+        })?;
+        if bytes.len() > MAX_BODY {
+            return Err(ApiError::new(ErrorKind::InvalidArgument, "body_too_large", "the body is over 64 KiB").into());
+        }
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if inner.is_data() {
+                let field = if path == "." { "body".to_string() } else { path };
+                ApiError::validation([(field, inner.to_string())].into_iter().collect())
+            } else {
+                ApiError::new(ErrorKind::InvalidArgument, "malformed_json", format!("the body is not valid JSON: {inner}"))
+            }
+        })?;
+        Ok(ApiJson(value))
+    }
+}

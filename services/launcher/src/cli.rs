@@ -1,0 +1,142 @@
+//! The `aerostic` command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use aerostic_kit::config::{ConfigError, ServiceName, Source};
+use aerostic_kit::crypto::KeyRing;
+use aerostic_kit::telemetry::{LogFormat, init_logging};
+use clap::{Parser, Subcommand};
+
+use crate::dev::{DevOptions, banner, prepare_dev};
+use crate::platform::{Platform, migrate};
+use crate::process::{gateway_process, service_process, termination};
+
+#[derive(Parser)]
+#[command(name = "aerostic", version, about = "Multi-tenant WhatsApp Business platform")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Everything in one process on SQLite, an in-process broker and an in-memory cache.
+    Dev {
+        /// Where the SQLite file and generated secrets live.
+        #[arg(long, default_value = ".aerostic", env = "AEROSTIC_DATA_DIR")]
+        data_dir: PathBuf,
+        /// The gateway's address.
+        #[arg(long, default_value = "127.0.0.1:8080", env = "AEROSTIC_GATEWAY_ADDR")]
+        gateway_addr: SocketAddr,
+        /// First of five gRPC ports (0: any free ports).
+        #[arg(long, default_value_t = 50051)]
+        grpc_base_port: u16,
+    },
+    /// The public REST gateway.
+    Gateway,
+    /// The tenancy service.
+    Tenancy,
+    /// The dispatcher service.
+    Dispatcher,
+    /// The automation service.
+    Automation,
+    /// The billing service.
+    Billing,
+    /// The anomaly service.
+    Anomaly,
+    /// Applies pending database migrations (AEROSTIC_DATABASE_URL).
+    Migrate,
+    /// Prints a fresh encryption key and JWT secret for the configuration.
+    Keygen {
+        /// Id of the new key.
+        #[arg(long, default_value = "k1")]
+        key_id: String,
+    },
+}
+
+/// Entry point of the `aerostic` binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&format!("cannot start the runtime: {e}")),
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => match e.downcast_ref::<ConfigError>() {
+            Some(config) => fail(&config.to_string()),
+            None => fail(&format!("{e:#}")),
+        },
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("aerostic: {message}");
+    ExitCode::from(2)
+}
+
+fn log_format(src: &Source) -> LogFormat {
+    match src.optional("AEROSTIC_LOG_FORMAT").as_deref() {
+        Some("pretty") => LogFormat::Pretty,
+        _ => LogFormat::Json,
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    let src = Source::load()?;
+    let service = |name| async move { service_process(name, &Source::load()?).await };
+    match command {
+        Command::Dev { data_dir, gateway_addr, grpc_base_port } => {
+            init_logging(if src.optional("AEROSTIC_LOG_FORMAT").as_deref() == Some("json") {
+                LogFormat::Json
+            } else {
+                LogFormat::Pretty
+            });
+            dev(DevOptions { data_dir, gateway_addr, grpc_base_port }).await
+        }
+        other => {
+            init_logging(log_format(&src));
+            match other {
+                Command::Gateway => gateway_process(&src).await,
+                Command::Tenancy => service(ServiceName::Tenancy).await,
+                Command::Dispatcher => service(ServiceName::Dispatcher).await,
+                Command::Automation => service(ServiceName::Automation).await,
+                Command::Billing => service(ServiceName::Billing).await,
+                Command::Anomaly => service(ServiceName::Anomaly).await,
+                Command::Migrate => {
+                    let url = src.required("AEROSTIC_DATABASE_URL", "a postgres:// or sqlite:// URL")?;
+                    migrate(&url).await?;
+                    println!("migrations applied");
+                    Ok(())
+                }
+                Command::Keygen { key_id } => {
+                    let jwt = KeyRing::generate_spec("x");
+                    println!("AEROSTIC_ENCRYPTION_KEYS={}", KeyRing::generate_spec(&key_id));
+                    println!("AEROSTIC_JWT_SECRET={}", jwt.split_once(':').map(|(_, k)| k).unwrap_or_default());
+                    Ok(())
+                }
+                Command::Dev { .. } => unreachable!("handled above"),
+            }
+        }
+    }
+}
+
+async fn dev(opts: DevOptions) -> anyhow::Result<()> {
+    let spec = prepare_dev(&opts)?;
+    let mut platform = Platform::start(spec).await?;
+    println!("{}", banner(platform.gateway, &platform.grpc, &opts.data_dir));
+    tokio::select! {
+        _ = termination() => {
+            println!("stopping…");
+            platform.stop().await;
+            Ok(())
+        }
+        ended = platform.wait() => match ended {
+            Some((part, Err(e))) => Err(e.context(format!("{part} stopped"))),
+            Some((part, Ok(()))) => anyhow::bail!("{part} stopped unexpectedly"),
+            None => Ok(()),
+        },
+    }
+}
