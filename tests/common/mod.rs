@@ -1,0 +1,100 @@
+//! `spawn_app()`: the whole mesh on random ports against the machine's real
+//! PostgreSQL (a fresh database), Redis and RabbitMQ (a fresh namespace).
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+
+use aerostic_kit::config::{Backends, Secrets, Source};
+use aerostic_kit::crypto::KeyRing;
+use aerostic_launcher::{Platform, PlatformSpec};
+use serde_json::Value;
+
+pub struct TestApp {
+    pub base: String,
+    pub platform: Platform,
+    pub backends: Backends,
+    pub http: reqwest::Client,
+}
+
+pub fn redis_url() -> String {
+    std::env::var("AEROSTIC_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+pub fn amqp_url() -> String {
+    std::env::var("AEROSTIC_TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+pub fn test_secrets() -> Secrets {
+    Secrets::from_source(&Source::from_pairs([
+        ("AEROSTIC_ENCRYPTION_KEYS", KeyRing::generate_spec("t1")),
+        ("AEROSTIC_JWT_SECRET", "x".repeat(40)),
+    ]))
+    .expect("valid test secrets")
+}
+
+pub async fn real_backends() -> Backends {
+    Backends {
+        database_url: aerostic_kit::db::testing::fresh_postgres_database().await.expect("PostgreSQL on 127.0.0.1:5432"),
+        broker_url: amqp_url(),
+        cache_url: redis_url(),
+        namespace: format!("e2e{}", uuid::Uuid::new_v4().simple()),
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    let backends = real_backends().await;
+    let any = SocketAddr::from(([127, 0, 0, 1], 0));
+    let platform = Platform::start(PlatformSpec {
+        backends: backends.clone(),
+        secrets: test_secrets(),
+        gateway_addr: any,
+        grpc_addrs: [any; 5],
+        migrate: true,
+    })
+    .await
+    .expect("the platform starts");
+    TestApp { base: format!("http://{}", platform.gateway), platform, backends, http: reqwest::Client::new() }
+}
+
+impl TestApp {
+    pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        let resp = self.http.post(format!("{}{path}", self.base)).json(body).send().await.expect("request sent");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: &'static str) -> (u16, Value) {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request sent");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let resp = self.http.get(format!("{}{path}", self.base)).send().await.expect("request sent");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn register(&self, email: &str) -> Value {
+        let (status, body) = self
+            .post_json(
+                "/v1/auth/register",
+                &serde_json::json!({"tenant_name": "Acme Ltd", "email": email, "password": "correct horse battery"}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body
+    }
+}
+
+pub fn unique_email() -> String {
+    format!("owner+{}@example.com", uuid::Uuid::new_v4().simple())
+}

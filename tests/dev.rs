@@ -1,0 +1,68 @@
+//! `aerostic dev` boots from a clean data dir and serves; a service without
+//! its settings says which one is missing.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::json;
+
+#[tokio::test]
+async fn aerostic_dev_boots_from_a_clean_data_dir_and_serves_register_login_and_readyz() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aerostic"))
+        .args(["dev", "--gateway-addr", "127.0.0.1:0", "--grpc-base-port", "0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .env_remove("AEROSTIC_CONFIG_FILE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut gateway = None;
+    for line in stdout.lines() {
+        let line = line.unwrap();
+        if let Some(url) = line.trim().strip_prefix("gateway") {
+            gateway = Some(url.trim().to_string());
+            break;
+        }
+    }
+    let base = gateway.expect("the banner names the gateway");
+    let http = reqwest::Client::new();
+    let ready = http.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status().as_u16(), 200);
+
+    let register = http
+        .post(format!("{base}/v1/auth/register"))
+        .json(&json!({"tenant_name": "Dev Co", "email": "dev@example.com", "password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(register.status().as_u16(), 201);
+    let login = http
+        .post(format!("{base}/v1/auth/login"))
+        .json(&json!({"email": "dev@example.com", "password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status().as_u16(), 200);
+    assert!(dir.path().join("data/aerostic.db").exists());
+    assert!(dir.path().join("data/secrets.env").exists());
+    child.kill().unwrap();
+    let _ = child.wait();
+    tokio::time::sleep(Duration::from_millis(10)).await;
+}
+
+#[test]
+fn a_service_without_a_database_url_exits_non_zero_naming_the_setting() {
+    let out = Command::new(env!("CARGO_BIN_EXE_aerostic"))
+        .arg("tenancy")
+        .env_remove("AEROSTIC_DATABASE_URL")
+        .env_remove("AEROSTIC_CONFIG_FILE")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("aerostic: missing setting AEROSTIC_DATABASE_URL"), "{stderr}");
+}
