@@ -11,23 +11,33 @@ use serde_json::json;
 async fn aerostic_dev_boots_from_a_clean_data_dir_and_serves_register_login_and_readyz() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_aerostic"))
-        .args(["dev", "--gateway-addr", "127.0.0.1:0", "--grpc-base-port", "0", "--data-dir"])
+        .args([
+            "dev",
+            "--gateway-addr",
+            "127.0.0.1:0",
+            "--grpc-base-port",
+            "0",
+            "--data-dir",
+        ])
         .arg(dir.path().join("data"))
         .env_remove("AEROSTIC_CONFIG_FILE")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
     let stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut gateway = None;
-    for line in stdout.lines() {
-        let line = line.unwrap();
-        if let Some(url) = line.trim().strip_prefix("gateway") {
-            gateway = Some(url.trim().to_string());
-            break;
+    // Keep draining stdout for the child's whole life.
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            if let Some(url) = line.trim().strip_prefix("gateway") {
+                let _ = tx.send(url.trim().to_string());
+            }
         }
-    }
-    let base = gateway.expect("the banner names the gateway");
+    });
+    let base = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the banner names the gateway");
     let http = reqwest::Client::new();
     let ready = http.get(format!("{base}/readyz")).send().await.unwrap();
     assert_eq!(ready.status().as_u16(), 200);
@@ -50,7 +60,6 @@ async fn aerostic_dev_boots_from_a_clean_data_dir_and_serves_register_login_and_
     assert!(dir.path().join("data/secrets.env").exists());
     child.kill().unwrap();
     let _ = child.wait();
-    tokio::time::sleep(Duration::from_millis(10)).await;
 }
 
 #[test]
@@ -64,5 +73,8 @@ fn a_service_without_a_database_url_exits_non_zero_naming_the_setting() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.starts_with("aerostic: missing setting AEROSTIC_DATABASE_URL"), "{stderr}");
+    assert!(
+        stderr.starts_with("aerostic: missing setting AEROSTIC_DATABASE_URL"),
+        "{stderr}"
+    );
 }

@@ -16,7 +16,16 @@ async fn readyz_is_200_when_every_dependency_and_service_answers() {
     let app = spawn_app().await;
     let (status, body) = app.get("/readyz").await;
     assert_eq!(status, 200, "{body}");
-    for check in ["database", "broker", "cache", "tenancy", "dispatcher", "automation", "billing", "anomaly"] {
+    for check in [
+        "database",
+        "broker",
+        "cache",
+        "tenancy",
+        "dispatcher",
+        "automation",
+        "billing",
+        "anomaly",
+    ] {
         assert_eq!(body["checks"][check]["ok"], true, "{check}: {body}");
     }
     let (status, _) = app.get("/healthz").await;
@@ -29,21 +38,38 @@ async fn readyz_is_503_and_names_each_unreachable_service() {
     let backends = common::real_backends().await;
     let conns = Connections::connect(&backends).await.unwrap();
     // Bind and drop: a port where nothing listens.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let state = aerostic_gateway::AppState::new(Upstreams::at(ServiceName::ALL.map(|n| (n, dead))), conns).unwrap();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let state =
+        aerostic_gateway::AppState::new(Upstreams::at(ServiceName::ALL.map(|n| (n, dead))), conns)
+            .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(aerostic_gateway::run(state, listener, std::future::pending()));
+    tokio::spawn(aerostic_gateway::run(
+        state,
+        listener,
+        std::future::pending(),
+    ));
     let resp = reqwest::get(format!("http://{addr}/readyz")).await.unwrap();
     assert_eq!(resp.status().as_u16(), 503);
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["status"], "not_ready");
-    assert_eq!(body["failed"], serde_json::json!(["anomaly", "automation", "billing", "dispatcher", "tenancy"]));
+    assert_eq!(
+        body["failed"],
+        serde_json::json!(["anomaly", "automation", "billing", "dispatcher", "tenancy"])
+    );
     assert_eq!(body["checks"]["database"]["ok"], true);
 }
 
 fn grpc_addr(app: &common::TestApp, name: ServiceName) -> SocketAddr {
-    app.platform.grpc.iter().find(|(n, _)| *n == name).unwrap().1
+    app.platform
+        .grpc
+        .iter()
+        .find(|(n, _)| *n == name)
+        .unwrap()
+        .1
 }
 
 #[tokio::test]
@@ -52,19 +78,29 @@ async fn grpc_callers_get_precise_status_codes() {
     let url = format!("http://{}", grpc_addr(&app, ServiceName::Tenancy));
     let mut tenancy = TenancyClient::new(aerostic_kit::grpc::channel(&url).unwrap());
 
-    let invalid = tenancy.register(pb::RegisterRequest::default()).await.unwrap_err();
+    let invalid = tenancy
+        .register(pb::RegisterRequest::default())
+        .await
+        .unwrap_err();
     assert_eq!(invalid.code(), Code::InvalidArgument);
     let err = aerostic_kit::ApiError::from(invalid);
     assert_eq!(err.code, "validation_failed");
     assert!(err.details.contains_key("email"));
 
     let wrong = tenancy
-        .login(pb::LoginRequest { email: "nobody@example.com".into(), password: "x".into(), client_ip: String::new() })
+        .login(pb::LoginRequest {
+            email: "nobody@example.com".into(),
+            password: "x".into(),
+            client_ip: String::new(),
+        })
         .await
         .unwrap_err();
     assert_eq!(wrong.code(), Code::Unauthenticated);
 
-    let later = tenancy.list_tenants(pb::ListTenantsRequest::default()).await.unwrap_err();
+    let later = tenancy
+        .list_tenants(pb::ListTenantsRequest::default())
+        .await
+        .unwrap_err();
     assert_eq!(later.code(), Code::Unimplemented);
     app.platform.stop().await;
 }
@@ -84,7 +120,12 @@ async fn every_service_reports_serving_on_grpc_health() {
 async fn metrics_are_exported_in_prometheus_format() {
     let app = spawn_app().await;
     app.get("/healthz").await;
-    let text = reqwest::get(format!("{}/metrics", app.base)).await.unwrap().text().await.unwrap();
+    let text = reqwest::get(format!("{}/metrics", app.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(text.contains("aerostic_http_requests_total"), "{text}");
     app.platform.stop().await;
 }

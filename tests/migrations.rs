@@ -7,15 +7,24 @@ async fn applies_twice_and_creates_the_tables(url: &str) {
     aerostic_launcher::migrate(url).await.unwrap();
     aerostic_launcher::migrate(url).await.unwrap();
     let db = aerostic_kit::db::connect(url).await.unwrap();
-    assert!(Migrator::get_pending_migrations(&db).await.unwrap().is_empty());
+    assert!(
+        Migrator::get_pending_migrations(&db)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     for table in ["tenants", "users", "audit_events", "tenancy_outbox"] {
-        db.execute_unprepared(&format!("SELECT COUNT(*) FROM {table}")).await.unwrap_or_else(|e| panic!("{table}: {e}"));
+        db.execute_unprepared(&format!("SELECT COUNT(*) FROM {table}"))
+            .await
+            .unwrap_or_else(|e| panic!("{table}: {e}"));
     }
 }
 
 #[tokio::test]
 async fn migrations_apply_on_a_fresh_postgres_database() {
-    let url = aerostic_kit::db::testing::fresh_postgres_database().await.unwrap();
+    let url = aerostic_kit::db::testing::fresh_postgres_database()
+        .await
+        .unwrap();
     applies_twice_and_creates_the_tables(&url).await;
 }
 

@@ -88,7 +88,11 @@ pub async fn login(
     let reply = state
         .tenancy
         .clone()
-        .login(pb::LoginRequest { email: body.email, password: body.password, client_ip: peer.ip().to_string() })
+        .login(pb::LoginRequest {
+            email: body.email,
+            password: body.password,
+            client_ip: peer.ip().to_string(),
+        })
         .await?
         .into_inner();
     Ok(Json(json!({

@@ -26,7 +26,12 @@ impl IntoResponse for GatewayError {
         let status = self.0.kind.http_status();
         let mut response = (status, Json(self.0.to_json())).into_response();
         if self.0.kind == ErrorKind::RateLimited {
-            let retry = self.0.details.get("retry_after_secs").cloned().unwrap_or_else(|| "1".into());
+            let retry = self
+                .0
+                .details
+                .get("retry_after_secs")
+                .cloned()
+                .unwrap_or_else(|| "1".into());
             if let Ok(value) = retry.parse() {
                 response.headers_mut().insert(header::RETRY_AFTER, value);
             }
@@ -37,11 +42,23 @@ impl IntoResponse for GatewayError {
 
 /// Any path we do not serve.
 pub async fn not_found() -> GatewayError {
-    GatewayError(ApiError::new(ErrorKind::NotFound, "route_not_found", "no such endpoint"))
+    GatewayError(ApiError::new(
+        ErrorKind::NotFound,
+        "route_not_found",
+        "no such endpoint",
+    ))
 }
 
 /// A known path with the wrong method.
 pub async fn method_not_allowed() -> Response {
-    let err = ApiError::new(ErrorKind::InvalidArgument, "method_not_allowed", "this endpoint does not accept that method");
-    (axum::http::StatusCode::METHOD_NOT_ALLOWED, Json(err.to_json())).into_response()
+    let err = ApiError::new(
+        ErrorKind::InvalidArgument,
+        "method_not_allowed",
+        "this endpoint does not accept that method",
+    );
+    (
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        Json(err.to_json()),
+    )
+        .into_response()
 }

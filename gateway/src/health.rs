@@ -21,19 +21,31 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         let url = state.upstreams.url(name).to_string();
         async move { (name.as_str(), check_health(&url).await) }
     });
-    let (backends, upstreams) =
-        tokio::join!(state.connections.check(), futures::future::join_all(upstream_checks));
+    let (backends, upstreams) = tokio::join!(
+        state.connections.check(),
+        futures::future::join_all(upstream_checks)
+    );
     let mut checks = Map::new();
     for name in ["database", "broker", "cache"] {
-        let failure = backends.iter().find(|(n, _)| *n == name).map(|(_, e)| e.clone());
+        let failure = backends
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, e)| e.clone());
         checks.insert(name.into(), check_json(failure));
     }
     for (name, result) in upstreams {
         checks.insert(name.into(), check_json(result.err()));
     }
-    let failed: Vec<String> =
-        checks.iter().filter(|(_, v)| v["ok"] == Value::Bool(false)).map(|(k, _)| k.clone()).collect();
-    let status = if failed.is_empty() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let failed: Vec<String> = checks
+        .iter()
+        .filter(|(_, v)| v["ok"] == Value::Bool(false))
+        .map(|(k, _)| k.clone())
+        .collect();
+    let status = if failed.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let body = json!({
         "status": if failed.is_empty() { "ready" } else { "not_ready" },
         "failed": failed,

@@ -37,19 +37,36 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             .into());
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|_| {
-            ApiError::new(ErrorKind::InvalidArgument, "body_unreadable", "the request body could not be read")
+            ApiError::new(
+                ErrorKind::InvalidArgument,
+                "body_unreadable",
+                "the request body could not be read",
+            )
         })?;
         if bytes.len() > MAX_BODY {
-            return Err(ApiError::new(ErrorKind::InvalidArgument, "body_too_large", "the body is over 64 KiB").into());
+            return Err(ApiError::new(
+                ErrorKind::InvalidArgument,
+                "body_too_large",
+                "the body is over 64 KiB",
+            )
+            .into());
         }
         // Syntax first, so a truncated body is `malformed_json` whatever its shape.
         serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).map_err(|e| {
-            ApiError::new(ErrorKind::InvalidArgument, "malformed_json", format!("the body is not valid JSON: {e}"))
+            ApiError::new(
+                ErrorKind::InvalidArgument,
+                "malformed_json",
+                format!("the body is not valid JSON: {e}"),
+            )
         })?;
         let mut de = serde_json::Deserializer::from_slice(&bytes);
         let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let path = e.path().to_string();
-            let field = if path == "." { "body".to_string() } else { path };
+            let field = if path == "." {
+                "body".to_string()
+            } else {
+                path
+            };
             ApiError::validation([(field, e.into_inner().to_string())].into_iter().collect())
         })?;
         Ok(ApiJson(value))

@@ -37,7 +37,11 @@ impl AppState {
     /// Clients for `upstreams`; `connections` only for readiness.
     pub fn new(upstreams: Upstreams, connections: Connections) -> anyhow::Result<Self> {
         let tenancy = TenancyClient::new(channel(upstreams.url(ServiceName::Tenancy))?);
-        Ok(Self { upstreams, tenancy, connections })
+        Ok(Self {
+            upstreams,
+            tenancy,
+            connections,
+        })
     }
 }
 
@@ -61,7 +65,10 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -10,7 +10,11 @@ use axum::response::Response;
 
 /// The trace middleware.
 pub async fn trace(req: Request, next: Next) -> Response {
-    let incoming = req.headers().get(TRACE_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let incoming = req
+        .headers()
+        .get(TRACE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let route = req
         .extensions()
         .get::<MatchedPath>()

@@ -91,7 +91,11 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .create_index(
-                Index::create().name("idx_users_tenant").table(Users::Table).col(Users::TenantId).to_owned(),
+                Index::create()
+                    .name("idx_users_tenant")
+                    .table(Users::Table)
+                    .col(Users::TenantId)
+                    .to_owned(),
             )
             .await?;
         manager
@@ -136,9 +140,17 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_table(Table::drop().table(TenancyOutbox::Table).to_owned()).await?;
-        manager.drop_table(Table::drop().table(AuditEvents::Table).to_owned()).await?;
-        manager.drop_table(Table::drop().table(Users::Table).to_owned()).await?;
-        manager.drop_table(Table::drop().table(Tenants::Table).to_owned()).await
+        manager
+            .drop_table(Table::drop().table(TenancyOutbox::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(AuditEvents::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(Users::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(Tenants::Table).to_owned())
+            .await
     }
 }

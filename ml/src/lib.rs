@@ -34,6 +34,11 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
-    aerostic_kit::grpc::serve(AnomalyServer::new(AnomalyGrpc { _ctx: ctx }), listener, shutdown).await?;
+    aerostic_kit::grpc::serve(
+        AnomalyServer::new(AnomalyGrpc { _ctx: ctx }),
+        listener,
+        shutdown,
+    )
+    .await?;
     Ok(())
 }

@@ -22,7 +22,8 @@ pub fn redis_url() -> String {
 }
 
 pub fn amqp_url() -> String {
-    std::env::var("AEROSTIC_TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+    std::env::var("AEROSTIC_TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
 }
 
 pub fn test_secrets() -> Secrets {
@@ -35,7 +36,9 @@ pub fn test_secrets() -> Secrets {
 
 pub async fn real_backends() -> Backends {
     Backends {
-        database_url: aerostic_kit::db::testing::fresh_postgres_database().await.expect("PostgreSQL on 127.0.0.1:5432"),
+        database_url: aerostic_kit::db::testing::fresh_postgres_database()
+            .await
+            .expect("PostgreSQL on 127.0.0.1:5432"),
         broker_url: amqp_url(),
         cache_url: redis_url(),
         namespace: format!("e2e{}", uuid::Uuid::new_v4().simple()),
@@ -54,17 +57,33 @@ pub async fn spawn_app() -> TestApp {
     })
     .await
     .expect("the platform starts");
-    TestApp { base: format!("http://{}", platform.gateway), platform, backends, http: reqwest::Client::new() }
+    TestApp {
+        base: format!("http://{}", platform.gateway),
+        platform,
+        backends,
+        http: reqwest::Client::new(),
+    }
 }
 
 impl TestApp {
     pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
-        let resp = self.http.post(format!("{}{path}", self.base)).json(body).send().await.expect("request sent");
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent");
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
-    pub async fn post_raw(&self, path: &str, content_type: &str, body: &'static str) -> (u16, Value) {
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: &'static str,
+    ) -> (u16, Value) {
         let resp = self
             .http
             .post(format!("{}{path}", self.base))
@@ -78,7 +97,12 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let resp = self.http.get(format!("{}{path}", self.base)).send().await.expect("request sent");
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request sent");
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or(Value::Null))
     }

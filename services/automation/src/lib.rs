@@ -47,6 +47,11 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
-    aerostic_kit::grpc::serve(AutomationServer::new(AutomationGrpc { _ctx: ctx }), listener, shutdown).await?;
+    aerostic_kit::grpc::serve(
+        AutomationServer::new(AutomationGrpc { _ctx: ctx }),
+        listener,
+        shutdown,
+    )
+    .await?;
     Ok(())
 }

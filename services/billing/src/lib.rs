@@ -41,6 +41,11 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
-    aerostic_kit::grpc::serve(BillingServer::new(BillingGrpc { _ctx: ctx }), listener, shutdown).await?;
+    aerostic_kit::grpc::serve(
+        BillingServer::new(BillingGrpc { _ctx: ctx }),
+        listener,
+        shutdown,
+    )
+    .await?;
     Ok(())
 }

@@ -44,6 +44,11 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
-    aerostic_kit::grpc::serve(DispatcherServer::new(DispatcherGrpc { _ctx: ctx }), listener, shutdown).await?;
+    aerostic_kit::grpc::serve(
+        DispatcherServer::new(DispatcherGrpc { _ctx: ctx }),
+        listener,
+        shutdown,
+    )
+    .await?;
     Ok(())
 }

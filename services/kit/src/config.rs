@@ -48,33 +48,50 @@ impl Source {
     pub fn load() -> Result<Self, ConfigError> {
         let mut values = HashMap::new();
         if let Ok(path) = std::env::var("AEROSTIC_CONFIG_FILE") {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| ConfigError::File { path: path.clone(), problem: e.to_string() })?;
-            values.extend(parse_file(&text).map_err(|problem| ConfigError::File { path, problem })?);
+            let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::File {
+                path: path.clone(),
+                problem: e.to_string(),
+            })?;
+            values
+                .extend(parse_file(&text).map_err(|problem| ConfigError::File { path, problem })?);
         }
         values.extend(std::env::vars().filter(|(k, _)| k.starts_with("AEROSTIC_")));
         Ok(Self { values })
     }
 
     /// A source from explicit pairs (tests, `aerostic dev`).
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
-        Self { values: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect() }
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        Self {
+            values: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
     }
 
     /// Sets a value unless one is already present.
     pub fn set_default(&mut self, key: &str, value: impl Into<String>) {
-        self.values.entry(key.to_string()).or_insert_with(|| value.into());
+        self.values
+            .entry(key.to_string())
+            .or_insert_with(|| value.into());
     }
 
     /// The value of `key`, if set and not empty.
     pub fn optional(&self, key: &str) -> Option<String> {
-        self.values.get(key).filter(|v| !v.trim().is_empty()).cloned()
+        self.values
+            .get(key)
+            .filter(|v| !v.trim().is_empty())
+            .cloned()
     }
 
     /// The value of `key`, or a [`ConfigError::Missing`] with `hint`.
     pub fn required(&self, key: &str, hint: &str) -> Result<String, ConfigError> {
-        self.optional(key)
-            .ok_or_else(|| ConfigError::Missing { key: key.into(), hint: hint.into() })
+        self.optional(key).ok_or_else(|| ConfigError::Missing {
+            key: key.into(),
+            hint: hint.into(),
+        })
     }
 
     /// `key` parsed as `T`, or `default` when unset.
@@ -85,10 +102,13 @@ impl Source {
     {
         match self.optional(key) {
             None => Ok(default),
-            Some(raw) => raw.trim().parse().map_err(|e: T::Err| ConfigError::Invalid {
-                key: key.into(),
-                problem: format!("{e} (got {raw:?})"),
-            }),
+            Some(raw) => raw
+                .trim()
+                .parse()
+                .map_err(|e: T::Err| ConfigError::Invalid {
+                    key: key.into(),
+                    problem: format!("{e} (got {raw:?})"),
+                }),
         }
     }
 }
@@ -145,7 +165,10 @@ impl ServiceName {
     }
 
     fn index(self) -> u16 {
-        ServiceName::ALL.iter().position(|s| *s == self).expect("listed") as u16
+        ServiceName::ALL
+            .iter()
+            .position(|s| *s == self)
+            .expect("listed") as u16
     }
 
     /// Default gRPC port: 50051..=50055.
@@ -195,17 +218,35 @@ impl Backends {
             });
         }
         let broker_url = src.required("AEROSTIC_BROKER_URL", "an amqp:// URL or memory://")?;
-        check_scheme("AEROSTIC_BROKER_URL", &broker_url, &["amqp://", "amqps://", "memory://"])?;
+        check_scheme(
+            "AEROSTIC_BROKER_URL",
+            &broker_url,
+            &["amqp://", "amqps://", "memory://"],
+        )?;
         let cache_url = src.required("AEROSTIC_CACHE_URL", "a redis:// URL or memory://")?;
-        check_scheme("AEROSTIC_CACHE_URL", &cache_url, &["redis://", "rediss://", "memory://"])?;
-        let namespace = src.optional("AEROSTIC_NAMESPACE").unwrap_or_else(|| "aerostic".into());
-        if !namespace.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        check_scheme(
+            "AEROSTIC_CACHE_URL",
+            &cache_url,
+            &["redis://", "rediss://", "memory://"],
+        )?;
+        let namespace = src
+            .optional("AEROSTIC_NAMESPACE")
+            .unwrap_or_else(|| "aerostic".into());
+        if !namespace
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
             return Err(ConfigError::Invalid {
                 key: "AEROSTIC_NAMESPACE".into(),
                 problem: "only letters, digits, '-' and '_'".into(),
             });
         }
-        Ok(Self { database_url, broker_url, cache_url, namespace })
+        Ok(Self {
+            database_url,
+            broker_url,
+            cache_url,
+            namespace,
+        })
     }
 }
 
@@ -213,7 +254,10 @@ fn check_scheme(key: &str, url: &str, schemes: &[&str]) -> Result<(), ConfigErro
     if schemes.iter().any(|s| url.starts_with(s)) {
         Ok(())
     } else {
-        Err(ConfigError::Invalid { key: key.into(), problem: format!("must start with one of {}", schemes.join(", ")) })
+        Err(ConfigError::Invalid {
+            key: key.into(),
+            problem: format!("must start with one of {}", schemes.join(", ")),
+        })
     }
 }
 
@@ -241,9 +285,11 @@ impl Secrets {
             "AEROSTIC_ENCRYPTION_KEYS",
             "comma-separated id:base64 AES-256 keys (generate one with `aerostic keygen`)",
         )?;
-        crate::crypto::KeyRing::parse(&encryption_keys, None).map_err(|e| ConfigError::Invalid {
-            key: "AEROSTIC_ENCRYPTION_KEYS".into(),
-            problem: e.to_string(),
+        crate::crypto::KeyRing::parse(&encryption_keys, None).map_err(|e| {
+            ConfigError::Invalid {
+                key: "AEROSTIC_ENCRYPTION_KEYS".into(),
+                problem: e.to_string(),
+            }
         })?;
         let jwt_secret = src.required("AEROSTIC_JWT_SECRET", "at least 32 random bytes")?;
         if jwt_secret.len() < 32 {
@@ -252,7 +298,11 @@ impl Secrets {
                 problem: "must be at least 32 bytes".into(),
             });
         }
-        Ok(Self { encryption_keys, encryption_primary: src.optional("AEROSTIC_ENCRYPTION_PRIMARY_KEY"), jwt_secret })
+        Ok(Self {
+            encryption_keys,
+            encryption_primary: src.optional("AEROSTIC_ENCRYPTION_PRIMARY_KEY"),
+            jwt_secret,
+        })
     }
 
     /// The key ring these secrets describe.
@@ -284,7 +334,10 @@ impl ServiceConfig {
         Ok(Self {
             name,
             grpc_addr: src.parse_or(&name.env("GRPC_ADDR"), loopback(name.default_grpc_port()))?,
-            metrics_addr: src.parse_or(&name.env("METRICS_ADDR"), loopback(name.default_metrics_port()))?,
+            metrics_addr: src.parse_or(
+                &name.env("METRICS_ADDR"),
+                loopback(name.default_metrics_port()),
+            )?,
             backends: Backends::from_source(src)?,
             secrets: Secrets::from_source(src)?,
             upstreams: Upstreams::from_source(src)?,
@@ -315,12 +368,21 @@ impl Upstreams {
 
     /// Upstreams at explicit addresses (tests, `aerostic dev`).
     pub fn at(addrs: impl IntoIterator<Item = (ServiceName, SocketAddr)>) -> Self {
-        Self { urls: addrs.into_iter().map(|(n, a)| (n, format!("http://{a}"))).collect() }
+        Self {
+            urls: addrs
+                .into_iter()
+                .map(|(n, a)| (n, format!("http://{a}")))
+                .collect(),
+        }
     }
 
     /// The URL of `name`.
     pub fn url(&self, name: ServiceName) -> &str {
-        self.urls.iter().find(|(n, _)| *n == name).map(|(_, u)| u.as_str()).unwrap_or("http://127.0.0.1:1")
+        self.urls
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, u)| u.as_str())
+            .unwrap_or("http://127.0.0.1:1")
     }
 }
 
@@ -365,7 +427,11 @@ mod tests {
     #[test]
     fn a_missing_database_url_names_the_setting() {
         let err = Backends::from_source(&Source::default()).unwrap_err();
-        assert!(err.to_string().starts_with("missing setting AEROSTIC_DATABASE_URL"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("missing setting AEROSTIC_DATABASE_URL"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -373,14 +439,20 @@ mod tests {
         let mut pairs = base();
         pairs.push(("AEROSTIC_GATEWAY_ADDR", "localhost"));
         let err = GatewayConfig::from_source(&Source::from_pairs(pairs)).unwrap_err();
-        assert!(matches!(&err, ConfigError::Invalid { key, .. } if key == "AEROSTIC_GATEWAY_ADDR"), "{err}");
+        assert!(
+            matches!(&err, ConfigError::Invalid { key, .. } if key == "AEROSTIC_GATEWAY_ADDR"),
+            "{err}"
+        );
     }
 
     #[test]
     fn defaults_follow_the_documented_ports() {
         let cfg = GatewayConfig::from_source(&Source::from_pairs(base())).unwrap();
         assert_eq!(cfg.http_addr.port(), 8080);
-        assert_eq!(cfg.upstreams.url(ServiceName::Anomaly), "http://127.0.0.1:50055");
+        assert_eq!(
+            cfg.upstreams.url(ServiceName::Anomaly),
+            "http://127.0.0.1:50055"
+        );
     }
 
     #[test]
@@ -394,7 +466,11 @@ mod tests {
 
     #[test]
     fn the_file_format_rejects_lines_without_equals() {
-        assert!(parse_file("A=1\n# c\n\nB = \"two\"").unwrap().contains(&("B".into(), "two".into())));
+        assert!(
+            parse_file("A=1\n# c\n\nB = \"two\"")
+                .unwrap()
+                .contains(&("B".into(), "two".into()))
+        );
         assert!(parse_file("oops").is_err());
     }
 }

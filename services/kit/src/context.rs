@@ -40,12 +40,15 @@ pub struct Connections {
 impl Connections {
     /// Connects everything `backends` names.
     pub async fn connect(backends: &Backends) -> Result<Self, StartError> {
-        let db = crate::db::connect(&backends.database_url).await.map_err(|e| StartError::Database(e.to_string()))?;
+        let db = crate::db::connect(&backends.database_url)
+            .await
+            .map_err(|e| StartError::Database(e.to_string()))?;
         let broker = broker::connect(&backends.broker_url, &backends.namespace)
             .await
             .map_err(|e| StartError::Broker(e.to_string()))?;
-        let cache =
-            cache::connect(&backends.cache_url, &backends.namespace).await.map_err(|e| StartError::Cache(e.to_string()))?;
+        let cache = cache::connect(&backends.cache_url, &backends.namespace)
+            .await
+            .map_err(|e| StartError::Cache(e.to_string()))?;
         Ok(Self { db, broker, cache })
     }
 
@@ -84,9 +87,22 @@ pub struct Context {
 
 impl Context {
     /// A context over already connected backends.
-    pub fn new(conns: Connections, secrets: Secrets, upstreams: Upstreams) -> Result<Self, StartError> {
-        let keys = secrets.key_ring().map_err(|e| StartError::Keys(e.to_string()))?;
+    pub fn new(
+        conns: Connections,
+        secrets: Secrets,
+        upstreams: Upstreams,
+    ) -> Result<Self, StartError> {
+        let keys = secrets
+            .key_ring()
+            .map_err(|e| StartError::Keys(e.to_string()))?;
         let Connections { db, broker, cache } = conns;
-        Ok(Self { db, broker, cache, keys, secrets, upstreams })
+        Ok(Self {
+            db,
+            broker,
+            cache,
+            keys,
+            secrets,
+            upstreams,
+        })
     }
 }

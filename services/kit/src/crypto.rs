@@ -58,7 +58,10 @@ pub struct KeyRing {
 
 impl std::fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyRing").field("primary", &self.primary).field("keys", &self.keys.len()).finish()
+        f.debug_struct("KeyRing")
+            .field("primary", &self.primary)
+            .field("keys", &self.keys.len())
+            .finish()
     }
 }
 
@@ -71,8 +74,14 @@ impl KeyRing {
             let (id, b64) = part
                 .split_once(':')
                 .ok_or_else(|| CryptoError::BadKeyRing("each key must be id:base64".into()))?;
-            if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-                return Err(CryptoError::BadKeyRing(format!("key id {id:?} must be letters, digits, '-' or '_'")));
+            if id.is_empty()
+                || !id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(CryptoError::BadKeyRing(format!(
+                    "key id {id:?} must be letters, digits, '-' or '_'"
+                )));
             }
             let raw = B64
                 .decode(b64)
@@ -89,7 +98,9 @@ impl KeyRing {
             None => last.ok_or_else(|| CryptoError::BadKeyRing("no keys".into()))?,
         };
         if !keys.contains_key(&primary) {
-            return Err(CryptoError::BadKeyRing(format!("primary key {primary} is not in the ring")));
+            return Err(CryptoError::BadKeyRing(format!(
+                "primary key {primary} is not in the ring"
+            )));
         }
         Ok(Self { keys, primary })
     }
@@ -112,7 +123,13 @@ impl KeyRing {
         let mut nonce = [0u8; NONCE_LEN];
         rand::rng().fill_bytes(&mut nonce);
         let sealed = cipher
-            .encrypt(&Nonce::from(nonce), Payload { msg: plaintext, aad: &binding.aad() })
+            .encrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: &binding.aad(),
+                },
+            )
             .expect("AES-GCM encryption of an in-memory buffer cannot fail");
         let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
         out.extend_from_slice(&nonce);
@@ -123,10 +140,14 @@ impl KeyRing {
     /// Decrypts a value written by [`KeyRing::encrypt`] for the same binding.
     pub fn decrypt(&self, stored: &str, binding: Binding<'_>) -> Result<Vec<u8>, CryptoError> {
         let mut parts = stored.splitn(3, ':');
-        let (Some(VERSION), Some(key_id), Some(body)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(VERSION), Some(key_id), Some(body)) = (parts.next(), parts.next(), parts.next())
+        else {
             return Err(CryptoError::Malformed);
         };
-        let cipher = self.keys.get(key_id).ok_or_else(|| CryptoError::UnknownKey(key_id.to_string()))?;
+        let cipher = self
+            .keys
+            .get(key_id)
+            .ok_or_else(|| CryptoError::UnknownKey(key_id.to_string()))?;
         let raw = B64.decode(body).map_err(|_| CryptoError::Malformed)?;
         if raw.len() < NONCE_LEN + 16 {
             return Err(CryptoError::Malformed);
@@ -134,7 +155,13 @@ impl KeyRing {
         let (nonce, sealed) = raw.split_at(NONCE_LEN);
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| CryptoError::Malformed)?;
         cipher
-            .decrypt(&Nonce::from(nonce), Payload { msg: sealed, aad: &binding.aad() })
+            .decrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: sealed,
+                    aad: &binding.aad(),
+                },
+            )
             .map_err(|_| CryptoError::Decrypt)
     }
 

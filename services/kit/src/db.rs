@@ -33,7 +33,8 @@ pub mod testing {
 
     /// Default server URL of the local PostgreSQL (override with `AEROSTIC_TEST_POSTGRES_URL`).
     pub fn postgres_server_url() -> String {
-        std::env::var("AEROSTIC_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+        std::env::var("AEROSTIC_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
     }
 
     /// Creates a fresh, uniquely named PostgreSQL database and returns its URL.
@@ -41,7 +42,9 @@ pub mod testing {
         let server = postgres_server_url();
         let admin = super::connect(&format!("{server}/postgres")).await?;
         let name = format!("aerostic_test_{}", uuid::Uuid::new_v4().simple());
-        admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await?;
         admin.close().await?;
         Ok(format!("{server}/{name}"))
     }

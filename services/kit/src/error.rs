@@ -38,21 +38,60 @@ pub enum ErrorKind {
 
 /// Every kind with its gRPC code and HTTP status: the single source of truth.
 const TABLE: &[(ErrorKind, Code, StatusCode)] = &[
-    (ErrorKind::InvalidArgument, Code::InvalidArgument, StatusCode::BAD_REQUEST),
-    (ErrorKind::Unauthenticated, Code::Unauthenticated, StatusCode::UNAUTHORIZED),
-    (ErrorKind::PermissionDenied, Code::PermissionDenied, StatusCode::FORBIDDEN),
+    (
+        ErrorKind::InvalidArgument,
+        Code::InvalidArgument,
+        StatusCode::BAD_REQUEST,
+    ),
+    (
+        ErrorKind::Unauthenticated,
+        Code::Unauthenticated,
+        StatusCode::UNAUTHORIZED,
+    ),
+    (
+        ErrorKind::PermissionDenied,
+        Code::PermissionDenied,
+        StatusCode::FORBIDDEN,
+    ),
     (ErrorKind::NotFound, Code::NotFound, StatusCode::NOT_FOUND),
-    (ErrorKind::AlreadyExists, Code::AlreadyExists, StatusCode::CONFLICT),
-    (ErrorKind::FailedPrecondition, Code::FailedPrecondition, StatusCode::UNPROCESSABLE_ENTITY),
-    (ErrorKind::RateLimited, Code::ResourceExhausted, StatusCode::TOO_MANY_REQUESTS),
-    (ErrorKind::Unimplemented, Code::Unimplemented, StatusCode::NOT_IMPLEMENTED),
-    (ErrorKind::Unavailable, Code::Unavailable, StatusCode::SERVICE_UNAVAILABLE),
-    (ErrorKind::Internal, Code::Internal, StatusCode::INTERNAL_SERVER_ERROR),
+    (
+        ErrorKind::AlreadyExists,
+        Code::AlreadyExists,
+        StatusCode::CONFLICT,
+    ),
+    (
+        ErrorKind::FailedPrecondition,
+        Code::FailedPrecondition,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    ),
+    (
+        ErrorKind::RateLimited,
+        Code::ResourceExhausted,
+        StatusCode::TOO_MANY_REQUESTS,
+    ),
+    (
+        ErrorKind::Unimplemented,
+        Code::Unimplemented,
+        StatusCode::NOT_IMPLEMENTED,
+    ),
+    (
+        ErrorKind::Unavailable,
+        Code::Unavailable,
+        StatusCode::SERVICE_UNAVAILABLE,
+    ),
+    (
+        ErrorKind::Internal,
+        Code::Internal,
+        StatusCode::INTERNAL_SERVER_ERROR,
+    ),
 ];
 
 impl ErrorKind {
     fn row(self) -> &'static (ErrorKind, Code, StatusCode) {
-        TABLE.iter().find(|row| row.0 == self).expect("every kind is in TABLE")
+        TABLE
+            .iter()
+            .find(|row| row.0 == self)
+            .expect("every kind is in TABLE")
     }
 
     /// The gRPC status code for this kind.
@@ -115,7 +154,12 @@ pub struct ApiError {
 impl ApiError {
     /// An error of `kind` with a precise reason code.
     pub fn new(kind: ErrorKind, code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { kind, code: code.into(), message: message.into(), details: BTreeMap::new() }
+        Self {
+            kind,
+            code: code.into(),
+            message: message.into(),
+            details: BTreeMap::new(),
+        }
     }
 
     /// Adds a field detail.
@@ -138,17 +182,29 @@ impl ApiError {
     /// An internal error; the cause is logged, not shown.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        Self::new(ErrorKind::Internal, "internal", "an internal error occurred")
+        Self::new(
+            ErrorKind::Internal,
+            "internal",
+            "an internal error occurred",
+        )
     }
 
     /// An RPC a later issue owns.
     pub fn unimplemented(what: &str) -> Self {
-        Self::new(ErrorKind::Unimplemented, "unimplemented", format!("{what} is not available yet"))
+        Self::new(
+            ErrorKind::Unimplemented,
+            "unimplemented",
+            format!("{what} is not available yet"),
+        )
     }
 
     /// A dependency is unreachable.
     pub fn unavailable(what: impl std::fmt::Display) -> Self {
-        Self::new(ErrorKind::Unavailable, "unavailable", format!("{what} is unavailable"))
+        Self::new(
+            ErrorKind::Unavailable,
+            "unavailable",
+            format!("{what} is unavailable"),
+        )
     }
 
     /// The REST body: `{"error":{"code","message","details"}}`.
@@ -164,9 +220,10 @@ impl From<ApiError> for tonic::Status {
         let mut status = tonic::Status::new(err.kind.grpc_code(), err.message.clone());
         // Binary metadata, so messages and details may hold any UTF-8.
         if let Ok(json) = serde_json::to_vec(&err) {
-            status
-                .metadata_mut()
-                .insert_bin(ERROR_METADATA_KEY, tonic::metadata::MetadataValue::from_bytes(&json));
+            status.metadata_mut().insert_bin(
+                ERROR_METADATA_KEY,
+                tonic::metadata::MetadataValue::from_bytes(&json),
+            );
         }
         status
     }
@@ -207,8 +264,12 @@ mod tests {
 
     #[test]
     fn a_precise_error_survives_the_trip_through_grpc() {
-        let err = ApiError::new(ErrorKind::AlreadyExists, "email_taken", "that email is registered")
-            .with_detail("email", "taken");
+        let err = ApiError::new(
+            ErrorKind::AlreadyExists,
+            "email_taken",
+            "that email is registered",
+        )
+        .with_detail("email", "taken");
         let back = ApiError::from(tonic::Status::from(err.clone()));
         assert_eq!(back, err);
         assert_eq!(back.kind.http_status(), StatusCode::CONFLICT);

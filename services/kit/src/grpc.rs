@@ -26,7 +26,12 @@ pub async fn serve<S>(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error>
 where
-    S: Service<http::Request<Body>, Error = Infallible> + NamedService + Clone + Send + Sync + 'static,
+    S: Service<http::Request<Body>, Error = Infallible>
+        + NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static,
     S::Response: axum::response::IntoResponse,
     S::Future: Send + 'static,
 {
@@ -37,8 +42,12 @@ where
             .register_encoded_file_descriptor_set(aerostic_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
     };
-    let v1 = reflection().build_v1().expect("our descriptor sets are valid");
-    let v1alpha = reflection().build_v1alpha().expect("our descriptor sets are valid");
+    let v1 = reflection()
+        .build_v1()
+        .expect("our descriptor sets are valid");
+    let v1alpha = reflection()
+        .build_v1alpha()
+        .expect("our descriptor sets are valid");
     tonic::transport::Server::builder()
         .layer(TraceLayer)
         .add_service(health)
@@ -80,7 +89,11 @@ where
     }
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        let trace = req.headers().get(TRACE_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let trace = req
+            .headers()
+            .get(TRACE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let method = req.uri().path().to_string();
         let started = Instant::now();
         let fut = self.0.call(req);
@@ -139,7 +152,9 @@ pub async fn check_health(url: &str) -> Result<(), String> {
     let mut client = HealthClient::new(channel);
     let reply = tokio::time::timeout(
         std::time::Duration::from_secs(2),
-        client.check(HealthCheckRequest { service: String::new() }),
+        client.check(HealthCheckRequest {
+            service: String::new(),
+        }),
     )
     .await
     .map_err(|_| "timed out".to_string())?

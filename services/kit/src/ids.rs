@@ -84,6 +84,9 @@ mod tests {
         let id = TenantId::new();
         assert_eq!(id.to_string().parse::<TenantId>().unwrap(), id);
         let err = UserId::parse_field("nope", "user_id").unwrap_err();
-        assert_eq!(err.details.get("user_id").map(String::as_str), Some("must be a UUID"));
+        assert_eq!(
+            err.details.get("user_id").map(String::as_str),
+            Some("must be a UUID")
+        );
     }
 }

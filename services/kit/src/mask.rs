@@ -6,24 +6,30 @@ use std::sync::LazyLock;
 
 use regex::{Captures, Regex};
 
-static EMAIL: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)\b([a-z0-9._%+-])[a-z0-9._%+-]*@([a-z0-9.-]+\.[a-z]{2,})\b").unwrap());
+static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b([a-z0-9._%+-])[a-z0-9._%+-]*@([a-z0-9.-]+\.[a-z]{2,})\b").unwrap()
+});
 // A + and 8 to 15 digits (spaces or dashes allowed), or a bare run of 10 to 15
 // digits as in Meta's `wa_id`. Dates and times (short runs) are left alone.
 static PHONE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\+\d(?:[ \-]?\d){7,14}|\b\d{10,15}\b").unwrap());
 static JWT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+").unwrap());
-static BEARER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]{8,}").unwrap());
+static BEARER: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]{8,}").unwrap());
 static SECRET_FIELD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?i)("?(?:password|secret|token|access_token|refresh_token|api_key|authorization)"?\s*[:=]\s*"?)([^"\s,}]+)"#)
         .unwrap()
 });
-static API_KEY: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b(ak_(?:live|test)_[A-Za-z0-9]{4})[A-Za-z0-9_]+").unwrap());
+static API_KEY: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b(ak_(?:live|test)_[A-Za-z0-9]{4})[A-Za-z0-9_]+").unwrap());
 
 /// `text` with PII and secrets replaced; borrows when there was nothing to mask.
 pub fn mask(text: &str) -> Cow<'_, str> {
-    if !text.bytes().any(|b| b.is_ascii_digit() || b == b'@' || b == b'=' || b == b':' || b == b' ') {
+    if !text
+        .bytes()
+        .any(|b| b.is_ascii_digit() || b == b'@' || b == b'=' || b == b':' || b == b' ')
+    {
         return Cow::Borrowed(text);
     }
     let text = JWT.replace_all(text, "[jwt]");
@@ -44,7 +50,11 @@ pub fn mask_phone(phone: &str) -> String {
     let digits: Vec<char> = phone.chars().filter(char::is_ascii_digit).collect();
     let keep = digits.len().saturating_sub(2);
     let prefix = if phone.starts_with('+') { "+" } else { "" };
-    format!("{prefix}{}{}", "*".repeat(keep), digits[keep..].iter().collect::<String>())
+    format!(
+        "{prefix}{}{}",
+        "*".repeat(keep),
+        digits[keep..].iter().collect::<String>()
+    )
 }
 
 /// An email with its local part hidden but the first letter: `a***@example.com`.
@@ -64,7 +74,13 @@ mod tests {
         let line = "user alice@example.com phone +14155550123 auth Bearer abcdefghijklmnop \
                     jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig_nature password=hunter22";
         let masked = mask(line);
-        for secret in ["alice@", "4155550123", "abcdefghijklmnop", "eyJzdWIiOiIxIn0", "hunter22"] {
+        for secret in [
+            "alice@",
+            "4155550123",
+            "abcdefghijklmnop",
+            "eyJzdWIiOiIxIn0",
+            "hunter22",
+        ] {
             assert!(!masked.contains(secret), "{secret} leaked in {masked}");
         }
         assert!(masked.contains("a***@example.com"), "{masked}");

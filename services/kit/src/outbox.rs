@@ -26,11 +26,18 @@ pub struct Outbox {
 impl Outbox {
     /// The outbox stored in `table`.
     pub fn new(table: &'static str) -> Self {
-        Self { table, wake: Arc::new(Notify::new()) }
+        Self {
+            table,
+            wake: Arc::new(Notify::new()),
+        }
     }
 
     /// Stages `envelope` inside the caller's transaction (or connection).
-    pub async fn stage<C: ConnectionTrait>(&self, conn: &C, envelope: &Envelope) -> Result<(), DbErr> {
+    pub async fn stage<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        envelope: &Envelope,
+    ) -> Result<(), DbErr> {
         let headers = serde_json::to_string(&envelope.headers).expect("string map serialises");
         let stmt = Query::insert()
             .into_table(Alias::new(self.table))
@@ -53,7 +60,12 @@ impl Outbox {
 
     /// Publishes up to `batch` staged events, oldest first, deleting each once
     /// the broker confirmed it. Returns how many were published.
-    pub async fn relay_once(&self, db: &DatabaseConnection, broker: &dyn Broker, batch: u64) -> Result<usize, DbErr> {
+    pub async fn relay_once(
+        &self,
+        db: &DatabaseConnection,
+        broker: &dyn Broker,
+        batch: u64,
+    ) -> Result<usize, DbErr> {
         let select = Query::select()
             .columns(["id", "topic", "headers", "payload"].map(Alias::new))
             .from(Alias::new(self.table))
@@ -75,7 +87,8 @@ impl Outbox {
             if let Err(e) = broker.publish(envelope).await {
                 // Kept in the table; the next round tries again.
                 tracing::warn!(table = self.table, error = %e, "outbox publish failed; will retry");
-                metrics::counter!("aerostic_outbox_publish_failures_total", "table" => self.table).increment(1);
+                metrics::counter!("aerostic_outbox_publish_failures_total", "table" => self.table)
+                    .increment(1);
                 break;
             }
             let delete = Query::delete()
@@ -95,7 +108,10 @@ impl Outbox {
             .from(Alias::new(self.table))
             .to_owned();
         let row = db.query_one(&count).await?;
-        Ok(row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0) as u64)
+        Ok(row
+            .map(|r| r.try_get::<i64>("", "n"))
+            .transpose()?
+            .unwrap_or(0) as u64)
     }
 
     /// Runs the relay until the task is aborted: on every wake-up, and at least

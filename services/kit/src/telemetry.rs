@@ -33,7 +33,9 @@ pub fn new_trace_id() -> String {
 
 /// Runs `fut` with `trace` as the current trace id (a fresh one if `None`).
 pub async fn with_trace_id<F: Future>(trace: Option<String>, fut: F) -> F::Output {
-    let trace = trace.filter(|t| valid_trace_id(t)).unwrap_or_else(new_trace_id);
+    let trace = trace
+        .filter(|t| valid_trace_id(t))
+        .unwrap_or_else(new_trace_id);
     TRACE_ID.scope(trace, fut).await
 }
 
@@ -90,9 +92,12 @@ impl<'a> MakeWriter<'a> for MaskingWriter {
 pub fn init_logging(format: LogFormat) {
     static DONE: OnceLock<()> = OnceLock::new();
     DONE.get_or_init(|| {
-        let filter = EnvFilter::try_from_default_env()
-            .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,lapin=warn,h2=warn,tower=warn"));
-        let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(MaskingWriter);
+        let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+            EnvFilter::new("info,sqlx=warn,sea_orm=warn,lapin=warn,h2=warn,tower=warn")
+        });
+        let builder = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(MaskingWriter);
         let _ = match format {
             LogFormat::Json => builder.json().flatten_event(true).try_init(),
             LogFormat::Pretty => builder.compact().try_init(),
@@ -117,5 +122,8 @@ pub fn metrics_handle() -> PrometheusHandle {
 /// An axum router serving `GET /metrics`.
 pub fn metrics_router() -> axum::Router {
     let handle = metrics_handle();
-    axum::Router::new().route("/metrics", axum::routing::get(move || std::future::ready(handle.render())))
+    axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || std::future::ready(handle.render())),
+    )
 }

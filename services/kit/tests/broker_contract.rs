@@ -6,14 +6,15 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use aerostic_kit::broker::{
-    Broker, BrokerError, Envelope, Handler, HandlerError, MemoryBroker, QueueSpec, RabbitBroker, RetryPolicy,
-    dead_letter_queue,
+    Broker, BrokerError, Envelope, Handler, HandlerError, MemoryBroker, QueueSpec, RabbitBroker,
+    RetryPolicy, dead_letter_queue,
 };
 use async_trait::async_trait;
 use tokio::sync::Mutex;
 
 fn amqp_url() -> String {
-    std::env::var("AEROSTIC_TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+    std::env::var("AEROSTIC_TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
 }
 
 fn unique(prefix: &str) -> String {
@@ -39,11 +40,21 @@ struct Flaky {
 
 impl Flaky {
     fn new(failures: u32) -> Arc<Self> {
-        Arc::new(Self { failures, permanent: false, calls: AtomicU32::new(0), seen: Mutex::new(Vec::new()) })
+        Arc::new(Self {
+            failures,
+            permanent: false,
+            calls: AtomicU32::new(0),
+            seen: Mutex::new(Vec::new()),
+        })
     }
 
     fn permanent() -> Arc<Self> {
-        Arc::new(Self { failures: u32::MAX, permanent: true, calls: AtomicU32::new(0), seen: Mutex::new(Vec::new()) })
+        Arc::new(Self {
+            failures: u32::MAX,
+            permanent: true,
+            calls: AtomicU32::new(0),
+            seen: Mutex::new(Vec::new()),
+        })
     }
 
     fn calls(&self) -> u32 {
@@ -59,7 +70,11 @@ impl Handler for Flaky {
         if self.permanent {
             return Err(HandlerError::permanent("cannot parse"));
         }
-        if n <= self.failures { Err(HandlerError::retry(format!("failure {n}"))) } else { Ok(()) }
+        if n <= self.failures {
+            Err(HandlerError::retry(format!("failure {n}")))
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -78,18 +93,30 @@ async fn a_confirmed_publish_reaches_the_bound_queue(broker: Arc<dyn Broker>) {
     broker.declare(&spec).await.unwrap();
     let env = Envelope::new("orders.created", b"{\"n\":1}".to_vec());
     broker.publish(env.clone()).await.unwrap();
-    eventually("the message is queued", async || broker.queue_len(&spec.name).await.unwrap() == 1).await;
+    eventually("the message is queued", async || {
+        broker.queue_len(&spec.name).await.unwrap() == 1
+    })
+    .await;
     let handler = Flaky::new(0);
-    let sub = broker.consume(&spec.name, handler.clone(), fast_policy(3)).await.unwrap();
+    let sub = broker
+        .consume(&spec.name, handler.clone(), fast_policy(3))
+        .await
+        .unwrap();
     eventually("the handler ran", async || handler.calls() == 1).await;
     let seen = handler.seen.lock().await[0].clone();
-    assert_eq!((seen.id, seen.topic, seen.payload), (env.id, env.topic, env.payload));
+    assert_eq!(
+        (seen.id, seen.topic, seen.payload),
+        (env.id, env.topic, env.payload)
+    );
     sub.shutdown().await;
     assert_eq!(broker.queue_len(&spec.name).await.unwrap(), 0);
 }
 
 async fn a_topic_nobody_listens_to_is_refused_not_dropped(broker: Arc<dyn Broker>) {
-    let err = broker.publish(Envelope::new(unique("nobody."), vec![1])).await.unwrap_err();
+    let err = broker
+        .publish(Envelope::new(unique("nobody."), vec![1]))
+        .await
+        .unwrap_err();
     assert!(matches!(err, BrokerError::Unroutable(_)), "{err:?}");
 }
 
@@ -97,34 +124,70 @@ async fn a_failed_handler_gets_the_message_again_until_it_succeeds(broker: Arc<d
     let spec = QueueSpec::new(unique("q"), &["retry.me"]);
     broker.declare(&spec).await.unwrap();
     let handler = Flaky::new(2);
-    let sub = broker.consume(&spec.name, handler.clone(), fast_policy(5)).await.unwrap();
-    broker.publish(Envelope::new("retry.me", b"x".to_vec())).await.unwrap();
+    let sub = broker
+        .consume(&spec.name, handler.clone(), fast_policy(5))
+        .await
+        .unwrap();
+    broker
+        .publish(Envelope::new("retry.me", b"x".to_vec()))
+        .await
+        .unwrap();
     eventually("the third attempt succeeded", async || handler.calls() == 3).await;
     tokio::time::sleep(Duration::from_millis(150)).await;
-    assert_eq!(handler.calls(), 3, "a success is acknowledged and not delivered again");
-    let attempts: Vec<u32> = handler.seen.lock().await.iter().map(Envelope::attempt).collect();
+    assert_eq!(
+        handler.calls(),
+        3,
+        "a success is acknowledged and not delivered again"
+    );
+    let attempts: Vec<u32> = handler
+        .seen
+        .lock()
+        .await
+        .iter()
+        .map(Envelope::attempt)
+        .collect();
     assert_eq!(attempts, vec![1, 2, 3]);
     sub.shutdown().await;
-    assert_eq!(broker.queue_len(&dead_letter_queue(&spec.name)).await.unwrap(), 0);
+    assert_eq!(
+        broker
+            .queue_len(&dead_letter_queue(&spec.name))
+            .await
+            .unwrap(),
+        0
+    );
 }
 
-async fn a_message_that_keeps_failing_is_dead_lettered_after_n_tries_and_replays(broker: Arc<dyn Broker>) {
+async fn a_message_that_keeps_failing_is_dead_lettered_after_n_tries_and_replays(
+    broker: Arc<dyn Broker>,
+) {
     let spec = QueueSpec::new(unique("q"), &["always.fails"]);
     broker.declare(&spec).await.unwrap();
     let handler = Flaky::new(u32::MAX);
-    let sub = broker.consume(&spec.name, handler.clone(), fast_policy(3)).await.unwrap();
+    let sub = broker
+        .consume(&spec.name, handler.clone(), fast_policy(3))
+        .await
+        .unwrap();
     let env = Envelope::new("always.fails", b"payload".to_vec());
     broker.publish(env.clone()).await.unwrap();
     let dlq = dead_letter_queue(&spec.name);
-    eventually("it is dead-lettered", async || broker.queue_len(&dlq).await.unwrap() == 1).await;
+    eventually("it is dead-lettered", async || {
+        broker.queue_len(&dlq).await.unwrap() == 1
+    })
+    .await;
     assert_eq!(handler.calls(), 3);
     sub.shutdown().await;
 
     // Replay into a handler that now works: same message, fresh attempt count.
     let fixed = Flaky::new(0);
-    let sub = broker.consume(&spec.name, fixed.clone(), fast_policy(3)).await.unwrap();
+    let sub = broker
+        .consume(&spec.name, fixed.clone(), fast_policy(3))
+        .await
+        .unwrap();
     assert_eq!(broker.replay_dead_letters(&spec.name).await.unwrap(), 1);
-    eventually("the replayed message is handled", async || fixed.calls() == 1).await;
+    eventually("the replayed message is handled", async || {
+        fixed.calls() == 1
+    })
+    .await;
     let replayed = fixed.seen.lock().await[0].clone();
     assert_eq!(replayed.id, env.id);
     assert_eq!(replayed.payload, env.payload);
@@ -138,10 +201,19 @@ async fn a_permanent_failure_is_dead_lettered_at_once(broker: Arc<dyn Broker>) {
     let spec = QueueSpec::new(unique("q"), &["poison"]);
     broker.declare(&spec).await.unwrap();
     let handler = Flaky::permanent();
-    let sub = broker.consume(&spec.name, handler.clone(), fast_policy(5)).await.unwrap();
-    broker.publish(Envelope::new("poison", b"?".to_vec())).await.unwrap();
+    let sub = broker
+        .consume(&spec.name, handler.clone(), fast_policy(5))
+        .await
+        .unwrap();
+    broker
+        .publish(Envelope::new("poison", b"?".to_vec()))
+        .await
+        .unwrap();
     let dlq = dead_letter_queue(&spec.name);
-    eventually("it is dead-lettered", async || broker.queue_len(&dlq).await.unwrap() == 1).await;
+    eventually("it is dead-lettered", async || {
+        broker.queue_len(&dlq).await.unwrap() == 1
+    })
+    .await;
     assert_eq!(handler.calls(), 1);
     sub.shutdown().await;
 }
@@ -157,7 +229,10 @@ async fn one_topic_fans_out_to_every_bound_queue_with_headers_intact(broker: Arc
     broker.publish(env.clone()).await.unwrap();
     for spec in [&a, &b] {
         let handler = Flaky::new(0);
-        let sub = broker.consume(&spec.name, handler.clone(), fast_policy(1)).await.unwrap();
+        let sub = broker
+            .consume(&spec.name, handler.clone(), fast_policy(1))
+            .await
+            .unwrap();
         eventually("both queues got it", async || handler.calls() == 1).await;
         let got = handler.seen.lock().await[0].clone();
         assert_eq!(got.payload, env.payload);
@@ -187,12 +262,16 @@ macro_rules! broker_contract {
 
             #[tokio::test]
             async fn a_failed_handler_gets_the_message_again_until_it_succeeds() {
-                super::a_failed_handler_gets_the_message_again_until_it_succeeds(broker().await).await;
+                super::a_failed_handler_gets_the_message_again_until_it_succeeds(broker().await)
+                    .await;
             }
 
             #[tokio::test]
             async fn a_message_that_keeps_failing_is_dead_lettered_after_n_tries_and_replays() {
-                super::a_message_that_keeps_failing_is_dead_lettered_after_n_tries_and_replays(broker().await).await;
+                super::a_message_that_keeps_failing_is_dead_lettered_after_n_tries_and_replays(
+                    broker().await,
+                )
+                .await;
             }
 
             #[tokio::test]
@@ -202,14 +281,20 @@ macro_rules! broker_contract {
 
             #[tokio::test]
             async fn one_topic_fans_out_to_every_bound_queue_with_headers_intact() {
-                super::one_topic_fans_out_to_every_bound_queue_with_headers_intact(broker().await).await;
+                super::one_topic_fans_out_to_every_bound_queue_with_headers_intact(broker().await)
+                    .await;
             }
         }
     };
 }
 
-broker_contract!(in_process, async { Arc::new(MemoryBroker::new()) as Arc<dyn Broker> });
+broker_contract!(in_process, async {
+    Arc::new(MemoryBroker::new()) as Arc<dyn Broker>
+});
 broker_contract!(rabbitmq, async {
-    Arc::new(RabbitBroker::connect(&amqp_url(), &unique("test")).await.expect("RabbitMQ on 127.0.0.1:5672"))
-        as Arc<dyn Broker>
+    Arc::new(
+        RabbitBroker::connect(&amqp_url(), &unique("test"))
+            .await
+            .expect("RabbitMQ on 127.0.0.1:5672"),
+    ) as Arc<dyn Broker>
 });

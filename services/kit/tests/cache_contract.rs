@@ -16,7 +16,10 @@ fn namespace() -> String {
 
 async fn values_expire_after_their_ttl_and_can_be_deleted(cache: Arc<dyn Cache>) {
     assert_eq!(cache.get("k").await.unwrap(), None);
-    cache.set("k", b"v", Some(Duration::from_millis(80))).await.unwrap();
+    cache
+        .set("k", b"v", Some(Duration::from_millis(80)))
+        .await
+        .unwrap();
     cache.set("forever", b"f", None).await.unwrap();
     assert_eq!(cache.get("k").await.unwrap().as_deref(), Some(&b"v"[..]));
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -39,9 +42,17 @@ async fn counters_add_up_atomically_and_expire_on_a_fixed_window(cache: Arc<dyn 
         results.push(t.await.unwrap());
     }
     results.sort();
-    assert_eq!(results, (1..=40).collect::<Vec<i64>>(), "every increment is seen exactly once");
+    assert_eq!(
+        results,
+        (1..=40).collect::<Vec<i64>>(),
+        "every increment is seen exactly once"
+    );
     tokio::time::sleep(Duration::from_millis(450)).await;
-    assert_eq!(cache.incr("hits", 5, ttl).await.unwrap(), 5, "the counter expired and restarted");
+    assert_eq!(
+        cache.incr("hits", 5, ttl).await.unwrap(),
+        5,
+        "the counter expired and restarted"
+    );
 }
 
 async fn a_sliding_window_admits_up_to_its_limit_then_says_when_to_retry(cache: Arc<dyn Cache>) {
@@ -54,25 +65,52 @@ async fn a_sliding_window_admits_up_to_its_limit_then_says_when_to_retry(cache: 
     let refused = cache.sliding_window("login:ip", window, 3).await.unwrap();
     assert!(!refused.allowed);
     assert_eq!(refused.count, 3);
-    assert!(refused.retry_after > Duration::ZERO && refused.retry_after <= window, "{:?}", refused.retry_after);
+    assert!(
+        refused.retry_after > Duration::ZERO && refused.retry_after <= window,
+        "{:?}",
+        refused.retry_after
+    );
     tokio::time::sleep(window + Duration::from_millis(50)).await;
-    assert!(cache.sliding_window("login:ip", window, 3).await.unwrap().allowed);
+    assert!(
+        cache
+            .sliding_window("login:ip", window, 3)
+            .await
+            .unwrap()
+            .allowed
+    );
 }
 
 async fn a_token_bucket_allows_its_burst_then_refills_at_its_rate(cache: Arc<dyn Cache>) {
-    let bucket = Bucket { capacity: 3, refill_per_sec: 10.0 };
+    let bucket = Bucket {
+        capacity: 3,
+        refill_per_sec: 10.0,
+    };
     for _ in 0..3 {
-        assert!(cache.take_tokens("number:1", bucket, 1).await.unwrap().allowed);
+        assert!(
+            cache
+                .take_tokens("number:1", bucket, 1)
+                .await
+                .unwrap()
+                .allowed
+        );
     }
     let refused = cache.take_tokens("number:1", bucket, 1).await.unwrap();
     assert!(!refused.allowed);
-    assert!(refused.retry_after > Duration::ZERO && refused.retry_after <= Duration::from_millis(100));
+    assert!(
+        refused.retry_after > Duration::ZERO && refused.retry_after <= Duration::from_millis(100)
+    );
     tokio::time::sleep(Duration::from_millis(150)).await;
     let again = cache.take_tokens("number:1", bucket, 1).await.unwrap();
     assert!(again.allowed);
     assert!(again.remaining < 1.0);
     // Other keys have buckets of their own.
-    assert!(cache.take_tokens("number:2", bucket, 3).await.unwrap().allowed);
+    assert!(
+        cache
+            .take_tokens("number:2", bucket, 3)
+            .await
+            .unwrap()
+            .allowed
+    );
 }
 
 async fn namespaces_do_not_see_each_other(a: Arc<dyn Cache>, b: Arc<dyn Cache>) {
@@ -104,12 +142,16 @@ macro_rules! cache_contract {
 
             #[tokio::test]
             async fn a_sliding_window_admits_up_to_its_limit_then_says_when_to_retry() {
-                super::a_sliding_window_admits_up_to_its_limit_then_says_when_to_retry(cache().await).await;
+                super::a_sliding_window_admits_up_to_its_limit_then_says_when_to_retry(
+                    cache().await,
+                )
+                .await;
             }
 
             #[tokio::test]
             async fn a_token_bucket_allows_its_burst_then_refills_at_its_rate() {
-                super::a_token_bucket_allows_its_burst_then_refills_at_its_rate(cache().await).await;
+                super::a_token_bucket_allows_its_burst_then_refills_at_its_rate(cache().await)
+                    .await;
             }
 
             #[tokio::test]
@@ -120,7 +162,13 @@ macro_rules! cache_contract {
     };
 }
 
-cache_contract!(in_memory, |ns: String| async move { Arc::new(MemoryCache::new(&ns)) as Arc<dyn Cache> });
+cache_contract!(in_memory, |ns: String| async move {
+    Arc::new(MemoryCache::new(&ns)) as Arc<dyn Cache>
+});
 cache_contract!(redis, |ns: String| async move {
-    Arc::new(RedisCache::connect(&redis_url(), &ns).await.expect("Redis on 127.0.0.1:6379")) as Arc<dyn Cache>
+    Arc::new(
+        RedisCache::connect(&redis_url(), &ns)
+            .await
+            .expect("Redis on 127.0.0.1:6379"),
+    ) as Arc<dyn Cache>
 });

@@ -14,7 +14,11 @@ use crate::platform::{Platform, migrate};
 use crate::process::{gateway_process, service_process, termination};
 
 #[derive(Parser)]
-#[command(name = "aerostic", version, about = "Multi-tenant WhatsApp Business platform")]
+#[command(
+    name = "aerostic",
+    version,
+    about = "Multi-tenant WhatsApp Business platform"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -59,7 +63,10 @@ enum Command {
 /// Entry point of the `aerostic` binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => return fail(&format!("cannot start the runtime: {e}")),
     };
@@ -88,13 +95,24 @@ async fn run(command: Command) -> anyhow::Result<()> {
     let src = Source::load()?;
     let service = |name| async move { service_process(name, &Source::load()?).await };
     match command {
-        Command::Dev { data_dir, gateway_addr, grpc_base_port } => {
-            init_logging(if src.optional("AEROSTIC_LOG_FORMAT").as_deref() == Some("json") {
-                LogFormat::Json
-            } else {
-                LogFormat::Pretty
-            });
-            dev(DevOptions { data_dir, gateway_addr, grpc_base_port }).await
+        Command::Dev {
+            data_dir,
+            gateway_addr,
+            grpc_base_port,
+        } => {
+            init_logging(
+                if src.optional("AEROSTIC_LOG_FORMAT").as_deref() == Some("json") {
+                    LogFormat::Json
+                } else {
+                    LogFormat::Pretty
+                },
+            );
+            dev(DevOptions {
+                data_dir,
+                gateway_addr,
+                grpc_base_port,
+            })
+            .await
         }
         other => {
             init_logging(log_format(&src));
@@ -106,15 +124,22 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 Command::Billing => service(ServiceName::Billing).await,
                 Command::Anomaly => service(ServiceName::Anomaly).await,
                 Command::Migrate => {
-                    let url = src.required("AEROSTIC_DATABASE_URL", "a postgres:// or sqlite:// URL")?;
+                    let url =
+                        src.required("AEROSTIC_DATABASE_URL", "a postgres:// or sqlite:// URL")?;
                     migrate(&url).await?;
                     println!("migrations applied");
                     Ok(())
                 }
                 Command::Keygen { key_id } => {
                     let jwt = KeyRing::generate_spec("x");
-                    println!("AEROSTIC_ENCRYPTION_KEYS={}", KeyRing::generate_spec(&key_id));
-                    println!("AEROSTIC_JWT_SECRET={}", jwt.split_once(':').map(|(_, k)| k).unwrap_or_default());
+                    println!(
+                        "AEROSTIC_ENCRYPTION_KEYS={}",
+                        KeyRing::generate_spec(&key_id)
+                    );
+                    println!(
+                        "AEROSTIC_JWT_SECRET={}",
+                        jwt.split_once(':').map(|(_, k)| k).unwrap_or_default()
+                    );
                     Ok(())
                 }
                 Command::Dev { .. } => unreachable!("handled above"),
@@ -126,10 +151,16 @@ async fn run(command: Command) -> anyhow::Result<()> {
 async fn dev(opts: DevOptions) -> anyhow::Result<()> {
     let spec = prepare_dev(&opts)?;
     let mut platform = Platform::start(spec).await?;
-    println!("{}", banner(platform.gateway, &platform.grpc, &opts.data_dir));
+    // One write, errors ignored: a closed stdout must not stop the platform.
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(banner(platform.gateway, &platform.grpc, &opts.data_dir).as_bytes());
+        let _ = out.flush();
+    }
     tokio::select! {
         _ = termination() => {
-            println!("stopping…");
+            tracing::info!("stopping");
             platform.stop().await;
             Ok(())
         }

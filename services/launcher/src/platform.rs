@@ -1,6 +1,5 @@
 //! Every service and the gateway in this process, each on its own listener.
 
-use std::future::Future;
 use std::net::SocketAddr;
 
 use aerostic_kit::config::{Backends, Secrets, ServiceName, Upstreams};
@@ -36,16 +35,18 @@ pub struct Platform {
     tasks: JoinSet<(String, anyhow::Result<()>)>,
 }
 
-fn stopped(mut rx: watch::Receiver<bool>) -> impl Future<Output = ()> + Send + 'static {
-    async move {
-        let _ = rx.wait_for(|stop| *stop).await;
-    }
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
 }
 
 /// Applies every pending migration to `url`.
 pub async fn migrate(url: &str) -> anyhow::Result<()> {
-    let db = aerostic_kit::db::connect(url).await.context("connecting to the database")?;
-    Migrator::up(&db, None).await.context("applying migrations")?;
+    let db = aerostic_kit::db::connect(url)
+        .await
+        .context("connecting to the database")?;
+    Migrator::up(&db, None)
+        .await
+        .context("applying migrations")?;
     db.close().await.ok();
     Ok(())
 }
@@ -55,14 +56,18 @@ impl Platform {
     pub async fn start(spec: PlatformSpec) -> anyhow::Result<Self> {
         let mut listeners = Vec::new();
         for (name, addr) in ServiceName::ALL.into_iter().zip(spec.grpc_addrs) {
-            let listener =
-                TcpListener::bind(addr).await.with_context(|| format!("binding {} on {addr}", name.as_str()))?;
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding {} on {addr}", name.as_str()))?;
             listeners.push((name, listener));
         }
-        let gateway_listener =
-            TcpListener::bind(spec.gateway_addr).await.with_context(|| format!("binding gateway on {}", spec.gateway_addr))?;
-        let grpc: Vec<(ServiceName, SocketAddr)> =
-            listeners.iter().map(|(n, l)| (*n, l.local_addr().expect("bound"))).collect();
+        let gateway_listener = TcpListener::bind(spec.gateway_addr)
+            .await
+            .with_context(|| format!("binding gateway on {}", spec.gateway_addr))?;
+        let grpc: Vec<(ServiceName, SocketAddr)> = listeners
+            .iter()
+            .map(|(n, l)| (*n, l.local_addr().expect("bound")))
+            .collect();
         let gateway = gateway_listener.local_addr()?;
         let upstreams = Upstreams::at(grpc.iter().copied());
 
@@ -75,20 +80,38 @@ impl Platform {
         let mut tasks = JoinSet::new();
         for (name, listener) in listeners {
             let (ctx, shutdown) = (ctx.clone(), stopped(rx.clone()));
-            tasks.spawn(async move { (name.as_str().to_string(), crate::process::run_service(name, ctx, listener, shutdown).await) });
+            tasks.spawn(async move {
+                (
+                    name.as_str().to_string(),
+                    crate::process::run_service(name, ctx, listener, shutdown).await,
+                )
+            });
         }
         let state = aerostic_gateway::AppState::new(upstreams, conns)?;
         let shutdown = stopped(rx.clone());
         tasks.spawn(async move {
-            ("gateway".to_string(), aerostic_gateway::run(state, gateway_listener, shutdown).await.map_err(Into::into))
+            (
+                "gateway".to_string(),
+                aerostic_gateway::run(state, gateway_listener, shutdown)
+                    .await
+                    .map_err(Into::into),
+            )
         });
-        Ok(Self { gateway, grpc, stop, tasks })
+        Ok(Self {
+            gateway,
+            grpc,
+            stop,
+            tasks,
+        })
     }
 
     /// Waits until any part stops (an error, or Ctrl-C for the caller to
     /// handle), returning which and why.
     pub async fn wait(&mut self) -> Option<(String, anyhow::Result<()>)> {
-        self.tasks.join_next().await.map(|r| r.unwrap_or_else(|e| ("task".into(), Err(e.into()))))
+        self.tasks
+            .join_next()
+            .await
+            .map(|r| r.unwrap_or_else(|e| ("task".into(), Err(e.into()))))
     }
 
     /// Stops everything gracefully.

@@ -39,7 +39,9 @@ pub async fn termination() {
 }
 
 async fn serve_metrics(addr: std::net::SocketAddr) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(addr).await.with_context(|| format!("binding metrics on {addr}"))?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding metrics on {addr}"))?;
     tokio::spawn(async move {
         let _ = axum::serve(listener, aerostic_kit::telemetry::metrics_router()).await;
     });
@@ -52,7 +54,9 @@ pub async fn service_process(name: ServiceName, src: &Source) -> anyhow::Result<
     let conns = Connections::connect(&cfg.backends).await?;
     let ctx = Context::new(conns, cfg.secrets, cfg.upstreams)?;
     serve_metrics(cfg.metrics_addr).await?;
-    let listener = TcpListener::bind(cfg.grpc_addr).await.with_context(|| format!("binding gRPC on {}", cfg.grpc_addr))?;
+    let listener = TcpListener::bind(cfg.grpc_addr)
+        .await
+        .with_context(|| format!("binding gRPC on {}", cfg.grpc_addr))?;
     tracing::info!(service = name.as_str(), grpc = %cfg.grpc_addr, metrics = %cfg.metrics_addr, "serving");
     run_service(name, ctx, listener, termination()).await
 }
@@ -62,7 +66,9 @@ pub async fn gateway_process(src: &Source) -> anyhow::Result<()> {
     let cfg = GatewayConfig::from_source(src)?;
     let conns = Connections::connect(&cfg.backends).await?;
     let state = aerostic_gateway::AppState::new(cfg.upstreams, conns)?;
-    let listener = TcpListener::bind(cfg.http_addr).await.with_context(|| format!("binding {}", cfg.http_addr))?;
+    let listener = TcpListener::bind(cfg.http_addr)
+        .await
+        .with_context(|| format!("binding {}", cfg.http_addr))?;
     tracing::info!(addr = %cfg.http_addr, "gateway serving");
     aerostic_gateway::run(state, listener, termination()).await?;
     Ok(())

@@ -9,8 +9,8 @@ use aerostic_kit::mask::mask_email;
 use aerostic_kit::outbox::Outbox;
 use aerostic_kit::{ApiError, ErrorKind};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set, SqlErr,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
+    SqlErr, TransactionTrait,
 };
 use sha2::{Digest, Sha256};
 
@@ -64,17 +64,33 @@ fn db_error(e: DbErr) -> ApiError {
 
 /// The cache key counting failed logins for `subject` (hashed: no email in Redis).
 pub fn failure_key(kind: &str, subject: &str) -> String {
-    format!("login_failures:{kind}:{}", hex::encode(Sha256::digest(subject.as_bytes())))
+    format!(
+        "login_failures:{kind}:{}",
+        hex::encode(Sha256::digest(subject.as_bytes()))
+    )
 }
 
 impl Auth {
     /// Accounts in `db`, counters in `cache`, events through `outbox`.
-    pub fn new(db: DatabaseConnection, cache: Arc<dyn Cache>, outbox: Outbox, signer: TokenSigner) -> Self {
-        Self { db, cache, outbox, signer }
+    pub fn new(
+        db: DatabaseConnection,
+        cache: Arc<dyn Cache>,
+        outbox: Outbox,
+        signer: TokenSigner,
+    ) -> Self {
+        Self {
+            db,
+            cache,
+            outbox,
+            signer,
+        }
     }
 
     /// Creates a tenant and its workspace admin.
-    pub async fn register(&self, req: Registration) -> Result<(tenant::Model, user::Model), ApiError> {
+    pub async fn register(
+        &self,
+        req: Registration,
+    ) -> Result<(tenant::Model, user::Model), ApiError> {
         let mut problems = Problems::default();
         let tenant_name = problems.check("tenant_name", name(&req.tenant_name, 100));
         let email = problems.check("email", Email::parse(&req.email));
@@ -85,15 +101,26 @@ impl Auth {
             problems.check("full_name", name(&req.full_name, 100))
         };
         problems.finish()?;
-        let (tenant_name, email, password) =
-            (tenant_name.expect("checked"), email.expect("checked"), password.expect("checked"));
-        let full_name =
-            full_name.unwrap_or_else(|| email.as_str().split('@').next().unwrap_or_default().to_string());
+        let (tenant_name, email, password) = (
+            tenant_name.expect("checked"),
+            email.expect("checked"),
+            password.expect("checked"),
+        );
+        let full_name = full_name.unwrap_or_else(|| {
+            email
+                .as_str()
+                .split('@')
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        });
 
         if self.find_user(&email).await?.is_some() {
             return Err(email_taken());
         }
-        let hash = password::hash(password.expose().to_string()).await.map_err(ApiError::internal)?;
+        let hash = password::hash(password.expose().to_string())
+            .await
+            .map_err(ApiError::internal)?;
         let now = chrono::Utc::now();
         let tenant_id = TenantId::new().to_string();
         let user_id = UserId::new().to_string();
@@ -101,7 +128,10 @@ impl Auth {
             &tenant_id,
             &user_id,
             "tenant.registered",
-            &format!("tenant {tenant_name:?} registered by {}", mask_email(email.as_str())),
+            &format!(
+                "tenant {tenant_name:?} registered by {}",
+                mask_email(email.as_str())
+            ),
         );
 
         let txn = self.db.begin().await.map_err(db_error)?;
@@ -130,10 +160,15 @@ impl Auth {
         let user = match inserted {
             Ok(user) => user,
             // Two registrations raced for the same email.
-            Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => return Err(email_taken()),
+            Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+                return Err(email_taken());
+            }
             Err(e) => return Err(db_error(e)),
         };
-        self.outbox.stage(&txn, &audit.envelope()).await.map_err(db_error)?;
+        self.outbox
+            .stage(&txn, &audit.envelope())
+            .await
+            .map_err(db_error)?;
         txn.commit().await.map_err(db_error)?;
         self.outbox.wake();
         tracing::info!(tenant_id = %tenant.id, "tenant registered");
@@ -142,7 +177,12 @@ impl Auth {
 
     /// Checks the credentials and issues an access token. Unknown account and
     /// wrong password answer alike, so the API does not reveal who is registered.
-    pub async fn login(&self, email: &str, password: &str, client_ip: &str) -> Result<Session, ApiError> {
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        client_ip: &str,
+    ) -> Result<Session, ApiError> {
         let mut problems = Problems::default();
         if email.trim().is_empty() {
             problems.check::<()>("email", Err("is required"));
@@ -161,19 +201,44 @@ impl Auth {
         let matches = password::verify(password.to_string(), phc).await;
         match user {
             Some(user) if matches && user.active => {
-                let access_token =
-                    self.signer.issue(&user.id, &user.tenant_id, &user.role).map_err(ApiError::internal)?;
-                self.record(AuditRecord::now(&user.tenant_id, &user.id, "login.succeeded", "password login"))
-                    .await?;
-                Ok(Session { access_token, expires_in: ACCESS_TOKEN_TTL_SECS, user })
+                let access_token = self
+                    .signer
+                    .issue(&user.id, &user.tenant_id, &user.role)
+                    .map_err(ApiError::internal)?;
+                self.record(AuditRecord::now(
+                    &user.tenant_id,
+                    &user.id,
+                    "login.succeeded",
+                    "password login",
+                ))
+                .await?;
+                Ok(Session {
+                    access_token,
+                    expires_in: ACCESS_TOKEN_TTL_SECS,
+                    user,
+                })
             }
             other => {
                 self.count_failure(&normalized, client_ip).await;
                 if let Some(user) = other {
-                    let reason = if user.active { "wrong password" } else { "account deactivated" };
-                    self.record(AuditRecord::now(&user.tenant_id, "anonymous", "login.failed", reason)).await?;
+                    let reason = if user.active {
+                        "wrong password"
+                    } else {
+                        "account deactivated"
+                    };
+                    self.record(AuditRecord::now(
+                        &user.tenant_id,
+                        "anonymous",
+                        "login.failed",
+                        reason,
+                    ))
+                    .await?;
                 }
-                Err(ApiError::new(ErrorKind::Unauthenticated, "invalid_credentials", "email or password is wrong"))
+                Err(ApiError::new(
+                    ErrorKind::Unauthenticated,
+                    "invalid_credentials",
+                    "email or password is wrong",
+                ))
             }
         }
     }
@@ -193,7 +258,10 @@ impl Auth {
     }
 
     async fn record(&self, audit: AuditRecord) -> Result<(), ApiError> {
-        self.outbox.stage(&self.db, &audit.envelope()).await.map_err(db_error)?;
+        self.outbox
+            .stage(&self.db, &audit.envelope())
+            .await
+            .map_err(db_error)?;
         self.outbox.wake();
         Ok(())
     }
@@ -203,11 +271,19 @@ impl Auth {
     }
 
     async fn find_by_normalized(&self, email: &str) -> Result<Option<user::Model>, ApiError> {
-        user::Entity::find().filter(user::Column::Email.eq(email)).one(&self.db).await.map_err(db_error)
+        user::Entity::find()
+            .filter(user::Column::Email.eq(email))
+            .one(&self.db)
+            .await
+            .map_err(db_error)
     }
 }
 
 fn email_taken() -> ApiError {
-    ApiError::new(ErrorKind::AlreadyExists, "email_taken", "an account with this email already exists")
-        .with_detail("email", "is already registered")
+    ApiError::new(
+        ErrorKind::AlreadyExists,
+        "email_taken",
+        "an account with this email already exists",
+    )
+    .with_detail("email", "is already registered")
 }

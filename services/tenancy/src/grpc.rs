@@ -20,7 +20,10 @@ impl TenancyGrpc {
 }
 
 fn timestamp(at: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp { seconds: at.timestamp(), nanos: at.timestamp_subsec_nanos() as i32 }
+    prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: at.timestamp_subsec_nanos() as i32,
+    }
 }
 
 fn role(name: &str) -> pb::Role {
@@ -37,8 +40,15 @@ fn tenant_pb(t: tenant::Model) -> pb::Tenant {
     pb::Tenant {
         id: t.id,
         name: t.name,
-        status: if t.status == "active" { pb::TenantStatus::Active } else { pb::TenantStatus::Suspended } as i32,
-        plan: Some(pb::Plan { code: t.plan_code, ..Default::default() }),
+        status: if t.status == "active" {
+            pb::TenantStatus::Active
+        } else {
+            pb::TenantStatus::Suspended
+        } as i32,
+        plan: Some(pb::Plan {
+            code: t.plan_code,
+            ..Default::default()
+        }),
         reseller_id: String::new(),
         created_at: Some(timestamp(t.created_at)),
     }

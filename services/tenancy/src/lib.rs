@@ -34,17 +34,31 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     ctx.broker.declare(&audit::queue()).await?;
-    let consumer =
-        ctx.broker.consume(&audit::queue().name, audit::AuditWriter::new(ctx.db.clone()), RetryPolicy::default()).await?;
+    let consumer = ctx
+        .broker
+        .consume(
+            &audit::queue().name,
+            audit::AuditWriter::new(ctx.db.clone()),
+            RetryPolicy::default(),
+        )
+        .await?;
     let outbox = Outbox::new(OUTBOX_TABLE);
-    let relay = outbox.clone().spawn_relay(ctx.db.clone(), ctx.broker.clone(), Duration::from_secs(1));
+    let relay =
+        outbox
+            .clone()
+            .spawn_relay(ctx.db.clone(), ctx.broker.clone(), Duration::from_secs(1));
     let auth = auth::Auth::new(
         ctx.db.clone(),
         ctx.cache.clone(),
         outbox,
         token::TokenSigner::new(ctx.secrets.jwt_secret.as_bytes()),
     );
-    let served = aerostic_kit::grpc::serve(TenancyServer::new(grpc::TenancyGrpc::new(auth)), listener, shutdown).await;
+    let served = aerostic_kit::grpc::serve(
+        TenancyServer::new(grpc::TenancyGrpc::new(auth)),
+        listener,
+        shutdown,
+    )
+    .await;
     relay.abort();
     consumer.shutdown().await;
     served?;

@@ -37,11 +37,19 @@ pub struct TokenSigner {
 impl TokenSigner {
     /// A signer for `secret` (at least 32 bytes, checked by the config).
     pub fn new(secret: &[u8]) -> Self {
-        Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret) }
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+        }
     }
 
     /// A fresh access token for the user.
-    pub fn issue(&self, user_id: &str, tenant_id: &str, role: &str) -> Result<String, jsonwebtoken::errors::Error> {
+    pub fn issue(
+        &self,
+        user_id: &str,
+        tenant_id: &str,
+        role: &str,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             sub: user_id.into(),
@@ -52,7 +60,10 @@ impl TokenSigner {
             exp: now + i64::from(ACCESS_TOKEN_TTL_SECS),
             jti: uuid::Uuid::new_v4().to_string(),
         };
-        let header = Header { kid: Some(KEY_ID.into()), ..Header::new(Algorithm::HS256) };
+        let header = Header {
+            kid: Some(KEY_ID.into()),
+            ..Header::new(Algorithm::HS256)
+        };
         jsonwebtoken::encode(&header, &claims, &self.encoding)
     }
 
@@ -75,7 +86,10 @@ mod tests {
         let token = signer.issue("u1", "t1", "workspace_admin").unwrap();
         let claims = signer.verify(&token).unwrap();
         assert_eq!((claims.sub.as_str(), claims.tid.as_str()), ("u1", "t1"));
-        assert_eq!(jsonwebtoken::decode_header(&token).unwrap().kid.as_deref(), Some("hs1"));
+        assert_eq!(
+            jsonwebtoken::decode_header(&token).unwrap().kid.as_deref(),
+            Some("hs1")
+        );
         assert!(TokenSigner::new(&[8u8; 32]).verify(&token).is_err());
     }
 }

@@ -23,9 +23,15 @@ impl Email {
             return Err("must be an email address");
         };
         let labels_ok = domain.split('.').all(|l| {
-            !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || !c.is_ascii())
+            !l.is_empty()
+                && l.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || !c.is_ascii())
         });
-        if local.is_empty() || local.len() > 64 || !domain.contains('.') || !labels_ok || email.chars().any(char::is_whitespace)
+        if local.is_empty()
+            || local.len() > 64
+            || !domain.contains('.')
+            || !labels_ok
+            || email.chars().any(char::is_whitespace)
         {
             return Err("must be an email address");
         }
@@ -76,7 +82,11 @@ impl Problems {
 
     /// `validation_failed` if anything was recorded.
     pub fn finish(self) -> Result<(), ApiError> {
-        if self.0.is_empty() { Ok(()) } else { Err(ApiError::validation(self.0)) }
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::validation(self.0))
+        }
     }
 }
 
@@ -100,8 +110,19 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_and_checked() {
-        assert_eq!(Email::parse(" Ana@Example.COM ").unwrap().as_str(), "ana@example.com");
-        for bad in ["", "ana", "ana@", "@x.com", "ana@localhost", "a b@x.com", "ana@x..com"] {
+        assert_eq!(
+            Email::parse(" Ana@Example.COM ").unwrap().as_str(),
+            "ana@example.com"
+        );
+        for bad in [
+            "",
+            "ana",
+            "ana@",
+            "@x.com",
+            "ana@localhost",
+            "a b@x.com",
+            "ana@x..com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
     }

@@ -26,12 +26,20 @@ impl Envelope {
         if let Some(trace) = crate::telemetry::current_trace_id() {
             headers.insert(TRACE_ID.to_string(), trace);
         }
-        Self { id: uuid::Uuid::now_v7().to_string(), topic: topic.into(), headers, payload }
+        Self {
+            id: uuid::Uuid::now_v7().to_string(),
+            topic: topic.into(),
+            headers,
+            payload,
+        }
     }
 
     /// A new message whose payload is `value` as JSON.
     pub fn json<T: serde::Serialize>(topic: impl Into<String>, value: &T) -> Self {
-        Self::new(topic, serde_json::to_vec(value).expect("a serialisable value"))
+        Self::new(
+            topic,
+            serde_json::to_vec(value).expect("a serialisable value"),
+        )
     }
 
     /// The payload parsed as JSON.
@@ -41,7 +49,10 @@ impl Envelope {
 
     /// Which delivery attempt this is, from 1.
     pub fn attempt(&self) -> u32 {
-        self.headers.get(ATTEMPT).and_then(|a| a.parse().ok()).unwrap_or(1)
+        self.headers
+            .get(ATTEMPT)
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(1)
     }
 
     /// The trace id it carries, if any.

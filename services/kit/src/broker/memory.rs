@@ -8,7 +8,9 @@ use async_trait::async_trait;
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 
-use super::{Broker, BrokerError, Envelope, Handler, QueueSpec, RetryPolicy, Settled, Subscription, process};
+use super::{
+    Broker, BrokerError, Envelope, Handler, QueueSpec, RetryPolicy, Settled, Subscription, process,
+};
 
 #[derive(Default)]
 struct Queue {
@@ -18,17 +20,26 @@ struct Queue {
 
 impl Queue {
     fn push_back(&self, env: Envelope) {
-        self.items.lock().unwrap_or_else(|p| p.into_inner()).push_back(env);
+        self.items
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push_back(env);
         self.ready.notify_one();
     }
 
     fn push_front(&self, env: Envelope) {
-        self.items.lock().unwrap_or_else(|p| p.into_inner()).push_front(env);
+        self.items
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push_front(env);
         self.ready.notify_one();
     }
 
     fn pop(&self) -> Option<Envelope> {
-        self.items.lock().unwrap_or_else(|p| p.into_inner()).pop_front()
+        self.items
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop_front()
     }
 
     fn len(&self) -> u64 {
@@ -56,7 +67,11 @@ impl MemoryBroker {
 
     fn queue(&self, name: &str) -> Result<Arc<Queue>, BrokerError> {
         let topology = self.topology.lock().unwrap_or_else(|p| p.into_inner());
-        topology.queues.get(name).cloned().ok_or_else(|| BrokerError::UnknownQueue(name.to_string()))
+        topology
+            .queues
+            .get(name)
+            .cloned()
+            .ok_or_else(|| BrokerError::UnknownQueue(name.to_string()))
     }
 }
 
@@ -65,7 +80,10 @@ impl Broker for MemoryBroker {
     async fn declare(&self, spec: &QueueSpec) -> Result<(), BrokerError> {
         let mut topology = self.topology.lock().unwrap_or_else(|p| p.into_inner());
         topology.queues.entry(spec.name.clone()).or_default();
-        topology.queues.entry(super::dead_letter_queue(&spec.name)).or_default();
+        topology
+            .queues
+            .entry(super::dead_letter_queue(&spec.name))
+            .or_default();
         for topic in &spec.topics {
             let bound = topology.bindings.entry(topic.clone()).or_default();
             if !bound.contains(&spec.name) {
@@ -78,8 +96,15 @@ impl Broker for MemoryBroker {
     async fn publish(&self, envelope: Envelope) -> Result<(), BrokerError> {
         let targets: Vec<Arc<Queue>> = {
             let topology = self.topology.lock().unwrap_or_else(|p| p.into_inner());
-            let names = topology.bindings.get(&envelope.topic).cloned().unwrap_or_default();
-            names.iter().filter_map(|n| topology.queues.get(n).cloned()).collect()
+            let names = topology
+                .bindings
+                .get(&envelope.topic)
+                .cloned()
+                .unwrap_or_default();
+            names
+                .iter()
+                .filter_map(|n| topology.queues.get(n).cloned())
+                .collect()
         };
         if targets.is_empty() {
             return Err(BrokerError::Unroutable(envelope.topic));
@@ -127,7 +152,12 @@ impl Broker for MemoryBroker {
                 if source.len() > 0 {
                     source.ready.notify_one();
                 }
-                let (broker, handler, name, source) = (broker.clone(), handler.clone(), name.clone(), source.clone());
+                let (broker, handler, name, source) = (
+                    broker.clone(),
+                    handler.clone(),
+                    name.clone(),
+                    source.clone(),
+                );
                 in_hand.spawn(async move {
                     let _permit = permit;
                     let kept = envelope.clone();

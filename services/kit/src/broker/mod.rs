@@ -53,7 +53,10 @@ pub struct QueueSpec {
 impl QueueSpec {
     /// A queue bound to `topics`.
     pub fn new(name: impl Into<String>, topics: &[&str]) -> Self {
-        Self { name: name.into(), topics: topics.iter().map(|t| t.to_string()).collect() }
+        Self {
+            name: name.into(),
+            topics: topics.iter().map(|t| t.to_string()).collect(),
+        }
     }
 }
 
@@ -85,7 +88,9 @@ impl RetryPolicy {
     /// The wait after the `attempt`-th failure (1-based).
     pub fn backoff(&self, attempt: u32) -> Duration {
         let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(16));
-        self.base_backoff.saturating_mul(factor).min(self.max_backoff)
+        self.base_backoff
+            .saturating_mul(factor)
+            .min(self.max_backoff)
     }
 }
 
@@ -102,12 +107,18 @@ pub struct HandlerError {
 impl HandlerError {
     /// A failure worth another attempt (a dependency was down, say).
     pub fn retry(message: impl std::fmt::Display) -> Self {
-        Self { retryable: true, message: message.to_string() }
+        Self {
+            retryable: true,
+            message: message.to_string(),
+        }
     }
 
     /// A failure no retry can fix (a payload we cannot parse, say).
     pub fn permanent(message: impl std::fmt::Display) -> Self {
-        Self { retryable: false, message: message.to_string() }
+        Self {
+            retryable: false,
+            message: message.to_string(),
+        }
     }
 }
 
@@ -198,13 +209,17 @@ async fn process(
     if err.retryable && attempt < policy.max_attempts.max(1) {
         tracing::warn!(queue, attempt, error = %err.message, "handler failed; will retry");
         tokio::time::sleep(policy.backoff(attempt)).await;
-        broker.send_to_queue(queue, envelope.retried(&err.message)).await?;
+        broker
+            .send_to_queue(queue, envelope.retried(&err.message))
+            .await?;
         metrics::counter!("aerostic_broker_handled_total", "queue" => queue.to_string(), "outcome" => "retry")
             .increment(1);
         Ok(Settled::Retried)
     } else {
         tracing::error!(queue, attempt, error = %err.message, "handler failed; dead-lettering");
-        broker.send_to_queue(&dead_letter_queue(queue), envelope.dead(&err.message)).await?;
+        broker
+            .send_to_queue(&dead_letter_queue(queue), envelope.dead(&err.message))
+            .await?;
         metrics::counter!("aerostic_broker_handled_total", "queue" => queue.to_string(), "outcome" => "dead")
             .increment(1);
         Ok(Settled::DeadLettered)

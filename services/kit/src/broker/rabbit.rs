@@ -13,14 +13,17 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures::StreamExt;
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicGetOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
-    ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+    BasicAckOptions, BasicConsumeOptions, BasicGetOptions, BasicNackOptions, BasicPublishOptions,
+    BasicQosOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
+    QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
 use tokio::task::JoinSet;
 
-use super::{Broker, BrokerError, Envelope, Handler, QueueSpec, RetryPolicy, Subscription, process};
+use super::{
+    Broker, BrokerError, Envelope, Handler, QueueSpec, RetryPolicy, Subscription, process,
+};
 
 /// A [`Broker`] on a RabbitMQ server.
 #[derive(Clone)]
@@ -50,15 +53,27 @@ impl RabbitBroker {
         .map_err(|_| BrokerError::Unavailable("no answer from RabbitMQ".into()))?
         .map_err(unavailable)?;
         let publisher = connection.create_channel().await.map_err(unavailable)?;
-        publisher.confirm_select(ConfirmSelectOptions::default()).await.map_err(unavailable)?;
-        let broker = Self { inner: Arc::new(Inner { connection, publisher, namespace: namespace.to_string() }) };
+        publisher
+            .confirm_select(ConfirmSelectOptions::default())
+            .await
+            .map_err(unavailable)?;
+        let broker = Self {
+            inner: Arc::new(Inner {
+                connection,
+                publisher,
+                namespace: namespace.to_string(),
+            }),
+        };
         broker
             .inner
             .publisher
             .exchange_declare(
                 broker.exchange().into(),
                 ExchangeKind::Topic,
-                ExchangeDeclareOptions { durable: true, ..Default::default() },
+                ExchangeDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
                 FieldTable::default(),
             )
             .await
@@ -74,12 +89,23 @@ impl RabbitBroker {
         format!("{}.{queue}", self.inner.namespace)
     }
 
-    async fn publish_raw(&self, exchange: &str, routing_key: &str, env: &Envelope) -> Result<(), BrokerError> {
+    async fn publish_raw(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        env: &Envelope,
+    ) -> Result<(), BrokerError> {
         let mut headers = FieldTable::default();
         for (k, v) in &env.headers {
-            headers.insert(ShortString::from(k.as_str()), AMQPValue::LongString(LongString::from(v.as_bytes())));
+            headers.insert(
+                ShortString::from(k.as_str()),
+                AMQPValue::LongString(LongString::from(v.as_bytes())),
+            );
         }
-        headers.insert("x-topic".into(), AMQPValue::LongString(LongString::from(env.topic.as_bytes())));
+        headers.insert(
+            "x-topic".into(),
+            AMQPValue::LongString(LongString::from(env.topic.as_bytes())),
+        );
         let properties = BasicProperties::default()
             .with_message_id(env.id.as_str().into())
             .with_delivery_mode(2)
@@ -91,7 +117,10 @@ impl RabbitBroker {
             .basic_publish(
                 exchange.into(),
                 routing_key.into(),
-                BasicPublishOptions { mandatory: true, ..Default::default() },
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..Default::default()
+                },
                 &env.payload,
                 properties,
             )
@@ -126,19 +155,37 @@ fn envelope_of(properties: &BasicProperties, data: Vec<u8>) -> Envelope {
             }
         }
     }
-    let id = properties.message_id().as_ref().map(|s| s.as_str().to_string()).unwrap_or_default();
-    Envelope { id, topic, headers, payload: data }
+    let id = properties
+        .message_id()
+        .as_ref()
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_default();
+    Envelope {
+        id,
+        topic,
+        headers,
+        payload: data,
+    }
 }
 
 #[async_trait]
 impl Broker for RabbitBroker {
     async fn declare(&self, spec: &QueueSpec) -> Result<(), BrokerError> {
         let channel = &self.inner.publisher;
-        let durable = QueueDeclareOptions { durable: true, ..Default::default() };
+        let durable = QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
         let name = self.queue_name(&spec.name);
-        channel.queue_declare(name.as_str().into(), durable, FieldTable::default()).await.map_err(unavailable)?;
+        channel
+            .queue_declare(name.as_str().into(), durable, FieldTable::default())
+            .await
+            .map_err(unavailable)?;
         let dlq = self.queue_name(&super::dead_letter_queue(&spec.name));
-        channel.queue_declare(dlq.as_str().into(), durable, FieldTable::default()).await.map_err(unavailable)?;
+        channel
+            .queue_declare(dlq.as_str().into(), durable, FieldTable::default())
+            .await
+            .map_err(unavailable)?;
         for topic in &spec.topics {
             channel
                 .queue_bind(
@@ -155,12 +202,14 @@ impl Broker for RabbitBroker {
     }
 
     async fn publish(&self, envelope: Envelope) -> Result<(), BrokerError> {
-        self.publish_raw(&self.exchange(), &envelope.topic.clone(), &envelope).await
+        self.publish_raw(&self.exchange(), &envelope.topic.clone(), &envelope)
+            .await
     }
 
     async fn send_to_queue(&self, queue: &str, envelope: Envelope) -> Result<(), BrokerError> {
         // The default exchange routes by queue name.
-        self.publish_raw("", &self.queue_name(queue), &envelope).await
+        self.publish_raw("", &self.queue_name(queue), &envelope)
+            .await
     }
 
     async fn consume(
@@ -169,9 +218,17 @@ impl Broker for RabbitBroker {
         handler: Arc<dyn Handler>,
         policy: RetryPolicy,
     ) -> Result<Subscription, BrokerError> {
-        let channel = self.inner.connection.create_channel().await.map_err(unavailable)?;
+        let channel = self
+            .inner
+            .connection
+            .create_channel()
+            .await
+            .map_err(unavailable)?;
         // Prefetch bounds how many messages are in hand, backoffs included.
-        channel.basic_qos(policy.concurrency.max(1), BasicQosOptions::default()).await.map_err(unavailable)?;
+        channel
+            .basic_qos(policy.concurrency.max(1), BasicQosOptions::default())
+            .await
+            .map_err(unavailable)?;
         let tag = format!("{}-{}", queue, uuid::Uuid::new_v4());
         let mut consumer = channel
             .basic_consume(
@@ -224,11 +281,23 @@ impl Broker for RabbitBroker {
     }
 
     async fn queue_len(&self, queue: &str) -> Result<u64, BrokerError> {
-        let passive = QueueDeclareOptions { passive: true, ..Default::default() };
+        let passive = QueueDeclareOptions {
+            passive: true,
+            ..Default::default()
+        };
         // A passive declare of a missing queue closes the channel, so use a fresh one.
-        let channel = self.inner.connection.create_channel().await.map_err(unavailable)?;
+        let channel = self
+            .inner
+            .connection
+            .create_channel()
+            .await
+            .map_err(unavailable)?;
         let declared = channel
-            .queue_declare(self.queue_name(queue).as_str().into(), passive, FieldTable::default())
+            .queue_declare(
+                self.queue_name(queue).as_str().into(),
+                passive,
+                FieldTable::default(),
+            )
             .await
             .map_err(|_| BrokerError::UnknownQueue(queue.to_string()));
         let _ = channel.close(200, "done".into()).await;
@@ -236,7 +305,12 @@ impl Broker for RabbitBroker {
     }
 
     async fn replay_dead_letters(&self, queue: &str) -> Result<u64, BrokerError> {
-        let channel = self.inner.connection.create_channel().await.map_err(unavailable)?;
+        let channel = self
+            .inner
+            .connection
+            .create_channel()
+            .await
+            .map_err(unavailable)?;
         let dlq = self.queue_name(&super::dead_letter_queue(queue));
         let mut moved = 0;
         loop {
@@ -249,7 +323,11 @@ impl Broker for RabbitBroker {
             let envelope = envelope_of(&delivery.properties, delivery.data.clone()).replayed();
             // Acked only after the copy is confirmed in the live queue.
             self.send_to_queue(queue, envelope).await?;
-            delivery.acker.ack(BasicAckOptions::default()).await.map_err(unavailable)?;
+            delivery
+                .acker
+                .ack(BasicAckOptions::default())
+                .await
+                .map_err(unavailable)?;
             moved += 1;
         }
         let _ = channel.close(200, "done".into()).await;
@@ -260,7 +338,9 @@ impl Broker for RabbitBroker {
         if self.inner.connection.status().connected() {
             Ok(())
         } else {
-            Err(BrokerError::Unavailable("connection to RabbitMQ lost".into()))
+            Err(BrokerError::Unavailable(
+                "connection to RabbitMQ lost".into(),
+            ))
         }
     }
 }

@@ -21,10 +21,11 @@ impl State {
     /// Drops expired entries now and then so an idle key does not live forever.
     fn sweep(&mut self, now: Instant) {
         self.writes += 1;
-        if self.writes % 4096 != 0 {
+        if !self.writes.is_multiple_of(4096) {
             return;
         }
-        self.values.retain(|_, (_, exp)| exp.is_none_or(|e| e > now));
+        self.values
+            .retain(|_, (_, exp)| exp.is_none_or(|e| e > now));
         self.counters.retain(|_, (_, exp)| *exp > now);
         self.windows.retain(|_, hits| !hits.is_empty());
     }
@@ -39,7 +40,10 @@ pub struct MemoryCache {
 impl MemoryCache {
     /// An empty cache whose keys live under `namespace`.
     pub fn new(namespace: &str) -> Self {
-        Self { namespace: namespace.to_string(), state: Mutex::new(State::default()) }
+        Self {
+            namespace: namespace.to_string(),
+            state: Mutex::new(State::default()),
+        }
     }
 
     fn key(&self, key: &str) -> String {
@@ -68,7 +72,9 @@ impl Cache for MemoryCache {
         let now = Instant::now();
         let mut state = self.state();
         state.sweep(now);
-        state.values.insert(self.key(key), (value.to_vec(), ttl.map(|t| now + t)));
+        state
+            .values
+            .insert(self.key(key), (value.to_vec(), ttl.map(|t| now + t)));
         Ok(())
     }
 
@@ -86,7 +92,10 @@ impl Cache for MemoryCache {
         let now = Instant::now();
         let mut state = self.state();
         state.sweep(now);
-        let entry = state.counters.entry(self.key(key)).or_insert((0, now + ttl));
+        let entry = state
+            .counters
+            .entry(self.key(key))
+            .or_insert((0, now + ttl));
         if entry.1 <= now {
             *entry = (0, now + ttl);
         }
@@ -94,38 +103,72 @@ impl Cache for MemoryCache {
         Ok(entry.0)
     }
 
-    async fn sliding_window(&self, key: &str, window: Duration, limit: u64) -> Result<WindowDecision, CacheError> {
+    async fn sliding_window(
+        &self,
+        key: &str,
+        window: Duration,
+        limit: u64,
+    ) -> Result<WindowDecision, CacheError> {
         let now = Instant::now();
         let mut state = self.state();
         state.sweep(now);
         let hits = state.windows.entry(self.key(key)).or_default();
-        while hits.front().is_some_and(|t| now.duration_since(*t) >= window) {
+        while hits
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= window)
+        {
             hits.pop_front();
         }
         let count = hits.len() as u64;
         if count < limit {
             hits.push_back(now);
-            Ok(WindowDecision { allowed: true, count: count + 1, retry_after: Duration::ZERO })
+            Ok(WindowDecision {
+                allowed: true,
+                count: count + 1,
+                retry_after: Duration::ZERO,
+            })
         } else {
             let oldest = hits.front().copied().unwrap_or(now);
             let retry_after = (oldest + window).saturating_duration_since(now);
-            Ok(WindowDecision { allowed: false, count, retry_after })
+            Ok(WindowDecision {
+                allowed: false,
+                count,
+                retry_after,
+            })
         }
     }
 
-    async fn take_tokens(&self, key: &str, bucket: Bucket, cost: u32) -> Result<BucketDecision, CacheError> {
+    async fn take_tokens(
+        &self,
+        key: &str,
+        bucket: Bucket,
+        cost: u32,
+    ) -> Result<BucketDecision, CacheError> {
         let now = Instant::now();
         let mut state = self.state();
         let capacity = f64::from(bucket.capacity);
-        let (tokens, last) = state.buckets.get(&self.key(key)).copied().unwrap_or((capacity, now));
-        let mut tokens = (tokens + now.duration_since(last).as_secs_f64() * bucket.refill_per_sec).min(capacity);
+        let (tokens, last) = state
+            .buckets
+            .get(&self.key(key))
+            .copied()
+            .unwrap_or((capacity, now));
+        let mut tokens =
+            (tokens + now.duration_since(last).as_secs_f64() * bucket.refill_per_sec).min(capacity);
         let cost = f64::from(cost);
         let decision = if tokens >= cost {
             tokens -= cost;
-            BucketDecision { allowed: true, remaining: tokens, retry_after: Duration::ZERO }
+            BucketDecision {
+                allowed: true,
+                remaining: tokens,
+                retry_after: Duration::ZERO,
+            }
         } else {
             let wait = (cost - tokens) / bucket.refill_per_sec;
-            BucketDecision { allowed: false, remaining: tokens, retry_after: Duration::from_secs_f64(wait) }
+            BucketDecision {
+                allowed: false,
+                remaining: tokens,
+                retry_after: Duration::from_secs_f64(wait),
+            }
         };
         state.buckets.insert(self.key(key), (tokens, now));
         Ok(decision)

@@ -71,9 +71,19 @@ pub trait Cache: Send + Sync + 'static {
     /// after `ttl`; incrementing does not extend it (fixed windows).
     async fn incr(&self, key: &str, by: i64, ttl: Duration) -> Result<i64, CacheError>;
     /// Counts a hit in the last `window` unless `limit` hits are already there.
-    async fn sliding_window(&self, key: &str, window: Duration, limit: u64) -> Result<WindowDecision, CacheError>;
+    async fn sliding_window(
+        &self,
+        key: &str,
+        window: Duration,
+        limit: u64,
+    ) -> Result<WindowDecision, CacheError>;
     /// Takes `cost` tokens from the bucket under `key` if it has them.
-    async fn take_tokens(&self, key: &str, bucket: Bucket, cost: u32) -> Result<BucketDecision, CacheError>;
+    async fn take_tokens(
+        &self,
+        key: &str,
+        bucket: Bucket,
+        cost: u32,
+    ) -> Result<BucketDecision, CacheError>;
     /// Whether the backend answers (for readiness).
     async fn ping(&self) -> Result<(), CacheError>;
 }

@@ -63,9 +63,14 @@ impl RedisCache {
             .map_err(unavailable)?;
         tokio::time::timeout(Duration::from_secs(10), client.init())
             .await
-            .map_err(|_| CacheError::Unavailable(format!("no answer from Redis at {}", redact(url))))?
+            .map_err(|_| {
+                CacheError::Unavailable(format!("no answer from Redis at {}", redact(url)))
+            })?
             .map_err(unavailable)?;
-        Ok(Self { client, namespace: namespace.to_string() })
+        Ok(Self {
+            client,
+            namespace: namespace.to_string(),
+        })
     }
 
     fn key(&self, key: &str) -> String {
@@ -86,7 +91,8 @@ fn redact(url: &str) -> String {
 }
 
 fn int(v: &Value) -> Result<i64, CacheError> {
-    v.as_i64().ok_or_else(|| CacheError::Protocol(format!("expected an integer, got {v:?}")))
+    v.as_i64()
+        .ok_or_else(|| CacheError::Protocol(format!("expected an integer, got {v:?}")))
 }
 
 fn float(v: &Value) -> Result<f64, CacheError> {
@@ -98,7 +104,10 @@ fn float(v: &Value) -> Result<f64, CacheError> {
 #[async_trait]
 impl Cache for RedisCache {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError> {
-        self.client.get::<Option<Vec<u8>>, _>(self.key(key)).await.map_err(unavailable)
+        self.client
+            .get::<Option<Vec<u8>>, _>(self.key(key))
+            .await
+            .map_err(unavailable)
     }
 
     async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<(), CacheError> {
@@ -117,18 +126,36 @@ impl Cache for RedisCache {
     async fn incr(&self, key: &str, by: i64, ttl: Duration) -> Result<i64, CacheError> {
         let ttl_ms = ttl.as_millis().max(1).to_string();
         self.client
-            .eval::<i64, _, _, _>(INCR_WITH_TTL, vec![self.key(key)], vec![by.to_string(), ttl_ms])
+            .eval::<i64, _, _, _>(
+                INCR_WITH_TTL,
+                vec![self.key(key)],
+                vec![by.to_string(), ttl_ms],
+            )
             .await
             .map_err(unavailable)
     }
 
-    async fn sliding_window(&self, key: &str, window: Duration, limit: u64) -> Result<WindowDecision, CacheError> {
+    async fn sliding_window(
+        &self,
+        key: &str,
+        window: Duration,
+        limit: u64,
+    ) -> Result<WindowDecision, CacheError> {
         let member = uuid::Uuid::new_v4().to_string();
-        let args = vec![window.as_micros().max(1).to_string(), limit.to_string(), member];
-        let reply: Vec<Value> =
-            self.client.eval(SLIDING_WINDOW, vec![self.key(key)], args).await.map_err(unavailable)?;
+        let args = vec![
+            window.as_micros().max(1).to_string(),
+            limit.to_string(),
+            member,
+        ];
+        let reply: Vec<Value> = self
+            .client
+            .eval(SLIDING_WINDOW, vec![self.key(key)], args)
+            .await
+            .map_err(unavailable)?;
         let [allowed, count, retry] = reply.as_slice() else {
-            return Err(CacheError::Protocol(format!("sliding window reply {reply:?}")));
+            return Err(CacheError::Protocol(format!(
+                "sliding window reply {reply:?}"
+            )));
         };
         Ok(WindowDecision {
             allowed: int(allowed)? == 1,
@@ -137,12 +164,26 @@ impl Cache for RedisCache {
         })
     }
 
-    async fn take_tokens(&self, key: &str, bucket: Bucket, cost: u32) -> Result<BucketDecision, CacheError> {
-        let args = vec![bucket.capacity.to_string(), bucket.refill_per_sec.to_string(), cost.to_string()];
-        let reply: Vec<Value> =
-            self.client.eval(TOKEN_BUCKET, vec![self.key(key)], args).await.map_err(unavailable)?;
+    async fn take_tokens(
+        &self,
+        key: &str,
+        bucket: Bucket,
+        cost: u32,
+    ) -> Result<BucketDecision, CacheError> {
+        let args = vec![
+            bucket.capacity.to_string(),
+            bucket.refill_per_sec.to_string(),
+            cost.to_string(),
+        ];
+        let reply: Vec<Value> = self
+            .client
+            .eval(TOKEN_BUCKET, vec![self.key(key)], args)
+            .await
+            .map_err(unavailable)?;
         let [allowed, remaining, retry] = reply.as_slice() else {
-            return Err(CacheError::Protocol(format!("token bucket reply {reply:?}")));
+            return Err(CacheError::Protocol(format!(
+                "token bucket reply {reply:?}"
+            )));
         };
         Ok(BucketDecision {
             allowed: int(allowed)? == 1,
@@ -152,6 +193,10 @@ impl Cache for RedisCache {
     }
 
     async fn ping(&self) -> Result<(), CacheError> {
-        self.client.ping::<String>(None).await.map(|_| ()).map_err(unavailable)
+        self.client
+            .ping::<String>(None)
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
     }
 }

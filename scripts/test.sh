@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The test command: brings up the local PostgreSQL, Redis and RabbitMQ if they
+# are down, then runs every test of the workspace against them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/local-services.sh
+source scripts/local-services.sh
+ensure_services
+
+# Databases left by earlier runs (each test makes its own).
+if command -v psql >/dev/null; then
+  psql -h 127.0.0.1 -U postgres -Atc "select datname from pg_database where datname like 'aerostic_test_%'" 2>/dev/null |
+    while read -r db; do psql -h 127.0.0.1 -U postgres -qc "drop database if exists \"$db\"" >/dev/null 2>&1 || true; done
+fi
+
+cargo test --workspace --locked "$@"
