@@ -175,7 +175,7 @@ async fn a_body_that_is_not_json_is_refused_with_its_own_code() {
 }
 
 #[tokio::test]
-async fn registering_and_logging_in_leave_masked_audit_events_written_by_the_consumer() {
+async fn registering_and_logging_in_leave_masked_audit_events_carrying_the_request_trace_id() {
     let app = spawn_app().await;
     let email = unique_email();
     let tenant_id = app.register(&email).await["tenant"]["id"]
@@ -195,7 +195,7 @@ async fn registering_and_logging_in_leave_masked_audit_events_written_by_the_con
         let rows = db
             .query_all_raw(Statement::from_string(
                 db.get_database_backend(),
-                format!("SELECT action, detail FROM audit_events WHERE tenant_id = '{tenant_id}' ORDER BY action"),
+                format!("SELECT action, detail, trace_id FROM audit_events WHERE tenant_id = '{tenant_id}' ORDER BY action"),
             ))
             .await
             .unwrap();

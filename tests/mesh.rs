@@ -129,3 +129,39 @@ async fn metrics_are_exported_in_prometheus_format() {
     assert!(text.contains("aerostic_http_requests_total"), "{text}");
     app.platform.stop().await;
 }
+
+#[tokio::test]
+async fn every_service_lists_its_own_contract_through_reflection() {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+
+    let app = spawn_app().await;
+    for (name, addr) in &app.platform.grpc {
+        let channel = aerostic_kit::grpc::channel(&format!("http://{addr}")).unwrap();
+        let mut client = ServerReflectionClient::new(channel);
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut stream = client
+            .server_reflection_info(tokio_stream::iter([request]))
+            .await
+            .unwrap()
+            .into_inner();
+        let reply = stream.message().await.unwrap().unwrap();
+        let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else {
+            panic!("unexpected reflection reply from {}", name.as_str());
+        };
+        let mut names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+        names.sort();
+        let own = format!(
+            "aerostic.v1.{}{}",
+            name.as_str()[..1].to_uppercase(),
+            &name.as_str()[1..]
+        );
+        assert_eq!(names, vec![own, "grpc.health.v1.Health".to_string()]);
+    }
+    app.platform.stop().await;
+}

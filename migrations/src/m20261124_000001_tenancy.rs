@@ -37,6 +37,7 @@ enum AuditEvents {
     Actor,
     Action,
     Detail,
+    TraceId,
     OccurredAt,
 }
 
@@ -109,6 +110,8 @@ impl MigrationTrait for Migration {
                     .col(string_len(AuditEvents::Actor, 64))
                     .col(string_len(AuditEvents::Action, 64))
                     .col(text(AuditEvents::Detail))
+                    // Ties the entry to the request's logs across services.
+                    .col(string_len(AuditEvents::TraceId, 64))
                     .col(timestamp_with_time_zone(AuditEvents::OccurredAt))
                     .to_owned(),
             )

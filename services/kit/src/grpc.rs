@@ -41,6 +41,9 @@ where
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(aerostic_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            // List only what this server serves, not every contract we compiled.
+            .with_service_name(S::NAME)
+            .with_service_name("grpc.health.v1.Health")
     };
     let v1 = reflection()
         .build_v1()

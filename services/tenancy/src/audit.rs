@@ -75,6 +75,7 @@ impl Handler for AuditWriter {
             action: Set(record.action),
             // Masked again: the producer may be another service.
             detail: Set(mask(&record.detail).into_owned()),
+            trace_id: Set(envelope.trace_id().unwrap_or_default().to_string()),
             occurred_at: Set(record.occurred_at),
         };
         audit_event::Entity::insert(row)

@@ -64,6 +64,7 @@ pub mod audit_event {
         pub actor: String,
         pub action: String,
         pub detail: String,
+        pub trace_id: String,
         pub occurred_at: DateTimeUtc,
     }
 
