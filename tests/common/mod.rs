@@ -42,6 +42,8 @@ pub async fn real_backends() -> Backends {
         broker_url: amqp_url(),
         cache_url: redis_url(),
         namespace: format!("e2e{}", uuid::Uuid::new_v4().simple()),
+        // Each test's queues go away a minute after it ends.
+        idle_queue_expiry: Some(std::time::Duration::from_secs(60)),
     }
 }
 

@@ -199,6 +199,9 @@ pub struct Backends {
     /// Prefix of queue names and cache keys, so deployments (and tests) can
     /// share one RabbitMQ and one Redis without seeing each other.
     pub namespace: String,
+    /// Delete broker queues left unused this long (`AEROSTIC_BROKER_IDLE_QUEUE_EXPIRY_SECS`):
+    /// for short-lived namespaces such as tests and preview deployments, never production.
+    pub idle_queue_expiry: Option<std::time::Duration>,
 }
 
 impl Backends {
@@ -241,11 +244,15 @@ impl Backends {
                 problem: "only letters, digits, '-' and '_'".into(),
             });
         }
+        let expiry_secs: u64 = src.parse_or("AEROSTIC_BROKER_IDLE_QUEUE_EXPIRY_SECS", 0)?;
+        let idle_queue_expiry =
+            (expiry_secs > 0).then(|| std::time::Duration::from_secs(expiry_secs));
         Ok(Self {
             database_url,
             broker_url,
             cache_url,
             namespace,
+            idle_queue_expiry,
         })
     }
 }

@@ -43,9 +43,13 @@ impl Connections {
         let db = crate::db::connect(&backends.database_url)
             .await
             .map_err(|e| StartError::Database(e.to_string()))?;
-        let broker = broker::connect(&backends.broker_url, &backends.namespace)
-            .await
-            .map_err(|e| StartError::Broker(e.to_string()))?;
+        let broker = broker::connect(
+            &backends.broker_url,
+            &backends.namespace,
+            backends.idle_queue_expiry,
+        )
+        .await
+        .map_err(|e| StartError::Broker(e.to_string()))?;
         let cache = cache::connect(&backends.cache_url, &backends.namespace)
             .await
             .map_err(|e| StartError::Cache(e.to_string()))?;

@@ -295,6 +295,8 @@ broker_contract!(rabbitmq, async {
     Arc::new(
         RabbitBroker::connect(&amqp_url(), &unique("test"))
             .await
-            .expect("RabbitMQ on 127.0.0.1:5672"),
+            .expect("RabbitMQ on 127.0.0.1:5672")
+            // The test's queues go away a minute after it ends.
+            .with_idle_queue_expiry(Some(Duration::from_secs(60))),
     ) as Arc<dyn Broker>
 });

@@ -53,6 +53,7 @@ pub fn prepare_dev(opts: &DevOptions) -> anyhow::Result<PlatformSpec> {
         broker_url: "memory://".into(),
         cache_url: "memory://".into(),
         namespace: "dev".into(),
+        idle_queue_expiry: None,
     };
     let grpc_addrs = std::array::from_fn(|i| {
         let port = if opts.grpc_base_port == 0 {

@@ -226,11 +226,17 @@ async fn process(
     }
 }
 
-/// Connects the broker a URL names: `amqp://…` or `memory://`.
-pub async fn connect(url: &str, namespace: &str) -> Result<Arc<dyn Broker>, BrokerError> {
+/// Connects the broker a URL names: `amqp://…` or `memory://`. With
+/// `idle_queue_expiry`, RabbitMQ deletes queues left unused that long.
+pub async fn connect(
+    url: &str,
+    namespace: &str,
+    idle_queue_expiry: Option<Duration>,
+) -> Result<Arc<dyn Broker>, BrokerError> {
     if url.starts_with("memory://") {
         Ok(Arc::new(MemoryBroker::new()))
     } else {
-        Ok(Arc::new(RabbitBroker::connect(url, namespace).await?))
+        let broker = RabbitBroker::connect(url, namespace).await?;
+        Ok(Arc::new(broker.with_idle_queue_expiry(idle_queue_expiry)))
     }
 }

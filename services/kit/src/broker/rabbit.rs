@@ -35,6 +35,7 @@ struct Inner {
     connection: Connection,
     publisher: Channel,
     namespace: String,
+    idle_queue_expiry: Option<std::time::Duration>,
 }
 
 fn unavailable(e: lapin::Error) -> BrokerError {
@@ -62,6 +63,7 @@ impl RabbitBroker {
                 connection,
                 publisher,
                 namespace: namespace.to_string(),
+                idle_queue_expiry: None,
             }),
         };
         broker
@@ -79,6 +81,29 @@ impl RabbitBroker {
             .await
             .map_err(unavailable)?;
         Ok(broker)
+    }
+
+    /// Declares queues so RabbitMQ deletes them once unused for `expiry`
+    /// (tests, preview environments). Call before the broker is shared.
+    pub fn with_idle_queue_expiry(self, expiry: Option<std::time::Duration>) -> Self {
+        let Ok(mut inner) = Arc::try_unwrap(self.inner) else {
+            panic!("with_idle_queue_expiry must be called before the broker is shared");
+        };
+        inner.idle_queue_expiry = expiry;
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    fn queue_arguments(&self) -> FieldTable {
+        let mut args = FieldTable::default();
+        if let Some(expiry) = self.inner.idle_queue_expiry {
+            args.insert(
+                "x-expires".into(),
+                AMQPValue::LongLongInt(expiry.as_millis() as i64),
+            );
+        }
+        args
     }
 
     fn exchange(&self) -> String {
@@ -178,12 +203,12 @@ impl Broker for RabbitBroker {
         };
         let name = self.queue_name(&spec.name);
         channel
-            .queue_declare(name.as_str().into(), durable, FieldTable::default())
+            .queue_declare(name.as_str().into(), durable, self.queue_arguments())
             .await
             .map_err(unavailable)?;
         let dlq = self.queue_name(&super::dead_letter_queue(&spec.name));
         channel
-            .queue_declare(dlq.as_str().into(), durable, FieldTable::default())
+            .queue_declare(dlq.as_str().into(), durable, self.queue_arguments())
             .await
             .map_err(unavailable)?;
         for topic in &spec.topics {
