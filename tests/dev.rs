@@ -1,6 +1,8 @@
 //! `aerostic dev` boots from a clean data dir and serves; a service without
 //! its settings says which one is missing.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -77,4 +79,52 @@ fn a_service_without_a_database_url_exits_non_zero_naming_the_setting() {
         stderr.starts_with("aerostic: missing setting AEROSTIC_DATABASE_URL"),
         "{stderr}"
     );
+}
+
+#[tokio::test]
+async fn a_service_process_configured_from_the_environment_serves_grpc_health_and_metrics() {
+    let backends = common::real_backends().await;
+    aerostic_launcher::migrate(&backends.database_url)
+        .await
+        .unwrap();
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+    };
+    let (grpc, metrics) = (free(), free());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aerostic"))
+        .arg("tenancy")
+        .env_remove("AEROSTIC_CONFIG_FILE")
+        .env("AEROSTIC_DATABASE_URL", &backends.database_url)
+        .env("AEROSTIC_BROKER_URL", &backends.broker_url)
+        .env("AEROSTIC_CACHE_URL", &backends.cache_url)
+        .env("AEROSTIC_NAMESPACE", &backends.namespace)
+        .env("AEROSTIC_BROKER_IDLE_QUEUE_EXPIRY_SECS", "60")
+        .env(
+            "AEROSTIC_ENCRYPTION_KEYS",
+            aerostic_kit::crypto::KeyRing::generate_spec("p1"),
+        )
+        .env("AEROSTIC_JWT_SECRET", "s".repeat(40))
+        .env("AEROSTIC_TENANCY_GRPC_ADDR", grpc.to_string())
+        .env("AEROSTIC_TENANCY_METRICS_ADDR", metrics.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut healthy = Err(String::new());
+    for _ in 0..200 {
+        healthy = aerostic_kit::grpc::check_health(&format!("http://{grpc}")).await;
+        if healthy.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let metrics_reply = reqwest::get(format!("http://{metrics}/metrics")).await;
+    child.kill().unwrap();
+    let _ = child.wait();
+    healthy.expect("tenancy reports SERVING");
+    let text = metrics_reply.unwrap().text().await.unwrap();
+    assert!(text.contains("aerostic_grpc_requests_total"), "{text}");
 }
