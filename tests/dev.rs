@@ -128,3 +128,64 @@ async fn a_service_process_configured_from_the_environment_serves_grpc_health_an
     let text = metrics_reply.unwrap().text().await.unwrap();
     assert!(text.contains("aerostic_grpc_requests_total"), "{text}");
 }
+
+#[test]
+fn aerostic_migrate_prepares_a_fresh_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("m.db").display());
+    let out = Command::new(env!("CARGO_BIN_EXE_aerostic"))
+        .arg("migrate")
+        .env_remove("AEROSTIC_CONFIG_FILE")
+        .env("AEROSTIC_DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "migrations applied"
+    );
+}
+
+#[tokio::test]
+async fn aerostic_replay_moves_dead_letters_back_into_their_queue() {
+    use aerostic_kit::broker::{Broker, Envelope, QueueSpec, RabbitBroker, dead_letter_queue};
+    let namespace = format!("replay{}", uuid::Uuid::new_v4().simple());
+    let broker = RabbitBroker::connect(&common::amqp_url(), &namespace)
+        .await
+        .unwrap()
+        .with_idle_queue_expiry(Some(Duration::from_secs(60)));
+    let spec = QueueSpec::new("work", &["work.item"]);
+    broker.declare(&spec).await.unwrap();
+    for n in 0..3u8 {
+        let env = Envelope::new("work.item", vec![n]);
+        broker
+            .send_to_queue(&dead_letter_queue("work"), env)
+            .await
+            .unwrap();
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_aerostic"))
+        .args(["replay", "work"])
+        .env_remove("AEROSTIC_CONFIG_FILE")
+        .env("AEROSTIC_BROKER_URL", common::amqp_url())
+        .env("AEROSTIC_NAMESPACE", &namespace)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "replayed 3 dead letters into work"
+    );
+    assert_eq!(broker.queue_len("work").await.unwrap(), 3);
+    assert_eq!(
+        broker.queue_len(&dead_letter_queue("work")).await.unwrap(),
+        0
+    );
+}

@@ -17,12 +17,12 @@ fn namespace() -> String {
 async fn values_expire_after_their_ttl_and_can_be_deleted(cache: Arc<dyn Cache>) {
     assert_eq!(cache.get("k").await.unwrap(), None);
     cache
-        .set("k", b"v", Some(Duration::from_millis(80)))
+        .set("k", b"v", Some(Duration::from_millis(500)))
         .await
         .unwrap();
     cache.set("forever", b"f", None).await.unwrap();
     assert_eq!(cache.get("k").await.unwrap().as_deref(), Some(&b"v"[..]));
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(cache.get("k").await.unwrap(), None);
     assert!(cache.delete("forever").await.unwrap());
     assert!(!cache.delete("forever").await.unwrap());
@@ -30,7 +30,7 @@ async fn values_expire_after_their_ttl_and_can_be_deleted(cache: Arc<dyn Cache>)
 }
 
 async fn counters_add_up_atomically_and_expire_on_a_fixed_window(cache: Arc<dyn Cache>) {
-    let ttl = Duration::from_millis(300);
+    let ttl = Duration::from_millis(1000);
     let tasks: Vec<_> = (0..40)
         .map(|_| {
             let cache = cache.clone();
@@ -47,7 +47,7 @@ async fn counters_add_up_atomically_and_expire_on_a_fixed_window(cache: Arc<dyn 
         (1..=40).collect::<Vec<i64>>(),
         "every increment is seen exactly once"
     );
-    tokio::time::sleep(Duration::from_millis(450)).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
     assert_eq!(
         cache.incr("hits", 5, ttl).await.unwrap(),
         5,
@@ -56,7 +56,7 @@ async fn counters_add_up_atomically_and_expire_on_a_fixed_window(cache: Arc<dyn 
 }
 
 async fn a_sliding_window_admits_up_to_its_limit_then_says_when_to_retry(cache: Arc<dyn Cache>) {
-    let window = Duration::from_millis(300);
+    let window = Duration::from_millis(1000);
     for n in 1..=3 {
         let d = cache.sliding_window("login:ip", window, 3).await.unwrap();
         assert!(d.allowed);
@@ -83,7 +83,7 @@ async fn a_sliding_window_admits_up_to_its_limit_then_says_when_to_retry(cache: 
 async fn a_token_bucket_allows_its_burst_then_refills_at_its_rate(cache: Arc<dyn Cache>) {
     let bucket = Bucket {
         capacity: 3,
-        refill_per_sec: 10.0,
+        refill_per_sec: 4.0,
     };
     for _ in 0..3 {
         assert!(
@@ -97,9 +97,9 @@ async fn a_token_bucket_allows_its_burst_then_refills_at_its_rate(cache: Arc<dyn
     let refused = cache.take_tokens("number:1", bucket, 1).await.unwrap();
     assert!(!refused.allowed);
     assert!(
-        refused.retry_after > Duration::ZERO && refused.retry_after <= Duration::from_millis(100)
+        refused.retry_after > Duration::ZERO && refused.retry_after <= Duration::from_millis(250)
     );
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let again = cache.take_tokens("number:1", bucket, 1).await.unwrap();
     assert!(again.allowed);
     assert!(again.remaining < 1.0);

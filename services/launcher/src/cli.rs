@@ -52,6 +52,11 @@ enum Command {
     Anomaly,
     /// Applies pending database migrations (AEROSTIC_DATABASE_URL).
     Migrate,
+    /// Moves a queue's dead letters back into it (AEROSTIC_BROKER_URL, AEROSTIC_NAMESPACE).
+    Replay {
+        /// The queue, e.g. `tenancy.audit`.
+        queue: String,
+    },
     /// Prints a fresh encryption key and JWT secret for the configuration.
     Keygen {
         /// Id of the new key.
@@ -128,6 +133,16 @@ async fn run(command: Command) -> anyhow::Result<()> {
                         src.required("AEROSTIC_DATABASE_URL", "a postgres:// or sqlite:// URL")?;
                     migrate(&url).await?;
                     println!("migrations applied");
+                    Ok(())
+                }
+                Command::Replay { queue } => {
+                    let url = src.required("AEROSTIC_BROKER_URL", "the amqp:// URL of RabbitMQ")?;
+                    let namespace = src
+                        .optional("AEROSTIC_NAMESPACE")
+                        .unwrap_or_else(|| "aerostic".into());
+                    let broker = aerostic_kit::broker::connect(&url, &namespace, None).await?;
+                    let moved = broker.replay_dead_letters(&queue).await?;
+                    println!("replayed {moved} dead letters into {queue}");
                     Ok(())
                 }
                 Command::Keygen { key_id } => {

@@ -115,7 +115,7 @@ impl Auth {
                 .to_string()
         });
 
-        if self.find_user(&email).await?.is_some() {
+        if self.find_by_normalized(email.as_str()).await?.is_some() {
             return Err(email_taken());
         }
         let hash = password::hash(password.expose().to_string())
@@ -264,10 +264,6 @@ impl Auth {
             .map_err(db_error)?;
         self.outbox.wake();
         Ok(())
-    }
-
-    async fn find_user(&self, email: &Email) -> Result<Option<user::Model>, ApiError> {
-        self.find_by_normalized(email.as_str()).await
     }
 
     async fn find_by_normalized(&self, email: &str) -> Result<Option<user::Model>, ApiError> {
