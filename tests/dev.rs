@@ -19,6 +19,8 @@ async fn aerostic_dev_boots_from_a_clean_data_dir_and_serves_register_login_and_
             "127.0.0.1:0",
             "--grpc-base-port",
             "0",
+            "--sandbox-addr",
+            "127.0.0.1:0",
             "--data-dir",
         ])
         .arg(dir.path().join("data"))
@@ -32,14 +34,31 @@ async fn aerostic_dev_boots_from_a_clean_data_dir_and_serves_register_login_and_
     // Keep draining stdout for the child's whole life.
     std::thread::spawn(move || {
         for line in stdout.lines().map_while(Result::ok) {
-            if let Some(url) = line.trim().strip_prefix("gateway") {
-                let _ = tx.send(url.trim().to_string());
+            let line = line.trim();
+            // "gateway     http://…", "sandbox     http://…  (…)", "phone_number_id … control token …"
+            let first = line
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            let value = match first.as_str() {
+                "gateway" | "sandbox" => line.split_whitespace().nth(1),
+                "phone_number_id" => line.split_whitespace().last(),
+                _ => None,
+            };
+            if let Some(value) = value {
+                let _ = tx.send((first, value.to_string()));
             }
         }
     });
-    let base = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the banner names the gateway");
+    let mut banner = std::collections::HashMap::new();
+    while banner.len() < 3 {
+        let (key, value) = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the banner names gateway and sandbox");
+        banner.insert(key, value);
+    }
+    let base = banner["gateway"].clone();
     let http = reqwest::Client::new();
     let ready = http.get(format!("{base}/readyz")).send().await.unwrap();
     assert_eq!(ready.status().as_u16(), 200);
@@ -58,6 +77,27 @@ async fn aerostic_dev_boots_from_a_clean_data_dir_and_serves_register_login_and_
         .await
         .unwrap();
     assert_eq!(login.status().as_u16(), 200);
+
+    // The sandbox runs too: a customer writes, and a reply through the Graph path is accepted.
+    let (sandbox, control) = (&banner["sandbox"], &banner["phone_number_id"]);
+    let inbound = http
+        .post(format!(
+            "{sandbox}/_sandbox/numbers/420000000000002/inbound"
+        ))
+        .bearer_auth(control)
+        .json(&json!({"from": "5511988887777", "text": "Oi"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(inbound.status().as_u16(), 201);
+    let reply = http
+        .post(format!("{sandbox}/v21.0/420000000000002/messages"))
+        .bearer_auth("sandbox-access-token")
+        .json(&json!({"messaging_product": "whatsapp", "to": "5511988887777", "type": "text", "text": {"body": "Olá"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status().as_u16(), 200);
     assert!(dir.path().join("data/aerostic.db").exists());
     assert!(dir.path().join("data/secrets.env").exists());
     child.kill().unwrap();

@@ -56,6 +56,7 @@ pub async fn spawn_app() -> TestApp {
         gateway_addr: any,
         grpc_addrs: [any; 5],
         migrate: true,
+        sandbox: None,
     })
     .await
     .expect("the platform starts");

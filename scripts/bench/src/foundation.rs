@@ -64,7 +64,14 @@ async fn dev_figures(bin: &PathBuf, runs: usize) -> anyhow::Result<()> {
         let started = Instant::now();
         let child = Killed(
             Command::new(bin)
-                .args(["dev", "--grpc-base-port", "0", "--gateway-addr"])
+                .args([
+                    "dev",
+                    "--grpc-base-port",
+                    "0",
+                    "--sandbox-addr",
+                    "127.0.0.1:0",
+                    "--gateway-addr",
+                ])
                 .arg(format!("127.0.0.1:{port}"))
                 .arg("--data-dir")
                 .arg(&dir)

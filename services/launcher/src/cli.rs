@@ -37,6 +37,21 @@ enum Command {
         /// First of five gRPC ports (0: any free ports).
         #[arg(long, default_value_t = 50051)]
         grpc_base_port: u16,
+        /// The Meta sandbox's address.
+        #[arg(long, default_value = "127.0.0.1:8090", env = "AEROSTIC_SANDBOX_ADDR")]
+        sandbox_addr: SocketAddr,
+    },
+    /// The Meta sandbox alone (a WhatsApp Cloud API simulator).
+    Sandbox {
+        /// Where it listens.
+        #[arg(long, default_value = "127.0.0.1:8090", env = "AEROSTIC_SANDBOX_ADDR")]
+        addr: SocketAddr,
+        /// The control API's bearer token.
+        #[arg(long, env = "AEROSTIC_SANDBOX_CONTROL_TOKEN")]
+        control_token: String,
+        /// Seed for reproducible ids.
+        #[arg(long, default_value_t = 1, env = "AEROSTIC_SANDBOX_SEED")]
+        seed: u64,
     },
     /// The public REST gateway.
     Gateway,
@@ -104,6 +119,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             data_dir,
             gateway_addr,
             grpc_base_port,
+            sandbox_addr,
         } => {
             init_logging(
                 if src.optional("AEROSTIC_LOG_FORMAT").as_deref() == Some("json") {
@@ -116,6 +132,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 data_dir,
                 gateway_addr,
                 grpc_base_port,
+                sandbox_addr,
             })
             .await
         }
@@ -123,6 +140,21 @@ async fn run(command: Command) -> anyhow::Result<()> {
             init_logging(log_format(&src));
             match other {
                 Command::Gateway => gateway_process(&src).await,
+                Command::Sandbox {
+                    addr,
+                    control_token,
+                    seed,
+                } => {
+                    let seed = aerostic_sandbox::Seed {
+                        seed,
+                        ..Default::default()
+                    };
+                    let meta = aerostic_sandbox::Sandbox::new(seed, control_token);
+                    let listener = tokio::net::TcpListener::bind(addr).await?;
+                    tracing::info!(%addr, "Meta sandbox serving");
+                    aerostic_sandbox::run(meta, listener, termination()).await?;
+                    Ok(())
+                }
                 Command::Tenancy => service(ServiceName::Tenancy).await,
                 Command::Dispatcher => service(ServiceName::Dispatcher).await,
                 Command::Automation => service(ServiceName::Automation).await,
@@ -165,12 +197,15 @@ async fn run(command: Command) -> anyhow::Result<()> {
 
 async fn dev(opts: DevOptions) -> anyhow::Result<()> {
     let spec = prepare_dev(&opts)?;
+    let spec_control = spec.sandbox.as_ref().map(|(_, c)| c.clone());
     let mut platform = Platform::start(spec).await?;
     // One write, errors ignored: a closed stdout must not stop the platform.
     {
         use std::io::Write;
         let mut out = std::io::stdout().lock();
-        let _ = out.write_all(banner(platform.gateway, &platform.grpc, &opts.data_dir).as_bytes());
+        let sandbox = platform.sandbox.zip(spec_control.as_deref());
+        let text = banner(platform.gateway, &platform.grpc, sandbox, &opts.data_dir);
+        let _ = out.write_all(text.as_bytes());
         let _ = out.flush();
     }
     tokio::select! {

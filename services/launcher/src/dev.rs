@@ -19,6 +19,8 @@ pub struct DevOptions {
     pub gateway_addr: SocketAddr,
     /// First gRPC port (services take it and the next four); 0 picks free ports.
     pub grpc_base_port: u16,
+    /// The Meta sandbox's address.
+    pub sandbox_addr: SocketAddr,
 }
 
 impl Default for DevOptions {
@@ -27,6 +29,7 @@ impl Default for DevOptions {
             data_dir: PathBuf::from(".aerostic"),
             gateway_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             grpc_base_port: ServiceName::Tenancy.default_grpc_port(),
+            sandbox_addr: SocketAddr::from(([127, 0, 0, 1], 8090)),
         }
     }
 }
@@ -63,12 +66,18 @@ pub fn prepare_dev(opts: &DevOptions) -> anyhow::Result<PlatformSpec> {
         };
         SocketAddr::from(([127, 0, 0, 1], port))
     });
+    // A fresh control token each start: the sandbox's own credential, printed in the banner.
+    let control = KeyRing::generate_spec("c")
+        .split_once(':')
+        .map(|(_, k)| k.replace(['+', '/', '='], ""))
+        .unwrap_or_default();
     Ok(PlatformSpec {
         backends,
         secrets,
         gateway_addr: opts.gateway_addr,
         grpc_addrs,
         migrate: true,
+        sandbox: Some((opts.sandbox_addr, control)),
     })
 }
 
@@ -92,13 +101,26 @@ fn write_secrets(path: &Path) -> anyhow::Result<()> {
 }
 
 /// What `aerostic dev` prints once everything listens.
-pub fn banner(gateway: SocketAddr, grpc: &[(ServiceName, SocketAddr)], data_dir: &Path) -> String {
+pub fn banner(
+    gateway: SocketAddr,
+    grpc: &[(ServiceName, SocketAddr)],
+    sandbox: Option<(SocketAddr, &str)>,
+    data_dir: &Path,
+) -> String {
     let mut out = format!(
         "\nAerostic is running (embedded: SQLite, in-process broker, in-memory cache)\n\n  \
          gateway     http://{gateway}\n  readiness   http://{gateway}/readyz\n  metrics     http://{gateway}/metrics\n"
     );
     for (name, addr) in grpc {
         out.push_str(&format!("  {:<11} grpc://{addr}\n", name.as_str()));
+    }
+    if let Some((addr, control)) = sandbox {
+        let seed = aerostic_sandbox::Seed::default();
+        out.push_str(&format!(
+            "  sandbox     http://{addr}  (Meta Cloud API simulator)\n              \
+             phone_number_id {}  access token {}  control token {control}\n",
+            seed.phone_number_id, seed.access_token
+        ));
     }
     out.push_str(&format!(
         "  data        {}\n\nTry first:\n  curl -s -X POST http://{gateway}/v1/auth/register -H 'content-type: application/json' \\\n    \

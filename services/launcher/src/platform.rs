@@ -23,6 +23,8 @@ pub struct PlatformSpec {
     pub grpc_addrs: [SocketAddr; 5],
     /// Apply migrations before starting.
     pub migrate: bool,
+    /// Also run the Meta sandbox here, with this control token.
+    pub sandbox: Option<(SocketAddr, String)>,
 }
 
 /// A running platform.
@@ -31,6 +33,8 @@ pub struct Platform {
     pub gateway: SocketAddr,
     /// Where each service listens.
     pub grpc: Vec<(ServiceName, SocketAddr)>,
+    /// Where the Meta sandbox listens, if it runs here.
+    pub sandbox: Option<SocketAddr>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<(String, anyhow::Result<()>)>,
 }
@@ -69,6 +73,17 @@ impl Platform {
             .map(|(n, l)| (*n, l.local_addr().expect("bound")))
             .collect();
         let gateway = gateway_listener.local_addr()?;
+        let sandbox_listener = match &spec.sandbox {
+            Some((addr, _)) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding the sandbox on {addr}"))?,
+            ),
+            None => None,
+        };
+        let sandbox = sandbox_listener
+            .as_ref()
+            .map(|l| l.local_addr().expect("bound"));
         let upstreams = Upstreams::at(grpc.iter().copied());
 
         if spec.migrate {
@@ -97,9 +112,22 @@ impl Platform {
                     .map_err(Into::into),
             )
         });
+        if let (Some(listener), Some((_, control))) = (sandbox_listener, spec.sandbox) {
+            let meta = aerostic_sandbox::Sandbox::new(aerostic_sandbox::Seed::default(), control);
+            let shutdown = stopped(rx.clone());
+            tasks.spawn(async move {
+                (
+                    "sandbox".to_string(),
+                    aerostic_sandbox::run(meta, listener, shutdown)
+                        .await
+                        .map_err(Into::into),
+                )
+            });
+        }
         Ok(Self {
             gateway,
             grpc,
+            sandbox,
             stop,
             tasks,
         })
