@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::Sandbox;
+use crate::error::MetaError;
 use crate::send::normalize_to;
 
 /// A control API failure, in Aerostic's own error shape.
@@ -58,6 +59,13 @@ pub struct Inbound {
     from: String,
     /// The text they write.
     text: String,
+    /// Their WhatsApp profile name.
+    #[serde(default = "default_name")]
+    name: String,
+}
+
+fn default_name() -> String {
+    "Sandbox Customer".into()
 }
 
 /// `POST /_sandbox/numbers/{id}/inbound`: a customer writes; this opens (or
@@ -82,7 +90,12 @@ pub async fn inbound(
     }
     let id = world.wamid(&from);
     let now = world.now();
-    world.last_inbound.insert((number, from.clone()), now);
+    world
+        .last_inbound
+        .insert((number.clone(), from.clone()), now);
+    let line = world.numbers[&number].clone();
+    let payload = crate::webhooks::inbound_text(&line, &id, &from, &msg.name, &msg.text, now);
+    world.emit(&line.waba_id, &payload);
     Ok((
         StatusCode::CREATED,
         Json(json!({"id": id, "from": from, "text": msg.text, "timestamp": now.to_string()})),
@@ -144,4 +157,73 @@ pub async fn reset(
     check(&sandbox, &headers)?;
     sandbox.reset();
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /_sandbox/deliveries`: every webhook delivery attempt, oldest first.
+pub async fn deliveries(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ControlError> {
+    check(&sandbox, &headers)?;
+    let world = sandbox.world();
+    Ok(Json(
+        json!({"data": world.attempts, "pending": world.deliveries.len()}),
+    ))
+}
+
+/// Body of `POST /{version}/{waba-id}/subscribed_apps`.
+#[derive(Deserialize, Default)]
+pub struct Subscribe {
+    override_callback_uri: Option<String>,
+    verify_token: Option<String>,
+}
+
+/// `POST /{version}/{waba-id}/subscribed_apps` (Graph, with a Graph token):
+/// verifies the override callback, then subscribes the app to the WABA.
+pub async fn subscribe(
+    State(sandbox): State<Sandbox>,
+    Path((version, waba_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, MetaError> {
+    let (callback, verify_token, challenge, trace) = {
+        let mut world = sandbox.world();
+        let trace = world.trace_id();
+        let traced = |mut e: MetaError| {
+            e.fbtrace_id = trace.clone();
+            e
+        };
+        if !crate::send::is_version(&version) {
+            return Err(traced(MetaError::unknown_path(&version)));
+        }
+        let waba = crate::send::authorize(&world, &headers).map_err(traced)?;
+        if waba != waba_id {
+            return Err(traced(MetaError::unknown_object(&waba_id)));
+        }
+        let req: Subscribe = serde_json::from_slice(&body).unwrap_or_default();
+        let Some(callback) = req.override_callback_uri else {
+            return Err(traced(MetaError::invalid_parameter(
+                "The sandbox needs override_callback_uri and verify_token.",
+            )));
+        };
+        let challenge = world.now().to_string();
+        (
+            callback,
+            req.verify_token.unwrap_or_default(),
+            challenge,
+            trace,
+        )
+    };
+    if let Err(why) =
+        crate::webhooks::verify_callback(sandbox.http(), &callback, &verify_token, &challenge).await
+    {
+        let mut e = crate::webhooks::verification_failed(why);
+        e.fbtrace_id = trace;
+        return Err(e);
+    }
+    sandbox
+        .world()
+        .subscriptions
+        .insert(waba_id, crate::webhooks::Subscription { callback });
+    Ok(Json(json!({"success": true})))
 }

@@ -5,14 +5,19 @@
 //! for Meta in every test.
 //!
 //! So far: the send endpoint for text, media, location, reaction, interactive
-//! and mark-as-read, with 190, 100/33, 131009, 130429, 131056 and 131047; the
-//! control API (customer messages, sent messages, clock, reset).
+//! and mark-as-read, with 190, 100/33, 131009, 130429, 131056 and 131047;
+//! `subscribed_apps` with callback verification; signed, escaped-unicode
+//! webhooks for customer messages and sent/delivered/read statuses, retried
+//! with backoff; the control API (customer messages, sent messages, delivery
+//! attempts, clock, reset).
 
 #![warn(missing_docs)]
 
 mod control;
 pub mod error;
 pub mod send;
+pub mod webhooks;
+pub mod wire;
 pub mod world;
 
 use std::future::Future;
@@ -34,6 +39,8 @@ pub struct Sandbox {
 struct Inner {
     seed: Seed,
     control_token: String,
+    retry: webhooks::RetryPolicy,
+    http: reqwest::Client,
     world: Mutex<World>,
 }
 
@@ -41,18 +48,38 @@ impl Sandbox {
     /// A sandbox starting from `seed`, controlled with `control_token`.
     pub fn new(seed: Seed, control_token: impl Into<String>) -> Self {
         let world = Mutex::new(World::new(&seed));
+        let inner = Inner {
+            seed,
+            control_token: control_token.into(),
+            retry: webhooks::RetryPolicy::default(),
+            http: reqwest::Client::new(),
+            world,
+        };
         Self {
-            inner: Arc::new(Inner {
-                seed,
-                control_token: control_token.into(),
-                world,
-            }),
+            inner: Arc::new(inner),
         }
     }
 
-    /// The seed it starts from (ids, the default number and token).
+    /// Retries webhooks on `policy` (a short base and horizon make a fast
+    /// clock for tests). Call before the sandbox is shared.
+    pub fn with_retry_policy(mut self, policy: webhooks::RetryPolicy) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("called before the sandbox is shared")
+            .retry = policy;
+        self
+    }
+
+    /// The seed it starts from (ids, the default number, token and app secret).
     pub fn seed(&self) -> &Seed {
         &self.inner.seed
+    }
+
+    fn retry_policy(&self) -> webhooks::RetryPolicy {
+        self.inner.retry
+    }
+
+    fn http(&self) -> &reqwest::Client {
+        &self.inner.http
     }
 
     fn control_token(&self) -> &str {
@@ -64,7 +91,11 @@ impl Sandbox {
     }
 
     fn reset(&self) {
-        *self.world() = World::new(&self.inner.seed);
+        let mut world = self.world();
+        // The delivery task keeps waiting on the same signal.
+        let wake = world.wake.clone();
+        *world = World::new(&self.inner.seed);
+        world.wake = wake;
     }
 }
 
@@ -72,20 +103,28 @@ impl Sandbox {
 pub fn router(sandbox: Sandbox) -> Router {
     Router::new()
         .route("/{version}/{object_id}/messages", post(send::send))
+        .route(
+            "/{version}/{object_id}/subscribed_apps",
+            post(control::subscribe),
+        )
         .route("/_sandbox/numbers/{id}/inbound", post(control::inbound))
         .route("/_sandbox/numbers/{id}/sent", get(control::sent))
+        .route("/_sandbox/deliveries", get(control::deliveries))
         .route("/_sandbox/clock", post(control::clock))
         .route("/_sandbox/reset", post(control::reset))
         .with_state(sandbox)
 }
 
-/// Serves the sandbox on `listener` until `shutdown` resolves.
+/// Serves the sandbox on `listener`, delivering its webhooks, until `shutdown`.
 pub async fn run(
     sandbox: Sandbox,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(sandbox))
+    let deliverer = tokio::spawn(webhooks::deliver_forever(sandbox.clone()));
+    let served = axum::serve(listener, router(sandbox))
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    deliverer.abort();
+    served
 }

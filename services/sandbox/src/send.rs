@@ -278,12 +278,19 @@ pub async fn send(
     let timestamp = world.now();
     world.sent.push(SentMessage {
         id: id.clone(),
-        phone_number_id: object_id,
+        phone_number_id: object_id.clone(),
         to: to.clone(),
         kind,
         body,
         timestamp,
     });
+    // The customer's phone takes it at once: sent, delivered, read.
+    if let Some(number) = world.numbers.get(&object_id).cloned() {
+        for (step, priced) in [("sent", true), ("delivered", true), ("read", false)] {
+            let payload = crate::webhooks::status(&number, &id, &to, step, timestamp, priced);
+            world.emit(&number.waba_id, &payload);
+        }
+    }
     Ok(Json(json!({
         "messaging_product": "whatsapp",
         "contacts": [{"input": raw_to, "wa_id": to}],

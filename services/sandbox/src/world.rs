@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use std::sync::Arc;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::Serialize;
@@ -73,6 +75,14 @@ pub struct World {
     pub sent: Vec<SentMessage>,
     throughput: HashMap<String, Bucket>,
     pairs: HashMap<(String, String), Bucket>,
+    /// Verified callbacks by WABA.
+    pub subscriptions: HashMap<String, crate::webhooks::Subscription>,
+    /// Webhooks waiting for their (next) try.
+    pub deliveries: Vec<crate::webhooks::Delivery>,
+    /// Every delivery attempt, oldest first.
+    pub attempts: Vec<crate::webhooks::Attempt>,
+    pub(crate) delivery_seq: u64,
+    pub(crate) wake: Arc<tokio::sync::Notify>,
 }
 
 /// The sandbox's fixed starting point.
@@ -88,6 +98,10 @@ pub struct Seed {
     pub display_phone_number: String,
     /// A token valid for that WABA.
     pub access_token: String,
+    /// The app's id.
+    pub app_id: String,
+    /// The app secret webhooks are signed with.
+    pub app_secret: String,
 }
 
 impl Default for Seed {
@@ -98,6 +112,8 @@ impl Default for Seed {
             phone_number_id: "420000000000002".into(),
             display_phone_number: "15550001111".into(),
             access_token: "sandbox-access-token".into(),
+            app_id: "100000000000009".into(),
+            app_secret: "sandbox-app-secret".into(),
         }
     }
 }
@@ -115,6 +131,11 @@ impl World {
             sent: Vec::new(),
             throughput: HashMap::new(),
             pairs: HashMap::new(),
+            subscriptions: HashMap::new(),
+            deliveries: Vec::new(),
+            attempts: Vec::new(),
+            delivery_seq: 0,
+            wake: Arc::new(tokio::sync::Notify::new()),
         };
         world.numbers.insert(
             seed.phone_number_id.clone(),

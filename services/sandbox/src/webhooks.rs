@@ -1,0 +1,254 @@
+//! Webhooks out: callback verification before anything is sent (§1), payloads
+//! in Meta's shapes (§2), escaped-unicode bodies signed twice (§3), and
+//! retries with exponential backoff over a horizon on the sandbox clock (§4).
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::Sandbox;
+use crate::error::MetaError;
+use crate::wire::{escaped_json, signature_256, signature_sha1};
+use crate::world::{Number, World};
+
+/// A WABA's verified callback.
+#[derive(Debug, Clone)]
+pub struct Subscription {
+    /// Where webhooks go.
+    pub callback: String,
+}
+
+/// One webhook waiting to be delivered (or retried).
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// Sequence number, for the attempt log.
+    pub id: u64,
+    /// The callback.
+    pub url: String,
+    /// The exact bytes to send and sign.
+    pub body: Vec<u8>,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// Sandbox time of the first try.
+    pub created_at: f64,
+    /// Sandbox time of the next try.
+    pub next_at: f64,
+}
+
+/// What happened to one delivery attempt.
+#[derive(Debug, Clone, Serialize)]
+pub struct Attempt {
+    /// The delivery it belongs to.
+    pub delivery_id: u64,
+    /// 1 for the first try.
+    pub attempt: u32,
+    /// The receiver's status, or 0 for a network failure.
+    pub status: u16,
+    /// Sandbox time (Unix seconds).
+    pub at: u64,
+    /// Whether the delivery is finished (delivered or given up).
+    pub final_outcome: Option<&'static str>,
+}
+
+/// How patiently webhooks are retried.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Wait after the first failure; doubles after each.
+    pub base: Duration,
+    /// Give up once a retry would fall beyond this since the first try.
+    pub horizon: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            base: Duration::from_secs(1),
+            horizon: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+fn value_header(number: &Number) -> Value {
+    json!({
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": number.display_phone_number, "phone_number_id": number.id},
+    })
+}
+
+fn envelope(waba_id: &str, value: Value) -> Value {
+    json!({"object": "whatsapp_business_account",
+           "entry": [{"id": waba_id, "changes": [{"field": "messages", "value": value}]}]})
+}
+
+/// The `messages` webhook of a customer's text.
+pub fn inbound_text(
+    number: &Number,
+    wamid: &str,
+    from: &str,
+    name: &str,
+    text: &str,
+    at: u64,
+) -> Value {
+    let mut value = value_header(number);
+    value["contacts"] = json!([{"profile": {"name": name}, "wa_id": from}]);
+    value["messages"] = json!([{"from": from, "id": wamid, "timestamp": at.to_string(), "type": "text",
+                                "text": {"body": text}}]);
+    envelope(&number.waba_id, value)
+}
+
+/// The `messages` webhook of one status of an outbound message.
+pub fn status(
+    number: &Number,
+    wamid: &str,
+    recipient: &str,
+    status: &str,
+    at: u64,
+    priced: bool,
+) -> Value {
+    let mut entry = json!({"id": wamid, "status": status, "timestamp": at.to_string(), "recipient_id": recipient});
+    if priced {
+        entry["pricing"] = json!({"billable": false, "pricing_model": "PMP", "type": "free_customer_service",
+                                  "category": "service"});
+    }
+    let mut value = value_header(number);
+    value["statuses"] = json!([entry]);
+    envelope(&number.waba_id, value)
+}
+
+impl World {
+    /// Queues `payload` for the WABA's callback, if it has one.
+    pub fn emit(&mut self, waba_id: &str, payload: &Value) {
+        let Some(sub) = self.subscriptions.get(waba_id).cloned() else {
+            return;
+        };
+        let now = self.now_secs_f64();
+        self.delivery_seq += 1;
+        self.deliveries.push(Delivery {
+            id: self.delivery_seq,
+            url: sub.callback,
+            body: escaped_json(payload),
+            attempts: 0,
+            created_at: now,
+            next_at: now,
+        });
+        self.wake.notify_one();
+    }
+}
+
+/// `GET <callback>?hub.mode=subscribe&hub.challenge=…&hub.verify_token=…` must
+/// answer 200 with exactly the challenge, or nothing is ever sent there.
+pub async fn verify_callback(
+    http: &reqwest::Client,
+    url: &str,
+    verify_token: &str,
+    challenge: &str,
+) -> Result<(), String> {
+    let reply = http
+        .get(url)
+        .query(&[
+            ("hub.mode", "subscribe"),
+            ("hub.challenge", challenge),
+            ("hub.verify_token", verify_token),
+        ])
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .map_err(|e| format!("URL couldn't be validated: {e}"))?;
+    let status = reply.status().as_u16();
+    let body = reply.text().await.unwrap_or_default();
+    if status != 200 {
+        return Err(format!(
+            "URL couldn't be validated. Response status {status}"
+        ));
+    }
+    if body != challenge {
+        return Err(format!(
+            "Response does not match challenge, expected value=\"{challenge}\", received=\"{body}\""
+        ));
+    }
+    Ok(())
+}
+
+/// Error 2200: the callback did not pass verification.
+pub fn verification_failed(why: String) -> MetaError {
+    MetaError::invalid_parameter("").with(
+        2200,
+        format!("(#2200) Callback verification failed with the following errors: {why}"),
+    )
+}
+
+impl MetaError {
+    fn with(mut self, code: u32, message: String) -> Self {
+        self.code = code;
+        self.message = message;
+        self
+    }
+}
+
+/// Delivers due webhooks until the sandbox is dropped.
+pub async fn deliver_forever(sandbox: Sandbox) {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("HTTP client");
+    let secret = sandbox.seed().app_secret.clone().into_bytes();
+    loop {
+        let (due, wake, policy) = {
+            let mut world = sandbox.world();
+            let now = world.now_secs_f64();
+            let (due, later): (Vec<Delivery>, Vec<Delivery>) =
+                std::mem::take(&mut world.deliveries)
+                    .into_iter()
+                    .partition(|d| d.next_at <= now);
+            world.deliveries = later;
+            (due, world.wake.clone(), sandbox.retry_policy())
+        };
+        let mut tries = tokio::task::JoinSet::new();
+        for d in due {
+            let (http, secret) = (http.clone(), secret.clone());
+            tries.spawn(async move {
+                let status = http
+                    .post(&d.url)
+                    .header("content-type", "application/json")
+                    .header("x-hub-signature-256", signature_256(&secret, &d.body))
+                    .header("x-hub-signature", signature_sha1(&secret, &d.body))
+                    .body(d.body.clone())
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+                    .unwrap_or(0);
+                (d, status)
+            });
+        }
+        while let Some(Ok((mut d, status))) = tries.join_next().await {
+            let mut world = sandbox.world();
+            let now = world.now_secs_f64();
+            d.attempts += 1;
+            let backoff = policy.base.as_secs_f64() * 2f64.powi(d.attempts as i32 - 1);
+            let outcome = if status == 200 {
+                Some("delivered")
+            } else if now + backoff > d.created_at + policy.horizon.as_secs_f64() {
+                Some("gave_up")
+            } else {
+                None
+            };
+            world.attempts.push(Attempt {
+                delivery_id: d.id,
+                attempt: d.attempts,
+                status,
+                at: now as u64,
+                final_outcome: outcome,
+            });
+            if outcome.is_none() {
+                d.next_at = now + backoff;
+                world.deliveries.push(d);
+            }
+        }
+        // Sleep until woken by a new webhook, or poll for retries falling due.
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+        }
+    }
+}
