@@ -18,6 +18,18 @@ use crate::send::normalize_to;
 /// A control API failure, in Aerostic's own error shape.
 pub struct ControlError(StatusCode, &'static str, String);
 
+impl ControlError {
+    /// 400 with `message`.
+    pub fn bad_request(message: &str) -> Self {
+        Self(StatusCode::BAD_REQUEST, "invalid_request", message.into())
+    }
+
+    /// 404 with `message`.
+    pub fn not_found(message: String) -> Self {
+        Self(StatusCode::NOT_FOUND, "not_found", message)
+    }
+}
+
 impl IntoResponse for ControlError {
     fn into_response(self) -> Response {
         (
@@ -28,7 +40,7 @@ impl IntoResponse for ControlError {
     }
 }
 
-fn check(sandbox: &Sandbox, headers: &HeaderMap) -> Result<(), ControlError> {
+pub(crate) fn check(sandbox: &Sandbox, headers: &HeaderMap) -> Result<(), ControlError> {
     let presented = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

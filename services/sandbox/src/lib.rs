@@ -16,6 +16,7 @@
 mod control;
 pub mod error;
 pub mod send;
+pub mod templates;
 pub mod webhooks;
 pub mod wire;
 pub mod world;
@@ -40,6 +41,7 @@ struct Inner {
     seed: Seed,
     control_token: String,
     retry: webhooks::RetryPolicy,
+    review_delay: std::time::Duration,
     http: reqwest::Client,
     world: Mutex<World>,
 }
@@ -52,6 +54,7 @@ impl Sandbox {
             seed,
             control_token: control_token.into(),
             retry: webhooks::RetryPolicy::default(),
+            review_delay: std::time::Duration::from_secs(5),
             http: reqwest::Client::new(),
             world,
         };
@@ -72,6 +75,19 @@ impl Sandbox {
     /// The seed it starts from (ids, the default number, token and app secret).
     pub fn seed(&self) -> &Seed {
         &self.inner.seed
+    }
+
+    /// Finishes template reviews after `delay` (default 5 s of sandbox time).
+    /// Call before the sandbox is shared.
+    pub fn with_review_delay(mut self, delay: std::time::Duration) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("called before the sandbox is shared")
+            .review_delay = delay;
+        self
+    }
+
+    fn review_delay(&self) -> std::time::Duration {
+        self.inner.review_delay
     }
 
     fn retry_policy(&self) -> webhooks::RetryPolicy {
@@ -106,6 +122,16 @@ pub fn router(sandbox: Sandbox) -> Router {
         .route(
             "/{version}/{object_id}/subscribed_apps",
             post(control::subscribe),
+        )
+        .route(
+            "/{version}/{object_id}/message_templates",
+            get(templates::list)
+                .post(templates::create)
+                .delete(templates::delete),
+        )
+        .route(
+            "/_sandbox/templates/{id}/status",
+            post(templates::set_status),
         )
         .route("/_sandbox/numbers/{id}/inbound", post(control::inbound))
         .route("/_sandbox/numbers/{id}/sent", get(control::sent))

@@ -264,14 +264,24 @@ pub async fn send(
     let to = normalize_to(&raw_to)
         .ok_or_else(|| with_trace(MetaError::parameter_value("Invalid 'to' parameter")))?;
     let kind = str_at(&body, "type").unwrap_or("text").to_string();
-    validate_content(&kind, &body).map_err(&with_trace)?;
+    // A template carries its own category; free-form messages are `service`.
+    let category = if kind == "template" {
+        Some(
+            world
+                .check_template_send(&waba, &body["template"])
+                .map_err(&with_trace)?,
+        )
+    } else {
+        validate_content(&kind, &body).map_err(&with_trace)?;
+        None
+    };
     if !world.take_throughput(&object_id) {
         return Err(with_trace(MetaError::throughput()));
     }
     if !world.take_pair(&object_id, &to) {
         return Err(with_trace(MetaError::pair_limit()));
     }
-    if !world.window_open(&object_id, &to) {
+    if category.is_none() && !world.window_open(&object_id, &to) {
         return Err(with_trace(MetaError::re_engagement()));
     }
     let id = world.wamid(&to);
@@ -287,7 +297,8 @@ pub async fn send(
     // The customer's phone takes it at once: sent, delivered, read.
     if let Some(number) = world.numbers.get(&object_id).cloned() {
         for (step, priced) in [("sent", true), ("delivered", true), ("read", false)] {
-            let payload = crate::webhooks::status(&number, &id, &to, step, timestamp, priced);
+            let pricing = priced.then_some(category.as_deref());
+            let payload = crate::webhooks::status(&number, &id, &to, step, timestamp, pricing);
             world.emit(&number.waba_id, &payload);
         }
     }

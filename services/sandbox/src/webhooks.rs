@@ -97,19 +97,27 @@ pub fn inbound_text(
     envelope(&number.waba_id, value)
 }
 
-/// The `messages` webhook of one status of an outbound message.
+/// The `messages` webhook of one status of an outbound message. `pricing` is
+/// `None` for no pricing block, `Some(None)` for a free service message and
+/// `Some(Some(category))` for a charged template.
 pub fn status(
     number: &Number,
     wamid: &str,
     recipient: &str,
     status: &str,
     at: u64,
-    priced: bool,
+    pricing: Option<Option<&str>>,
 ) -> Value {
     let mut entry = json!({"id": wamid, "status": status, "timestamp": at.to_string(), "recipient_id": recipient});
-    if priced {
-        entry["pricing"] = json!({"billable": false, "pricing_model": "PMP", "type": "free_customer_service",
-                                  "category": "service"});
+    match pricing {
+        None => {}
+        Some(None) => {
+            entry["pricing"] = json!({"billable": false, "pricing_model": "PMP", "type": "free_customer_service",
+                                      "category": "service"});
+        }
+        Some(Some(category)) => {
+            entry["pricing"] = json!({"billable": true, "pricing_model": "PMP", "type": "regular", "category": category});
+        }
     }
     let mut value = value_header(number);
     value["statuses"] = json!([entry]);
@@ -196,6 +204,7 @@ pub async fn deliver_forever(sandbox: Sandbox) {
     loop {
         let (due, wake, policy) = {
             let mut world = sandbox.world();
+            world.finish_reviews();
             let now = world.now_secs_f64();
             let (due, later): (Vec<Delivery>, Vec<Delivery>) =
                 std::mem::take(&mut world.deliveries)

@@ -82,6 +82,9 @@ pub struct World {
     /// Every delivery attempt, oldest first.
     pub attempts: Vec<crate::webhooks::Attempt>,
     pub(crate) delivery_seq: u64,
+    /// Templates by id.
+    pub templates: HashMap<String, crate::templates::Template>,
+    pub(crate) template_seq: u64,
     pub(crate) wake: Arc<tokio::sync::Notify>,
 }
 
@@ -135,6 +138,8 @@ impl World {
             deliveries: Vec::new(),
             attempts: Vec::new(),
             delivery_seq: 0,
+            templates: HashMap::new(),
+            template_seq: 0,
             wake: Arc::new(tokio::sync::Notify::new()),
         };
         world.numbers.insert(
