@@ -239,3 +239,52 @@ pub async fn subscribe(
         .insert(waba_id, crate::webhooks::Subscription { callback });
     Ok(Json(json!({"success": true})))
 }
+
+/// Body of `POST /_sandbox/numbers/{id}/preferences`.
+#[derive(Deserialize)]
+pub struct Preference {
+    /// The customer.
+    wa_id: String,
+    /// `stop` or `resume` marketing messages.
+    value: String,
+}
+
+/// `POST /_sandbox/numbers/{id}/preferences`: the customer stops (or resumes)
+/// marketing messages in WhatsApp itself; emits a `user_preferences` webhook.
+pub async fn preferences(
+    State(sandbox): State<Sandbox>,
+    Path(number): Path<String>,
+    headers: HeaderMap,
+    Json(pref): Json<Preference>,
+) -> Result<Json<Value>, ControlError> {
+    check(&sandbox, &headers)?;
+    let wa_id = normalize_to(&pref.wa_id)
+        .ok_or_else(|| ControlError::bad_request("wa_id must be 8 to 15 digits"))?;
+    let mut world = sandbox.world();
+    let Some(line) = world.numbers.get(&number).cloned() else {
+        return Err(unknown_number(&number));
+    };
+    let key = (number, wa_id.clone());
+    let detail = match pref.value.as_str() {
+        "stop" => {
+            world.marketing_stopped.insert(key);
+            "User requested to stop marketing messages"
+        }
+        "resume" => {
+            world.marketing_stopped.remove(&key);
+            "User requested to resume marketing messages"
+        }
+        _ => return Err(ControlError::bad_request("value must be stop or resume")),
+    };
+    let now = world.now();
+    let payload = json!({"object": "whatsapp_business_account", "entry": [{"id": line.waba_id, "changes": [{
+    "field": "user_preferences",
+    "value": {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": line.display_phone_number, "phone_number_id": line.id},
+        "user_preferences": [{"wa_id": wa_id, "category": "marketing_messages", "value": pref.value,
+                              "detail": detail, "timestamp": now}],
+    }}]}]});
+    world.emit(&line.waba_id, &payload);
+    Ok(Json(json!({"wa_id": wa_id, "marketing": pref.value})))
+}

@@ -122,6 +122,12 @@ impl MetaError {
         )
     }
 
+    /// 131050: the user stopped marketing messages from this business.
+    pub fn marketing_opt_out() -> Self {
+        Self::new(StatusCode::BAD_REQUEST, 131050, "(#131050) Unable to deliver the message")
+            .details("This recipient has chosen to stop receiving marketing messages on WhatsApp from your business.")
+    }
+
     /// 131051: a message type the Cloud API does not support.
     pub fn unsupported_type(kind: &str) -> Self {
         Self::new(

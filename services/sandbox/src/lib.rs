@@ -135,6 +135,10 @@ pub fn router(sandbox: Sandbox) -> Router {
         )
         .route("/_sandbox/numbers/{id}/inbound", post(control::inbound))
         .route("/_sandbox/numbers/{id}/sent", get(control::sent))
+        .route(
+            "/_sandbox/numbers/{id}/preferences",
+            post(control::preferences),
+        )
         .route("/_sandbox/deliveries", get(control::deliveries))
         .route("/_sandbox/clock", post(control::clock))
         .route("/_sandbox/reset", post(control::reset))

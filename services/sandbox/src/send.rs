@@ -281,6 +281,12 @@ pub async fn send(
     if !world.take_pair(&object_id, &to) {
         return Err(with_trace(MetaError::pair_limit()));
     }
+    let stopped = world
+        .marketing_stopped
+        .contains(&(object_id.clone(), to.clone()));
+    if category.as_deref() == Some("marketing") && stopped {
+        return Err(with_trace(MetaError::marketing_opt_out()));
+    }
     if category.is_none() && !world.window_open(&object_id, &to) {
         return Err(with_trace(MetaError::re_engagement()));
     }

@@ -82,6 +82,8 @@ pub struct World {
     /// Every delivery attempt, oldest first.
     pub attempts: Vec<crate::webhooks::Attempt>,
     pub(crate) delivery_seq: u64,
+    /// (number, wa_id) pairs whose user stopped marketing messages.
+    pub marketing_stopped: std::collections::HashSet<(String, String)>,
     /// Templates by id.
     pub templates: HashMap<String, crate::templates::Template>,
     pub(crate) template_seq: u64,
@@ -139,6 +141,7 @@ impl World {
             attempts: Vec::new(),
             delivery_seq: 0,
             templates: HashMap::new(),
+            marketing_stopped: Default::default(),
             template_seq: 0,
             wake: Arc::new(tokio::sync::Notify::new()),
         };

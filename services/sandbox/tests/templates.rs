@@ -255,3 +255,44 @@ async fn templates_can_be_listed_and_deleted_in_every_language() {
         .unwrap();
     assert_eq!(again.status().as_u16(), 400);
 }
+
+#[tokio::test]
+async fn a_user_who_stopped_marketing_gets_131050_until_they_resume_while_utility_still_flows() {
+    let meta = spawn_sandbox().await;
+    let mut promo = order_shipped();
+    promo["name"] = json!("weekly_promo");
+    promo["category"] = json!("MARKETING");
+    meta.create(&promo).await;
+    meta.create(&order_shipped()).await;
+    meta.approved("weekly_promo").await;
+    meta.approved("order_shipped").await;
+    let prefs = format!(
+        "{}/_sandbox/numbers/{}/preferences",
+        meta.base, meta.seed.phone_number_id
+    );
+    let set = |value: &'static str| {
+        meta.http
+            .post(&prefs)
+            .bearer_auth("ctl")
+            .json(&json!({"wa_id": "5511988887777", "value": value}))
+            .send()
+    };
+    assert_eq!(set("stop").await.unwrap().status().as_u16(), 200);
+    let (status, body) = meta
+        .send_template("weekly_promo", "en_US", &["Ana", "#1"])
+        .await;
+    assert_eq!((status, code(&body)), (400, 131050), "{body}");
+    assert_eq!(
+        meta.send_template("order_shipped", "en_US", &["Ana", "#1"])
+            .await
+            .0,
+        200
+    );
+    assert_eq!(set("resume").await.unwrap().status().as_u16(), 200);
+    assert_eq!(
+        meta.send_template("weekly_promo", "en_US", &["Ana", "#1"])
+            .await
+            .0,
+        200
+    );
+}
