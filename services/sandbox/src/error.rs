@@ -128,6 +128,15 @@ impl MetaError {
             .details("This recipient has chosen to stop receiving marketing messages on WhatsApp from your business.")
     }
 
+    /// 133010: the number is not registered for Cloud API.
+    pub fn not_registered() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            133010,
+            "(#133010) Account not registered",
+        )
+    }
+
     /// 131051: a message type the Cloud API does not support.
     pub fn unsupported_type(kind: &str) -> Self {
         Self::new(

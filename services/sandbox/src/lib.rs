@@ -15,6 +15,7 @@
 
 mod control;
 pub mod error;
+pub mod onboarding;
 pub mod send;
 pub mod templates;
 pub mod webhooks;
@@ -133,6 +134,12 @@ pub fn router(sandbox: Sandbox) -> Router {
             "/_sandbox/templates/{id}/status",
             post(templates::set_status),
         )
+        .route("/{version}/oauth/access_token", get(onboarding::exchange))
+        .route(
+            "/{version}/{object_id}/register",
+            post(onboarding::register),
+        )
+        .route("/_sandbox/signup", post(onboarding::signup))
         .route("/_sandbox/numbers/{id}/inbound", post(control::inbound))
         .route("/_sandbox/numbers/{id}/sent", get(control::sent))
         .route(

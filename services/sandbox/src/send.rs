@@ -232,12 +232,16 @@ pub async fn send(
         return Err(with_trace(MetaError::unknown_path(&version)));
     }
     let waba = authorize(&world, &headers).map_err(&with_trace)?;
-    let owned = world
+    let Some(registered) = world
         .numbers
         .get(&object_id)
-        .is_some_and(|n| n.waba_id == waba);
-    if !owned {
+        .filter(|n| n.waba_id == waba)
+        .map(|n| n.registered)
+    else {
         return Err(with_trace(MetaError::unknown_object(&object_id)));
+    };
+    if !registered {
+        return Err(with_trace(MetaError::not_registered()));
     }
     let body: Value = serde_json::from_slice(&body)
         .map_err(|_| with_trace(MetaError::invalid_parameter("Invalid JSON body.")))?;

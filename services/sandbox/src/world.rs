@@ -24,6 +24,17 @@ pub struct Number {
     pub display_phone_number: String,
     /// Messages per second before 130429.
     pub throughput_per_sec: u32,
+    /// Registered for Cloud API (sending needs it: 133010).
+    pub registered: bool,
+    /// The two-step verification PIN, once set.
+    #[serde(skip)]
+    pub pin: Option<String>,
+    /// Times of register calls, for the 10-per-72-hours limit.
+    #[serde(skip)]
+    pub register_calls: Vec<u64>,
+    /// Whether PARTNER_ADDED was sent for it.
+    #[serde(skip)]
+    pub announced: bool,
 }
 
 /// What an access token may touch.
@@ -84,6 +95,8 @@ pub struct World {
     pub(crate) delivery_seq: u64,
     /// (number, wa_id) pairs whose user stopped marketing messages.
     pub marketing_stopped: std::collections::HashSet<(String, String)>,
+    /// Authorization codes from Embedded Signup.
+    pub codes: HashMap<String, crate::onboarding::Code>,
     /// Templates by id.
     pub templates: HashMap<String, crate::templates::Template>,
     pub(crate) template_seq: u64,
@@ -141,6 +154,7 @@ impl World {
             attempts: Vec::new(),
             delivery_seq: 0,
             templates: HashMap::new(),
+            codes: HashMap::new(),
             marketing_stopped: Default::default(),
             template_seq: 0,
             wake: Arc::new(tokio::sync::Notify::new()),
@@ -152,6 +166,10 @@ impl World {
                 waba_id: seed.waba_id.clone(),
                 display_phone_number: seed.display_phone_number.clone(),
                 throughput_per_sec: 80,
+                registered: true,
+                pin: None,
+                register_calls: Vec::new(),
+                announced: true,
             },
         );
         world.tokens.insert(
