@@ -38,6 +38,11 @@ impl MetaError {
         }
     }
 
+    /// An error with Meta's `(#code) message` form.
+    pub fn coded(status: StatusCode, code: u32, message: &str) -> Self {
+        Self::new(status, code, format!("(#{code}) {message}"))
+    }
+
     /// Adds `error_data.details`.
     pub fn details(mut self, details: impl Into<String>) -> Self {
         self.details = Some(details.into());

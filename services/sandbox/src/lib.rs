@@ -17,6 +17,7 @@ mod control;
 pub mod error;
 pub mod onboarding;
 pub mod send;
+pub mod switches;
 pub mod templates;
 pub mod webhooks;
 pub mod wire;
@@ -147,6 +148,7 @@ pub fn router(sandbox: Sandbox) -> Router {
             post(control::preferences),
         )
         .route("/_sandbox/deliveries", get(control::deliveries))
+        .route("/_sandbox/switches", get(switches::get).post(switches::set))
         .route("/_sandbox/clock", post(control::clock))
         .route("/_sandbox/reset", post(control::reset))
         .with_state(sandbox)

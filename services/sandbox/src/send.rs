@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::Sandbox;
 use crate::error::MetaError;
+use crate::switches::WindowMode;
 use crate::world::{SentMessage, World};
 
 /// Text bodies longer than this are refused.
@@ -222,6 +223,22 @@ pub async fn send(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, MetaError> {
+    let outcome = send_now(&sandbox, version, object_id, &headers, &body);
+    let latency = sandbox.world().switches.latency_ms;
+    if latency > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
+    }
+    outcome.map(Json)
+}
+
+/// Everything a send does, under the world's lock (no awaits).
+fn send_now(
+    sandbox: &Sandbox,
+    version: String,
+    object_id: String,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Value, MetaError> {
     let mut world = sandbox.world();
     let trace = world.trace_id();
     let with_trace = |mut e: MetaError| {
@@ -231,7 +248,7 @@ pub async fn send(
     if !is_version(&version) {
         return Err(with_trace(MetaError::unknown_path(&version)));
     }
-    let waba = authorize(&world, &headers).map_err(&with_trace)?;
+    let waba = authorize(&world, headers).map_err(&with_trace)?;
     let Some(registered) = world
         .numbers
         .get(&object_id)
@@ -243,7 +260,7 @@ pub async fn send(
     if !registered {
         return Err(with_trace(MetaError::not_registered()));
     }
-    let body: Value = serde_json::from_slice(&body)
+    let body: Value = serde_json::from_slice(body)
         .map_err(|_| with_trace(MetaError::invalid_parameter("Invalid JSON body.")))?;
     if str_at(&body, "messaging_product") != Some("whatsapp") {
         return Err(with_trace(MetaError::invalid_parameter(
@@ -256,7 +273,7 @@ pub async fn send(
                 "The parameter message_id is required.",
             )));
         }
-        return Ok(Json(json!({"success": true})));
+        return Ok(json!({"success": true}));
     }
     let raw_to = str_at(&body, "to")
         .ok_or_else(|| {
@@ -291,8 +308,17 @@ pub async fn send(
     if category.as_deref() == Some("marketing") && stopped {
         return Err(with_trace(MetaError::marketing_opt_out()));
     }
-    if category.is_none() && !world.window_open(&object_id, &to) {
+    let window_closed = category.is_none() && !world.window_open(&object_id, &to);
+    let switches = world.switches.clone();
+    if window_closed && switches.window_mode == WindowMode::Sync {
         return Err(with_trace(MetaError::re_engagement()));
+    }
+    for injection in &switches.inject {
+        if world.roll() < injection.rate
+            && let Some(e) = crate::switches::injected(injection.code)
+        {
+            return Err(with_trace(e));
+        }
     }
     let id = world.wamid(&to);
     let timestamp = world.now();
@@ -304,17 +330,40 @@ pub async fn send(
         body,
         timestamp,
     });
-    // The customer's phone takes it at once: sent, delivered, read.
     if let Some(number) = world.numbers.get(&object_id).cloned() {
-        for (step, priced) in [("sent", true), ("delivered", true), ("read", false)] {
-            let pricing = priced.then_some(category.as_deref());
-            let payload = crate::webhooks::status(&number, &id, &to, step, timestamp, pricing);
+        let payloads = if window_closed {
+            // Accepted, then failed: 131047 arrives as a status (async mode).
+            vec![crate::webhooks::failed(
+                &number,
+                &id,
+                &to,
+                timestamp,
+                &MetaError::re_engagement(),
+            )]
+        } else {
+            // The customer's phone takes it at once: sent, delivered, read.
+            let mut steps = vec![("sent", true), ("delivered", true), ("read", false)];
+            if switches.skip_delivered {
+                steps.retain(|(s, _)| *s != "delivered");
+            }
+            if switches.reorder {
+                steps.reverse();
+            }
+            steps
+                .into_iter()
+                .map(|(step, priced)| {
+                    let pricing = priced.then_some(category.as_deref());
+                    crate::webhooks::status(&number, &id, &to, step, timestamp, pricing)
+                })
+                .collect()
+        };
+        for payload in payloads {
             world.emit(&number.waba_id, &payload);
         }
     }
-    Ok(Json(json!({
+    Ok(json!({
         "messaging_product": "whatsapp",
         "contacts": [{"input": raw_to, "wa_id": to}],
         "messages": [{"id": id}],
-    })))
+    }))
 }

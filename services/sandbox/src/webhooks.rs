@@ -125,23 +125,47 @@ pub fn status(
 }
 
 impl World {
-    /// Queues `payload` for the WABA's callback, if it has one.
+    /// Queues `payload` for the WABA's callback, if it has one (twice, at the
+    /// duplicate rate).
     pub fn emit(&mut self, waba_id: &str, payload: &Value) {
         let Some(sub) = self.subscriptions.get(waba_id).cloned() else {
             return;
         };
         let now = self.now_secs_f64();
-        self.delivery_seq += 1;
-        self.deliveries.push(Delivery {
-            id: self.delivery_seq,
-            url: sub.callback,
-            body: escaped_json(payload),
-            attempts: 0,
-            created_at: now,
-            next_at: now,
-        });
+        let body = escaped_json(payload);
+        let copies = if self.roll() < self.switches.duplicate_rate {
+            2
+        } else {
+            1
+        };
+        for _ in 0..copies {
+            self.delivery_seq += 1;
+            self.deliveries.push(Delivery {
+                id: self.delivery_seq,
+                url: sub.callback.clone(),
+                body: body.clone(),
+                attempts: 0,
+                created_at: now,
+                next_at: now,
+            });
+        }
         self.wake.notify_one();
     }
+}
+
+/// The `failed` status of an accepted message, carrying Meta's error.
+pub fn failed(number: &Number, wamid: &str, recipient: &str, at: u64, error: &MetaError) -> Value {
+    let title = error
+        .message
+        .split_once(") ")
+        .map_or(error.message.as_str(), |(_, t)| t);
+    let entry = json!({"id": wamid, "status": "failed", "timestamp": at.to_string(), "recipient_id": recipient,
+        "errors": [{"code": error.code, "title": title, "message": title,
+                    "error_data": {"details": error.details.clone().unwrap_or_default()},
+                    "href": "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/"}]});
+    let mut value = value_header(number);
+    value["statuses"] = json!([entry]);
+    envelope(&number.waba_id, value)
 }
 
 /// `GET <callback>?hub.mode=subscribe&hub.challenge=…&hub.verify_token=…` must

@@ -95,6 +95,9 @@ pub struct World {
     pub(crate) delivery_seq: u64,
     /// (number, wa_id) pairs whose user stopped marketing messages.
     pub marketing_stopped: std::collections::HashSet<(String, String)>,
+    /// Realism switches.
+    pub switches: crate::switches::Switches,
+    rng: u64,
     /// Authorization codes from Embedded Signup.
     pub codes: HashMap<String, crate::onboarding::Code>,
     /// Templates by id.
@@ -155,6 +158,8 @@ impl World {
             delivery_seq: 0,
             templates: HashMap::new(),
             codes: HashMap::new(),
+            switches: Default::default(),
+            rng: seed.seed ^ 0x9e37_79b9_7f4a_7c15,
             marketing_stopped: Default::default(),
             template_seq: 0,
             wake: Arc::new(tokio::sync::Notify::new()),
@@ -199,6 +204,15 @@ impl World {
     /// Moves the clock forward.
     pub fn advance(&mut self, by: Duration) {
         self.clock_offset += by;
+    }
+
+    /// A reproducible draw in [0, 1) (splitmix64 on the seed).
+    pub fn roll(&mut self) -> f64 {
+        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
     }
 
     fn next(&mut self) -> u64 {
