@@ -15,6 +15,7 @@
 
 mod control;
 pub mod error;
+pub mod media;
 pub mod onboarding;
 pub mod send;
 pub mod switches;
@@ -136,6 +137,15 @@ pub fn router(sandbox: Sandbox) -> Router {
             post(templates::set_status),
         )
         .route("/{version}/oauth/access_token", get(onboarding::exchange))
+        .route(
+            "/{version}/{object_id}/media",
+            post(media::upload).layer(axum::extract::DefaultBodyLimit::max(101 * 1024 * 1024)),
+        )
+        .route(
+            "/{version}/{object_id}",
+            get(media::retrieve).delete(media::delete),
+        )
+        .route("/_media/{id}", get(media::download))
         .route(
             "/{version}/{object_id}/register",
             post(onboarding::register),

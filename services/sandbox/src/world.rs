@@ -95,6 +95,8 @@ pub struct World {
     pub(crate) delivery_seq: u64,
     /// (number, wa_id) pairs whose user stopped marketing messages.
     pub marketing_stopped: std::collections::HashSet<(String, String)>,
+    /// Uploaded media by id.
+    pub media: HashMap<String, crate::media::Media>,
     /// Realism switches.
     pub switches: crate::switches::Switches,
     rng: u64,
@@ -159,6 +161,7 @@ impl World {
             templates: HashMap::new(),
             codes: HashMap::new(),
             switches: Default::default(),
+            media: HashMap::new(),
             rng: seed.seed ^ 0x9e37_79b9_7f4a_7c15,
             marketing_stopped: Default::default(),
             template_seq: 0,
