@@ -288,3 +288,45 @@ pub async fn preferences(
     world.emit(&line.waba_id, &payload);
     Ok(Json(json!({"wa_id": wa_id, "marketing": pref.value})))
 }
+
+/// Body of `POST /_sandbox/numbers`.
+#[derive(Deserialize)]
+pub struct NewNumber {
+    /// 80 (default), 1000 (upgraded) or 20 (coexistence with the Business app).
+    #[serde(default = "default_throughput")]
+    throughput_per_sec: u32,
+}
+
+fn default_throughput() -> u32 {
+    80
+}
+
+/// `POST /_sandbox/numbers`: another registered number on the seeded WABA,
+/// with a throughput tier.
+pub async fn add_number(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    Json(req): Json<NewNumber>,
+) -> Result<(StatusCode, Json<Value>), ControlError> {
+    check(&sandbox, &headers)?;
+    if ![20, 80, 1000].contains(&req.throughput_per_sec) {
+        return Err(ControlError::bad_request(
+            "throughput_per_sec must be 20, 80 or 1000",
+        ));
+    }
+    let mut world = sandbox.world();
+    let n = world.numbers.len() as u64 + 1;
+    let id = format!("{}", 430_000_000_000_000u64 + n);
+    let number = crate::world::Number {
+        id: id.clone(),
+        waba_id: sandbox.seed().waba_id.clone(),
+        display_phone_number: format!("1555100{n:04}"),
+        throughput_per_sec: req.throughput_per_sec,
+        registered: true,
+        pin: None,
+        register_calls: Vec::new(),
+        announced: true,
+    };
+    world.numbers.insert(id.clone(), number.clone());
+    Ok((StatusCode::CREATED, Json(json!(number))))
+}

@@ -151,6 +151,7 @@ pub fn router(sandbox: Sandbox) -> Router {
             post(onboarding::register),
         )
         .route("/_sandbox/signup", post(onboarding::signup))
+        .route("/_sandbox/numbers", post(control::add_number))
         .route("/_sandbox/numbers/{id}/inbound", post(control::inbound))
         .route("/_sandbox/numbers/{id}/sent", get(control::sent))
         .route(

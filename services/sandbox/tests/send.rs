@@ -304,3 +304,41 @@ async fn the_control_api_needs_its_own_token_and_reset_restores_the_seed() {
     let (status, body) = meta.send(&text("5511988887777", "window gone too")).await;
     assert_eq!((status, code(&body)), (400, 131047));
 }
+
+#[tokio::test]
+async fn an_upgraded_number_takes_more_than_80_messages_in_a_second() {
+    let meta = spawn_sandbox().await;
+    let (status, number) = meta
+        .control("/_sandbox/numbers", &json!({"throughput_per_sec": 1000}))
+        .await;
+    assert_eq!(status, 201, "{number}");
+    let id = number["id"].as_str().unwrap().to_string();
+    let mut burst = tokio::task::JoinSet::new();
+    for n in 0..200 {
+        let (meta, id) = (meta.clone(), id.clone());
+        burst.spawn(async move {
+            let path = format!("/v21.0/{id}/messages");
+            code(
+                &meta
+                    .send_as(
+                        &meta.seed.access_token,
+                        &path,
+                        &text(&format!("55119{n:08}"), "hi"),
+                    )
+                    .await
+                    .1,
+            )
+        });
+    }
+    let codes = burst.join_all().await;
+    assert!(
+        codes.iter().all(|c| *c == 131047),
+        "none throttled at 1,000 msg/s: {codes:?}"
+    );
+    assert_eq!(
+        meta.control("/_sandbox/numbers", &json!({"throughput_per_sec": 50}))
+            .await
+            .0,
+        400
+    );
+}
