@@ -64,16 +64,47 @@ fn unknown_number(id: &str) -> ControlError {
     )
 }
 
-/// A customer's message to a business number.
+/// Inbound message types of META_API.md §2.
+pub const INBOUND_TYPES: &[&str] = &[
+    "text",
+    "image",
+    "video",
+    "audio",
+    "document",
+    "sticker",
+    "location",
+    "contacts",
+    "interactive",
+    "button",
+    "reaction",
+    "order",
+    "system",
+    "unsupported",
+];
+
+/// A customer's message to a business number: `text` for the common case, or
+/// `type` plus the same-named object in Meta's shape for any other.
 #[derive(Deserialize)]
 pub struct Inbound {
-    /// The customer's number (any common format).
-    from: String,
-    /// The text they write.
-    text: String,
+    /// The customer's number (any common format); absent for username-only users.
+    from: Option<String>,
+    /// The business-scoped user id (BSUID), e.g. `US.13491208655302741918`.
+    user_id: Option<String>,
+    /// Shorthand for a text message.
+    text: Option<String>,
+    /// Any type of §2.
+    #[serde(rename = "type")]
+    kind: Option<String>,
     /// Their WhatsApp profile name.
     #[serde(default = "default_name")]
     name: String,
+    /// Optional `context` (reply, forwarded, product inquiry).
+    context: Option<Value>,
+    /// Optional `referral` (Click-to-WhatsApp ads).
+    referral: Option<Value>,
+    /// The type's object, under its own name.
+    #[serde(flatten)]
+    rest: serde_json::Map<String, Value>,
 }
 
 fn default_name() -> String {
@@ -81,7 +112,7 @@ fn default_name() -> String {
 }
 
 /// `POST /_sandbox/numbers/{id}/inbound`: a customer writes; this opens (or
-/// refreshes) the 24-hour window.
+/// refreshes) the 24-hour window and sends the `messages` webhook.
 pub async fn inbound(
     State(sandbox): State<Sandbox>,
     Path(number): Path<String>,
@@ -89,28 +120,64 @@ pub async fn inbound(
     Json(msg): Json<Inbound>,
 ) -> Result<(StatusCode, Json<Value>), ControlError> {
     check(&sandbox, &headers)?;
-    let from = normalize_to(&msg.from).ok_or_else(|| {
-        ControlError(
-            StatusCode::BAD_REQUEST,
-            "invalid_phone",
-            "from must be 8 to 15 digits".into(),
-        )
-    })?;
+    let from = match &msg.from {
+        Some(raw) => Some(normalize_to(raw).ok_or_else(|| {
+            ControlError(
+                StatusCode::BAD_REQUEST,
+                "invalid_phone",
+                "from must be 8 to 15 digits".into(),
+            )
+        })?),
+        None => None,
+    };
+    let user_id = msg.user_id.clone().filter(|u| !u.is_empty());
+    let Some(who) = from.clone().or_else(|| user_id.clone()) else {
+        return Err(ControlError::bad_request(
+            "give from (a phone number) or user_id (a BSUID)",
+        ));
+    };
+    let (kind, object) = match (&msg.text, &msg.kind) {
+        (Some(text), _) => ("text".to_string(), json!({"body": text})),
+        (None, Some(kind)) if INBOUND_TYPES.contains(&kind.as_str()) => {
+            let object = msg.rest.get(kind).cloned().ok_or_else(|| {
+                ControlError::bad_request(
+                    "the message object must sit under a key named like its type",
+                )
+            })?;
+            (kind.clone(), object)
+        }
+        _ => {
+            return Err(ControlError::bad_request(
+                "give text, or type (one of META_API.md section 2) and its object",
+            ));
+        }
+    };
     let mut world = sandbox.world();
     if !world.numbers.contains_key(&number) {
         return Err(unknown_number(&number));
     }
-    let id = world.wamid(&from);
+    let id = world.wamid(&who);
     let now = world.now();
     world
         .last_inbound
-        .insert((number.clone(), from.clone()), now);
+        .insert((number.clone(), who.clone()), now);
     let line = world.numbers[&number].clone();
-    let payload = crate::webhooks::inbound_text(&line, &id, &from, &msg.name, &msg.text, now);
+    let inbound = crate::webhooks::InboundMessage {
+        from: from.as_deref(),
+        user_id: user_id.as_deref(),
+        name: &msg.name,
+        kind: &kind,
+        object: &object,
+        context: msg.context.as_ref(),
+        referral: msg.referral.as_ref(),
+    };
+    let payload = crate::webhooks::inbound(&line, &id, &inbound, now);
     world.emit(&line.waba_id, &payload);
     Ok((
         StatusCode::CREATED,
-        Json(json!({"id": id, "from": from, "text": msg.text, "timestamp": now.to_string()})),
+        Json(
+            json!({"id": id, "from": from, "user_id": user_id, "type": kind, "timestamp": now.to_string()}),
+        ),
     ))
 }
 

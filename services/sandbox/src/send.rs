@@ -132,6 +132,23 @@ fn validate_content(kind: &str, body: &Value) -> Result<(), MetaError> {
             }
         }
         "interactive" => validate_interactive(object)?,
+        "contacts" => {
+            let cards = object.as_array().map(Vec::as_slice).unwrap_or_default();
+            if cards.is_empty() {
+                return Err(MetaError::invalid_parameter(
+                    "The parameter contacts must be a non-empty array.",
+                ));
+            }
+            if cards.iter().any(|c| {
+                c["name"]["formatted_name"]
+                    .as_str()
+                    .is_none_or(str::is_empty)
+            }) {
+                return Err(MetaError::invalid_parameter(
+                    "The parameter contacts[0]['name']['formatted_name'] is required.",
+                ));
+            }
+        }
         other => return Err(MetaError::unsupported_type(other)),
     }
     Ok(())

@@ -81,19 +81,52 @@ fn envelope(waba_id: &str, value: Value) -> Value {
            "entry": [{"id": waba_id, "changes": [{"field": "messages", "value": value}]}]})
 }
 
-/// The `messages` webhook of a customer's text.
-pub fn inbound_text(
-    number: &Number,
-    wamid: &str,
-    from: &str,
-    name: &str,
-    text: &str,
-    at: u64,
-) -> Value {
+/// A customer's message, as the control API describes it.
+pub struct InboundMessage<'a> {
+    /// Their number (wa_id), if they have one.
+    pub from: Option<&'a str>,
+    /// Their BSUID, if any.
+    pub user_id: Option<&'a str>,
+    /// Their profile name.
+    pub name: &'a str,
+    /// The message type.
+    pub kind: &'a str,
+    /// The type's object.
+    pub object: &'a Value,
+    /// Optional `context`.
+    pub context: Option<&'a Value>,
+    /// Optional `referral`.
+    pub referral: Option<&'a Value>,
+}
+
+/// The `messages` webhook of a customer's message of any type.
+pub fn inbound(number: &Number, wamid: &str, msg: &InboundMessage<'_>, at: u64) -> Value {
     let mut value = value_header(number);
-    value["contacts"] = json!([{"profile": {"name": name}, "wa_id": from}]);
-    value["messages"] = json!([{"from": from, "id": wamid, "timestamp": at.to_string(), "type": "text",
-                                "text": {"body": text}}]);
+    if msg.kind != "system" {
+        let mut contact = json!({"profile": {"name": msg.name}});
+        if let Some(from) = msg.from {
+            contact["wa_id"] = json!(from);
+        }
+        if let Some(user_id) = msg.user_id {
+            contact["user_id"] = json!(user_id);
+        }
+        value["contacts"] = json!([contact]);
+    }
+    let mut message = json!({"id": wamid, "timestamp": at.to_string(), "type": msg.kind});
+    message[msg.kind] = msg.object.clone();
+    if let Some(from) = msg.from {
+        message["from"] = json!(from);
+    }
+    if let Some(user_id) = msg.user_id {
+        message["from_user_id"] = json!(user_id);
+    }
+    if let Some(context) = msg.context {
+        message["context"] = context.clone();
+    }
+    if let Some(referral) = msg.referral {
+        message["referral"] = referral.clone();
+    }
+    value["messages"] = json!([message]);
     envelope(&number.waba_id, value)
 }
 

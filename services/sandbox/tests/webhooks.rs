@@ -307,3 +307,66 @@ async fn a_send_is_followed_by_sent_delivered_and_read_statuses_with_pmp_pricing
         ]
     );
 }
+
+#[tokio::test]
+async fn customers_can_send_any_type_including_username_only_users_without_a_phone() {
+    let receiver = Receiver {
+        verify_token: "vt".into(),
+        ..Default::default()
+    };
+    let url = spawn_receiver(receiver.clone()).await;
+    let (base, seed) = spawn_sandbox().await;
+    subscribe(&base, &seed, &url, "vt").await;
+    let http = reqwest::Client::new();
+    let inbound = format!("{base}/_sandbox/numbers/{}/inbound", seed.phone_number_id);
+    let image = json!({"from": "5511988887777", "type": "image", "context": {"forwarded": true},
+        "image": {"id": "1780000000000009", "mime_type": "image/jpeg", "sha256": "abc=", "caption": "foto"}});
+    let bsuid = json!({"user_id": "US.13491208655302741918", "name": "ana_handle", "type": "interactive",
+        "interactive": {"type": "button_reply", "button_reply": {"id": "yes-981", "title": "Yes"}}});
+    for body in [&image, &bsuid] {
+        let resp = http
+            .post(&inbound)
+            .bearer_auth(CONTROL)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 201, "{body}");
+    }
+    let bad = http
+        .post(&inbound)
+        .bearer_auth(CONTROL)
+        .json(&json!({"type": "hologram", "hologram": {}, "from": "5511988887777"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 400);
+
+    let got = wait_for(&receiver, 2).await;
+    let values: Vec<Value> = got
+        .iter()
+        .map(|(_, b)| {
+            serde_json::from_slice::<Value>(b).unwrap()["entry"][0]["changes"][0]["value"].clone()
+        })
+        .collect();
+    let photo = values
+        .iter()
+        .find(|v| v["messages"][0]["type"] == "image")
+        .unwrap();
+    assert_eq!(photo["messages"][0]["image"]["caption"], "foto");
+    assert_eq!(photo["messages"][0]["context"]["forwarded"], true);
+    let tap = values
+        .iter()
+        .find(|v| v["messages"][0]["type"] == "interactive")
+        .unwrap();
+    assert!(
+        tap["messages"][0].get("from").is_none(),
+        "a username-only user has no phone number"
+    );
+    assert_eq!(
+        tap["messages"][0]["from_user_id"],
+        "US.13491208655302741918"
+    );
+    assert!(tap["contacts"][0].get("wa_id").is_none());
+    assert_eq!(tap["contacts"][0]["user_id"], "US.13491208655302741918");
+}
