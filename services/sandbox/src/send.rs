@@ -245,8 +245,16 @@ pub async fn send(
     if latency > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
     }
-    outcome.map(Json)
+    let (answer, early) = outcome?;
+    if let Some((url, payload)) = early {
+        // The `sent` status races ahead of the answer, as it can with Meta.
+        crate::webhooks::deliver_now(&sandbox, &url, &payload).await;
+    }
+    Ok(Json(answer))
 }
+
+/// A webhook to deliver before the send call answers: callback and payload.
+type Early = Option<(String, Value)>;
 
 /// Everything a send does, under the world's lock (no awaits).
 fn send_now(
@@ -255,7 +263,7 @@ fn send_now(
     object_id: String,
     headers: &HeaderMap,
     body: &Bytes,
-) -> Result<Value, MetaError> {
+) -> Result<(Value, Early), MetaError> {
     let mut world = sandbox.world();
     let trace = world.trace_id();
     let with_trace = |mut e: MetaError| {
@@ -290,7 +298,7 @@ fn send_now(
                 "The parameter message_id is required.",
             )));
         }
-        return Ok(json!({"success": true}));
+        return Ok((json!({"success": true}), None));
     }
     let raw_to = str_at(&body, "to")
         .ok_or_else(|| {
@@ -347,6 +355,7 @@ fn send_now(
         body,
         timestamp,
     });
+    let mut early: Early = None;
     if let Some(number) = world.numbers.get(&object_id).cloned() {
         let payloads = if window_closed {
             // Accepted, then failed: 131047 arrives as a status (async mode).
@@ -374,13 +383,25 @@ fn send_now(
                 })
                 .collect()
         };
+        let callback = world
+            .subscriptions
+            .get(&number.waba_id)
+            .map(|s| s.callback.clone());
         for payload in payloads {
-            world.emit(&number.waba_id, &payload);
+            let is_sent =
+                payload["entry"][0]["changes"][0]["value"]["statuses"][0]["status"] == "sent";
+            match &callback {
+                Some(url) if switches.status_first && is_sent && early.is_none() => {
+                    early = Some((url.clone(), payload));
+                }
+                _ => world.emit(&number.waba_id, &payload),
+            }
         }
     }
-    Ok(json!({
+    let answer = json!({
         "messaging_product": "whatsapp",
         "contacts": [{"input": raw_to, "wa_id": to}],
         "messages": [{"id": id}],
-    }))
+    });
+    Ok((answer, early))
 }

@@ -43,6 +43,10 @@ pub struct Switches {
     pub reorder: bool,
     /// Skip `delivered` (a `read` without it).
     pub skip_delivered: bool,
+    /// Up to this many updates per POST (1: no batching).
+    pub batch_max: u32,
+    /// Deliver the `sent` status before the send call answers.
+    pub status_first: bool,
     /// Milliseconds to wait before answering a send.
     pub latency_ms: u64,
     /// Errors injected into otherwise valid sends.
@@ -54,6 +58,9 @@ impl Switches {
         let rate_ok = |r: f64| (0.0..=1.0).contains(&r);
         if !rate_ok(self.duplicate_rate) || !self.inject.iter().all(|i| rate_ok(i.rate)) {
             return Err("rates must be between 0 and 1");
+        }
+        if self.batch_max > 1000 {
+            return Err("batch_max must be at most 1000");
         }
         if self.latency_ms > 60_000 {
             return Err("latency_ms must be at most 60000");

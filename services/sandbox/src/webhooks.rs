@@ -26,8 +26,12 @@ pub struct Delivery {
     pub id: u64,
     /// The callback.
     pub url: String,
-    /// The exact bytes to send and sign.
+    /// The exact bytes to send and sign (frozen at the first try).
     pub body: Vec<u8>,
+    /// While batching, the payload still taking updates.
+    pub pending: Option<Value>,
+    /// Updates in this delivery.
+    pub items: u32,
     /// Attempts made so far.
     pub attempts: u32,
     /// Sandbox time of the first try.
@@ -50,6 +54,9 @@ pub struct Attempt {
     /// Whether the delivery is finished (delivered or given up).
     pub final_outcome: Option<&'static str>,
 }
+
+/// Seconds a batch stays open for more updates (with `batch_max` > 1).
+const BATCH_WAIT: f64 = 0.05;
 
 /// How patiently webhooks are retried.
 #[derive(Debug, Clone, Copy)]
@@ -164,25 +171,56 @@ impl World {
         let Some(sub) = self.subscriptions.get(waba_id).cloned() else {
             return;
         };
-        let now = self.now_secs_f64();
-        let body = escaped_json(payload);
         let copies = if self.roll() < self.switches.duplicate_rate {
             2
         } else {
             1
         };
         for _ in 0..copies {
-            self.delivery_seq += 1;
-            self.deliveries.push(Delivery {
-                id: self.delivery_seq,
-                url: sub.callback.clone(),
-                body: body.clone(),
-                attempts: 0,
-                created_at: now,
-                next_at: now,
-            });
+            self.queue(&sub.callback, payload.clone());
         }
         self.wake.notify_one();
+    }
+
+    /// Adds `payload` to an open batch for `url`, or queues it on its own.
+    fn queue(&mut self, url: &str, payload: Value) {
+        let now = self.now_secs_f64();
+        let batch_max = self.switches.batch_max.max(1);
+        if batch_max > 1 {
+            let open = self
+                .deliveries
+                .iter_mut()
+                .find(|d| d.url == url && d.pending.is_some() && d.items < batch_max);
+            if let Some(batch) = open {
+                let entries = payload["entry"].as_array().cloned().unwrap_or_default();
+                if let Some(list) = batch
+                    .pending
+                    .as_mut()
+                    .and_then(|p| p["entry"].as_array_mut())
+                {
+                    list.extend(entries);
+                }
+                batch.items += 1;
+                return;
+            }
+        }
+        self.delivery_seq += 1;
+        let batching = batch_max > 1;
+        self.deliveries.push(Delivery {
+            id: self.delivery_seq,
+            url: url.to_string(),
+            body: if batching {
+                Vec::new()
+            } else {
+                escaped_json(&payload)
+            },
+            pending: batching.then_some(payload),
+            items: 1,
+            attempts: 0,
+            created_at: now,
+            // A batch stays open briefly to collect updates.
+            next_at: if batching { now + BATCH_WAIT } else { now },
+        });
     }
 }
 
@@ -251,6 +289,49 @@ impl MetaError {
     }
 }
 
+/// Delivers one webhook right now (for `status_first`); on failure it joins
+/// the retry queue like any other.
+pub async fn deliver_now(sandbox: &Sandbox, url: &str, payload: &Value) {
+    let body = escaped_json(payload);
+    let secret = sandbox.seed().app_secret.clone().into_bytes();
+    let status = sandbox
+        .http()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("x-hub-signature-256", signature_256(&secret, &body))
+        .header("x-hub-signature", signature_sha1(&secret, &body))
+        .body(body.clone())
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0);
+    let mut world = sandbox.world();
+    let now = world.now_secs_f64();
+    world.delivery_seq += 1;
+    let id = world.delivery_seq;
+    let delivered = status == 200;
+    world.attempts.push(Attempt {
+        delivery_id: id,
+        attempt: 1,
+        status,
+        at: now as u64,
+        final_outcome: delivered.then_some("delivered"),
+    });
+    if !delivered {
+        let next_at = now + sandbox.retry_policy().base.as_secs_f64();
+        world.deliveries.push(Delivery {
+            id,
+            url: url.to_string(),
+            body,
+            pending: None,
+            items: 1,
+            attempts: 1,
+            created_at: now,
+            next_at,
+        });
+    }
+}
+
 /// Delivers due webhooks until the sandbox is dropped.
 pub async fn deliver_forever(sandbox: Sandbox) {
     let http = reqwest::Client::builder()
@@ -271,7 +352,10 @@ pub async fn deliver_forever(sandbox: Sandbox) {
             (due, world.wake.clone(), sandbox.retry_policy())
         };
         let mut tries = tokio::task::JoinSet::new();
-        for d in due {
+        for mut d in due {
+            if let Some(payload) = d.pending.take() {
+                d.body = escaped_json(&payload);
+            }
             let (http, secret) = (http.clone(), secret.clone());
             tries.spawn(async move {
                 let status = http

@@ -226,3 +226,62 @@ async fn switches_are_validated() {
         "a refused change leaves the switches as they were"
     );
 }
+
+#[tokio::test]
+async fn batching_puts_several_updates_in_one_post() {
+    let meta = spawn().await;
+    meta.customer_writes().await;
+    // Let the inbound webhook go first, on its own.
+    for _ in 0..100 {
+        if !meta.hook.0.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(meta.switch(json!({"batch_max": 10})).await, 200);
+    let (_, body) = meta.send_text().await;
+    let wamid = body["messages"][0]["id"].as_str().unwrap().to_string();
+    let mut posts = Vec::new();
+    for _ in 0..100 {
+        posts = meta
+            .hook
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .skip(1)
+            .cloned()
+            .collect::<Vec<_>>();
+        if !posts.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(posts.len(), 1, "one POST for the three statuses");
+    let entries = posts[0]["entry"].as_array().unwrap();
+    assert_eq!(entries.len(), 3);
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["changes"][0]["value"]["statuses"][0]["id"] == wamid.as_str())
+    );
+}
+
+#[tokio::test]
+async fn with_status_first_the_sent_status_arrives_before_the_send_answers() {
+    let meta = spawn().await;
+    meta.customer_writes().await;
+    assert_eq!(meta.switch(json!({"status_first": true})).await, 200);
+    let (status, body) = meta.send_text().await;
+    assert_eq!(status, 200);
+    let wamid = body["messages"][0]["id"].as_str().unwrap();
+    let already: Vec<Value> = meta.hook.0.lock().unwrap().clone();
+    let sent_first = already.iter().any(|v| {
+        let s = &v["entry"][0]["changes"][0]["value"]["statuses"][0];
+        s["id"] == wamid && s["status"] == "sent"
+    });
+    assert!(
+        sent_first,
+        "the receiver had the sent status when the answer came"
+    );
+}
