@@ -1,26 +1,17 @@
 //! Embedded Signup: code exchange, registration with a PIN, PARTNER_ADDED.
 
-use std::sync::{Arc, Mutex};
+mod common;
+
 use std::time::Duration;
 
-use aerostic_sandbox::{Sandbox, Seed};
-use axum::body::Bytes;
-use axum::extract::{Query, State};
-use axum::routing::get;
+use aerostic_sandbox::Seed;
+use common::{Hook, spawn_sandbox_with};
 use serde_json::{Value, json};
 
 const CTL: &str = "ctl";
 
 async fn spawn_sandbox() -> (String, Seed) {
-    let seed = Seed::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(aerostic_sandbox::run(
-        Sandbox::new(seed.clone(), CTL),
-        listener,
-        std::future::pending(),
-    ));
-    (base, seed)
+    spawn_sandbox_with(CTL, |s| s).await
 }
 
 async fn signup(http: &reqwest::Client, base: &str) -> Value {
@@ -126,20 +117,6 @@ async fn a_code_is_exchanged_once_within_30_seconds_for_a_token_scoped_to_its_wa
     );
 }
 
-#[derive(Clone, Default)]
-struct Hook(Arc<Mutex<Vec<Value>>>);
-
-async fn hook_get(Query(q): Query<std::collections::HashMap<String, String>>) -> String {
-    q.get("hub.challenge").cloned().unwrap_or_default()
-}
-
-async fn hook_post(State(hook): State<Hook>, body: Bytes) {
-    hook.0
-        .lock()
-        .unwrap()
-        .push(serde_json::from_slice(&body).unwrap());
-}
-
 #[tokio::test]
 async fn registering_with_a_pin_enables_sending_announces_the_partner_and_guards_the_pin() {
     let (base, seed) = spawn_sandbox().await;
@@ -163,12 +140,7 @@ async fn registering_with_a_pin_enables_sending_announces_the_partner_and_guards
         .to_string();
 
     let hook = Hook::default();
-    let app = axum::Router::new()
-        .route("/h", get(hook_get).post(hook_post))
-        .with_state(hook.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let callback = format!("http://{}/h", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let callback = hook.spawn().await;
     let sub = http
         .post(format!("{base}/v21.0/{waba}/subscribed_apps"))
         .bearer_auth(&token)

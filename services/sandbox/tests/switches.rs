@@ -1,30 +1,15 @@
 //! Realism switches: async 131047, read without delivered, duplicates,
 //! injected errors and latency.
 
-use std::sync::{Arc, Mutex};
+mod common;
+
 use std::time::{Duration, Instant};
 
-use aerostic_sandbox::{Sandbox, Seed};
-use axum::body::Bytes;
-use axum::extract::{Query, State};
-use axum::routing::get;
+use aerostic_sandbox::Seed;
+use common::{Hook, spawn_sandbox_with};
 use serde_json::{Value, json};
 
 const CTL: &str = "ctl";
-
-#[derive(Clone, Default)]
-struct Hook(Arc<Mutex<Vec<Value>>>);
-
-async fn hook_get(Query(q): Query<std::collections::HashMap<String, String>>) -> String {
-    q.get("hub.challenge").cloned().unwrap_or_default()
-}
-
-async fn hook_post(State(hook): State<Hook>, body: Bytes) {
-    hook.0
-        .lock()
-        .unwrap()
-        .push(serde_json::from_slice(&body).unwrap());
-}
 
 struct Meta {
     base: String,
@@ -34,21 +19,9 @@ struct Meta {
 }
 
 async fn spawn() -> Meta {
-    let seed = Seed::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(aerostic_sandbox::run(
-        Sandbox::new(seed.clone(), CTL),
-        listener,
-        std::future::pending(),
-    ));
+    let (base, seed) = spawn_sandbox_with(CTL, |s| s).await;
     let hook = Hook::default();
-    let app = axum::Router::new()
-        .route("/h", get(hook_get).post(hook_post))
-        .with_state(hook.clone());
-    let hook_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let callback = format!("http://{}/h", hook_listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(hook_listener, app).await });
+    let callback = hook.spawn().await;
     let http = reqwest::Client::new();
     let sub = http
         .post(format!("{base}/v21.0/{}/subscribed_apps", seed.waba_id))

@@ -125,7 +125,7 @@ fn rfc2104_hmac_sha256(key: &[u8], msg: &[u8]) -> String {
     let ipad: Vec<u8> = block.iter().map(|b| b ^ 0x36).collect();
     let opad: Vec<u8> = block.iter().map(|b| b ^ 0x5c).collect();
     let inner = Sha256::digest([ipad.as_slice(), msg].concat());
-    let outer = Sha256::digest([opad.as_slice(), inner.as_slice()].concat());
+    let outer = Sha256::digest([opad.as_slice(), &inner[..]].concat());
     outer.iter().map(|b| format!("{b:02x}")).collect()
 }
 
