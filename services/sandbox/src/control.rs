@@ -397,3 +397,21 @@ pub async fn add_number(
     world.numbers.insert(id.clone(), number.clone());
     Ok((StatusCode::CREATED, Json(json!(number))))
 }
+
+/// `DELETE /{version}/{waba-id}/subscribed_apps`: unsubscribes the app; no
+/// more webhooks go to its callback.
+pub async fn unsubscribe(
+    State(sandbox): State<Sandbox>,
+    Path((version, waba_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, MetaError> {
+    let mut world = sandbox.world();
+    if !crate::send::is_version(&version) {
+        return Err(MetaError::unknown_path(&version));
+    }
+    if crate::send::authorize(&world, &headers)? != waba_id {
+        return Err(MetaError::unknown_object(&waba_id));
+    }
+    world.subscriptions.remove(&waba_id);
+    Ok(Json(json!({"success": true})))
+}

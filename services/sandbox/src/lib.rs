@@ -124,7 +124,7 @@ pub fn router(sandbox: Sandbox) -> Router {
         .route("/{version}/{object_id}/messages", post(send::send))
         .route(
             "/{version}/{object_id}/subscribed_apps",
-            post(control::subscribe),
+            post(control::subscribe).delete(control::unsubscribe),
         )
         .route(
             "/{version}/{object_id}/message_templates",
@@ -143,7 +143,9 @@ pub fn router(sandbox: Sandbox) -> Router {
         )
         .route(
             "/{version}/{object_id}",
-            get(media::retrieve).delete(media::delete),
+            get(media::retrieve)
+                .delete(media::delete)
+                .post(templates::edit),
         )
         .route("/_media/{id}", get(media::download))
         .route(

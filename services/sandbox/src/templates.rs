@@ -405,3 +405,57 @@ pub async fn set_status(
     world.template_update(&t);
     Ok(Json(json!({"id": t.id, "status": t.status})))
 }
+
+/// `POST /{version}/{template-id}`: edits an APPROVED, REJECTED or PAUSED
+/// template (category and/or components, replaced whole); it goes back to review.
+pub async fn edit(
+    State(sandbox): State<Sandbox>,
+    Path((version, template_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, MetaError> {
+    let mut world = sandbox.world();
+    if !crate::send::is_version(&version) {
+        return Err(MetaError::unknown_path(&version));
+    }
+    let waba = crate::send::authorize(&world, &headers)?;
+    let review_at = world.now_secs_f64() + sandbox.review_delay().as_secs_f64();
+    let Some(t) = world
+        .templates
+        .get_mut(&template_id)
+        .filter(|t| t.waba_id == waba)
+    else {
+        return Err(MetaError::unknown_object(&template_id));
+    };
+    if !["APPROVED", "REJECTED", "PAUSED"].contains(&t.status.as_str()) {
+        return Err(MetaError::invalid_parameter(format!(
+            "A template in status {} cannot be edited.",
+            t.status
+        )));
+    }
+    let req: Value = serde_json::from_slice(&body)
+        .map_err(|_| MetaError::invalid_parameter("Invalid JSON body."))?;
+    if let Some(category) = req["category"].as_str() {
+        let category = category.to_uppercase();
+        if !["MARKETING", "UTILITY", "AUTHENTICATION"].contains(&category.as_str()) {
+            return Err(MetaError::invalid_parameter("Invalid parameter: category"));
+        }
+        t.category = category;
+    }
+    if let Some(components) = req.get("components") {
+        let Some(text) = body_text(components) else {
+            return Err(MetaError::invalid_parameter(
+                "Invalid parameter: components must include a BODY with text",
+            ));
+        };
+        t.reason = if invalid_format(text) {
+            "INVALID_FORMAT"
+        } else {
+            "NONE"
+        };
+        t.components = components.clone();
+    }
+    t.status = "PENDING".into();
+    t.review_at = review_at;
+    Ok(Json(json!({"success": true})))
+}

@@ -258,3 +258,22 @@ async fn with_status_first_the_sent_status_arrives_before_the_send_answers() {
         "the receiver had the sent status when the answer came"
     );
 }
+
+#[tokio::test]
+async fn after_unsubscribing_no_more_webhooks_arrive() {
+    let meta = spawn().await;
+    let resp = meta
+        .http
+        .delete(format!(
+            "{}/v21.0/{}/subscribed_apps",
+            meta.base, meta.seed.waba_id
+        ))
+        .bearer_auth(&meta.seed.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    meta.customer_writes().await;
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert!(meta.hook.payloads().is_empty());
+}

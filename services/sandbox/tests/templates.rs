@@ -296,3 +296,45 @@ async fn a_user_who_stopped_marketing_gets_131050_until_they_resume_while_utilit
         200
     );
 }
+
+#[tokio::test]
+async fn an_approved_template_can_be_edited_and_goes_back_to_review() {
+    let meta = spawn_sandbox().await;
+    let (_, created) = meta.create(&order_shipped()).await;
+    let id = created["id"].as_str().unwrap();
+    let edit = |body: Value| {
+        meta.http
+            .post(format!("{}/v21.0/{id}", meta.base))
+            .bearer_auth(&meta.seed.access_token)
+            .json(&body)
+            .send()
+    };
+    assert_eq!(
+        edit(json!({"category": "MARKETING"}))
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        400,
+        "not while pending"
+    );
+    meta.approved("order_shipped").await;
+    let components = json!([{"type": "BODY", "text": "Hello {{1}}, order shipped today.", "example": {"body_text": [["Ana"]]}}]);
+    assert_eq!(
+        edit(json!({"components": components}))
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    assert_eq!(meta.status_of("order_shipped").await, "PENDING");
+    meta.approved("order_shipped").await;
+    // The new body has one parameter.
+    assert_eq!(
+        meta.send_template("order_shipped", "en_US", &["Ana"])
+            .await
+            .0,
+        200
+    );
+}
