@@ -229,3 +229,63 @@ async fn aerostic_replay_moves_dead_letters_back_into_their_queue() {
         0
     );
 }
+
+#[tokio::test]
+async fn aerostic_sandbox_serves_the_graph_api_on_its_own() {
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aerostic"))
+        .args([
+            "sandbox",
+            "--control-token",
+            "ctl",
+            "--review-secs",
+            "0.1",
+            "--addr",
+        ])
+        .arg(addr.to_string())
+        .env_remove("AEROSTIC_CONFIG_FILE")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let read = json!({"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.X"});
+    let mut answer = None;
+    for _ in 0..200 {
+        if let Ok(resp) = http
+            .post(format!("http://{addr}/v21.0/420000000000002/messages"))
+            .bearer_auth("sandbox-access-token")
+            .json(&read)
+            .send()
+            .await
+        {
+            answer = Some(resp.status().as_u16());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert_eq!(answer, Some(200));
+}
+
+#[test]
+fn aerostic_sandbox_refuses_a_negative_duration() {
+    let out = Command::new(env!("CARGO_BIN_EXE_aerostic"))
+        .args([
+            "sandbox",
+            "--control-token",
+            "ctl",
+            "--addr",
+            "127.0.0.1:0",
+            "--review-secs=-1",
+        ])
+        .env_remove("AEROSTIC_CONFIG_FILE")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--review-secs"));
+}

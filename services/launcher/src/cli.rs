@@ -52,6 +52,19 @@ enum Command {
         /// Seed for reproducible ids.
         #[arg(long, default_value_t = 1, env = "AEROSTIC_SANDBOX_SEED")]
         seed: u64,
+        /// Seconds a template review takes.
+        #[arg(long, default_value_t = 5.0, env = "AEROSTIC_SANDBOX_REVIEW_SECS")]
+        review_secs: f64,
+        /// Wait after a failed webhook delivery, doubling each time (seconds).
+        #[arg(long, default_value_t = 1.0, env = "AEROSTIC_SANDBOX_RETRY_BASE_SECS")]
+        retry_base_secs: f64,
+        /// Give up on a webhook after this long (seconds; Meta: 7 days).
+        #[arg(
+            long,
+            default_value_t = 604_800.0,
+            env = "AEROSTIC_SANDBOX_RETRY_HORIZON_SECS"
+        )]
+        retry_horizon_secs: f64,
     },
     /// The public REST gateway.
     Gateway,
@@ -144,12 +157,29 @@ async fn run(command: Command) -> anyhow::Result<()> {
                     addr,
                     control_token,
                     seed,
+                    review_secs,
+                    retry_base_secs,
+                    retry_horizon_secs,
                 } => {
+                    let secs = |what: &str, v: f64| {
+                        anyhow::ensure!(
+                            v.is_finite() && v >= 0.0,
+                            "{what} must be a non-negative number of seconds"
+                        );
+                        Ok(std::time::Duration::from_secs_f64(v))
+                    };
+                    let policy = aerostic_sandbox::webhooks::RetryPolicy {
+                        base: secs("--retry-base-secs", retry_base_secs)?,
+                        horizon: secs("--retry-horizon-secs", retry_horizon_secs)?,
+                    };
+                    let review = secs("--review-secs", review_secs)?;
                     let seed = aerostic_sandbox::Seed {
                         seed,
                         ..Default::default()
                     };
-                    let meta = aerostic_sandbox::Sandbox::new(seed, control_token);
+                    let meta = aerostic_sandbox::Sandbox::new(seed, control_token)
+                        .with_retry_policy(policy)
+                        .with_review_delay(review);
                     let listener = tokio::net::TcpListener::bind(addr).await?;
                     tracing::info!(%addr, "Meta sandbox serving");
                     aerostic_sandbox::run(meta, listener, termination()).await?;
