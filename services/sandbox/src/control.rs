@@ -415,3 +415,22 @@ pub async fn unsubscribe(
     world.subscriptions.remove(&waba_id);
     Ok(Json(json!({"success": true})))
 }
+
+/// The Graph fields of a phone number (`GET /{version}/{phone-number-id}`).
+pub fn number_fields(number: &crate::world::Number) -> Value {
+    let level = match number.throughput_per_sec {
+        1000 => "HIGH",
+        20 => "COEXISTENCE",
+        _ => "STANDARD",
+    };
+    json!({
+        "id": number.id,
+        "display_phone_number": number.display_phone_number,
+        "verified_name": "Sandbox Business",
+        "quality_rating": "GREEN",
+        "code_verification_status": "VERIFIED",
+        "platform_type": if number.registered { "CLOUD_API" } else { "NOT_APPLICABLE" },
+        "throughput": {"level": level},
+        "whatsapp_business_manager_messaging_limit": "TIER_250",
+    })
+}

@@ -134,7 +134,8 @@ pub async fn upload(
     Ok(Json(json!({"id": id})))
 }
 
-/// `GET /{version}/{media-id}`: metadata and a fresh 5-minute URL.
+/// `GET /{version}/{media-id}`: metadata and a fresh 5-minute URL (or, for
+/// a phone-number id, the number's fields).
 pub async fn retrieve(
     State(sandbox): State<Sandbox>,
     Path((version, media_id)): Path<(String, String)>,
@@ -145,6 +146,10 @@ pub async fn retrieve(
         return Err(MetaError::unknown_path(&version));
     }
     let waba = crate::send::authorize(&world, &headers)?;
+    // A phone-number id reads the number's fields (throughput, messaging limit).
+    if let Some(number) = world.numbers.get(&media_id).filter(|n| n.waba_id == waba) {
+        return Ok(Json(crate::control::number_fields(number)));
+    }
     let key = world.trace_id();
     let expires = world.now() + URL_TTL_SECS;
     let Some(media) = world.media.get_mut(&media_id).filter(|m| m.waba_id == waba) else {

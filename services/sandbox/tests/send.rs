@@ -342,3 +342,34 @@ async fn an_upgraded_number_takes_more_than_80_messages_in_a_second() {
         400
     );
 }
+
+#[tokio::test]
+async fn a_number_reports_its_throughput_level_and_messaging_limit() {
+    let meta = spawn_sandbox().await;
+    let (_, upgraded) = meta
+        .control("/_sandbox/numbers", &json!({"throughput_per_sec": 1000}))
+        .await;
+    for (id, level) in [
+        (meta.seed.phone_number_id.clone(), "STANDARD"),
+        (upgraded["id"].as_str().unwrap().to_string(), "HIGH"),
+    ] {
+        let fields: Value = meta
+            .http
+            .get(format!(
+                "{}/v21.0/{id}?fields=throughput,whatsapp_business_manager_messaging_limit",
+                meta.base
+            ))
+            .bearer_auth(&meta.seed.access_token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(fields["throughput"]["level"], level);
+        assert_eq!(
+            fields["whatsapp_business_manager_messaging_limit"],
+            "TIER_250"
+        );
+    }
+}
