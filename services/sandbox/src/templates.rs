@@ -84,16 +84,36 @@ fn invalid_format(text: &str) -> bool {
 }
 
 fn body_text(components: &Value) -> Option<&str> {
+    component_text(components, "body")
+}
+
+/// The `text` of the component of type `part` (`header`, `body`).
+fn component_text<'a>(components: &'a Value, part: &str) -> Option<&'a str> {
     components
         .as_array()?
         .iter()
         .find(|c| {
             c["type"]
                 .as_str()
-                .is_some_and(|t| t.eq_ignore_ascii_case("body"))
+                .is_some_and(|t| t.eq_ignore_ascii_case(part))
         })?
         .get("text")?
         .as_str()
+}
+
+/// The buttons of a template's BUTTONS component.
+fn buttons(components: &Value) -> Vec<Value> {
+    components
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| {
+            c["type"]
+                .as_str()
+                .is_some_and(|t| t.eq_ignore_ascii_case("buttons"))
+        })
+        .and_then(|c| c["buttons"].as_array().cloned())
+        .unwrap_or_default()
 }
 
 /// Body of a template creation.
@@ -343,26 +363,53 @@ impl World {
             }
             _ => return Err(missing()),
         }
-        let expected: BTreeSet<String> = placeholders(body_text(&t.components).unwrap_or_default())
-            .into_iter()
-            .collect();
-        let given = template["components"]
+        let sent = template["components"]
             .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|c| c["type"].as_str() == Some("body"))
-            .map(|c| c["parameters"].as_array().map_or(0, Vec::len))
-            .sum::<usize>();
-        if given != expected.len() {
-            return Err(MetaError::template(
-                StatusCode::BAD_REQUEST,
-                132000,
-                "Number of parameters does not match the expected number of params",
-                format!(
-                    "body: number of localizable_params ({given}) does not match the expected number of params ({})",
-                    expected.len()
-                ),
-            ));
+            .cloned()
+            .unwrap_or_default();
+        for part in ["header", "body"] {
+            let expected: BTreeSet<String> =
+                placeholders(component_text(&t.components, part).unwrap_or_default())
+                    .into_iter()
+                    .collect();
+            let given = sent
+                .iter()
+                .filter(|c| c["type"].as_str() == Some(part))
+                .map(|c| c["parameters"].as_array().map_or(0, Vec::len))
+                .sum::<usize>();
+            if given != expected.len() {
+                return Err(MetaError::template(
+                    StatusCode::BAD_REQUEST,
+                    132000,
+                    "Number of parameters does not match the expected number of params",
+                    format!(
+                        "{part}: number of localizable_params ({given}) does not match the expected number of params ({})",
+                        expected.len()
+                    ),
+                ));
+            }
+        }
+        // A URL button with a placeholder needs its parameter, by index.
+        for (index, button) in buttons(&t.components).iter().enumerate() {
+            let dynamic = button["type"]
+                .as_str()
+                .is_some_and(|b| b.eq_ignore_ascii_case("url"))
+                && button["url"].as_str().is_some_and(|u| u.contains("{{"));
+            let supplied = sent.iter().any(|c| {
+                c["type"] == "button"
+                    // Meta documents the index as a string; accept a number too.
+                    && (c["index"].as_str() == Some(index.to_string().as_str())
+                        || c["index"].as_u64() == Some(index as u64))
+                    && c["parameters"].as_array().is_some_and(|p| !p.is_empty())
+            });
+            if dynamic && !supplied {
+                return Err(MetaError::template(
+                    StatusCode::BAD_REQUEST,
+                    131008,
+                    "Required parameter is missing",
+                    format!("buttons: Button at index {index} of type Url requires a parameter"),
+                ));
+            }
         }
         Ok(t.category.to_lowercase())
     }

@@ -338,3 +338,52 @@ async fn an_approved_template_can_be_edited_and_goes_back_to_review() {
         200
     );
 }
+
+#[tokio::test]
+async fn header_parameters_and_url_button_parameters_are_checked_too() {
+    let meta = spawn_sandbox().await;
+    let shipped = json!({"name": "tracked", "category": "UTILITY", "language": "en_US", "components": [
+        {"type": "HEADER", "format": "TEXT", "text": "Order {{1}}", "example": {"header_text": ["#981"]}},
+        {"type": "BODY", "text": "Hi {{1}}, it is on its way.", "example": {"body_text": [["Ana"]]}},
+        {"type": "BUTTONS", "buttons": [{"type": "URL", "text": "Track", "url": "https://ex.co/t/{{1}}"}]}]});
+    assert_eq!(meta.create(&shipped).await.0, 200);
+    meta.approved("tracked").await;
+    let send = |components: Value| {
+        let body = json!({"messaging_product": "whatsapp", "to": "5511988887777", "type": "template",
+            "template": {"name": "tracked", "language": {"code": "en_US"}, "components": components}});
+        meta.http
+            .post(format!(
+                "{}/v21.0/{}/messages",
+                meta.base, meta.seed.phone_number_id
+            ))
+            .bearer_auth(&meta.seed.access_token)
+            .json(&body)
+            .send()
+    };
+    let header = json!({"type": "header", "parameters": [{"type": "text", "text": "#981"}]});
+    let body = json!({"type": "body", "parameters": [{"type": "text", "text": "Ana"}]});
+    let button = json!({"type": "button", "sub_type": "url", "index": "0", "parameters": [{"type": "text", "text": "981"}]});
+
+    let no_header: Value = send(json!([body, button]))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(code(&no_header), 132000);
+    assert!(
+        no_header["error"]["error_data"]["details"]
+            .as_str()
+            .unwrap()
+            .starts_with("header:")
+    );
+    let no_button: Value = send(json!([header, body]))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(code(&no_button), 131008, "{no_button}");
+    let complete = send(json!([header, body, button])).await.unwrap();
+    assert_eq!(complete.status().as_u16(), 200);
+}
