@@ -240,8 +240,8 @@ pub async fn send(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, MetaError> {
+    let latency = sandbox.world().switches_for(&object_id).latency_ms;
     let outcome = send_now(&sandbox, version, object_id, &headers, &body);
-    let latency = sandbox.world().switches.latency_ms;
     if latency > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
     }
@@ -334,7 +334,7 @@ fn send_now(
         return Err(with_trace(MetaError::marketing_opt_out()));
     }
     let window_closed = category.is_none() && !world.window_open(&object_id, &to);
-    let switches = world.switches.clone();
+    let switches = world.switches_for(&object_id);
     if window_closed && switches.window_mode == WindowMode::Sync {
         return Err(with_trace(MetaError::re_engagement()));
     }

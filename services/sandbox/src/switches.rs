@@ -2,7 +2,7 @@
 //! each off by default and set through `POST /_sandbox/switches`.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -118,24 +118,58 @@ pub fn injected(code: u32) -> Option<MetaError> {
     Some(MetaError::coded(status, code, message).details(details))
 }
 
-/// `GET /_sandbox/switches`.
+/// Which switches a control call addresses: the sandbox's, or one number's.
+#[derive(Deserialize)]
+pub struct Scope {
+    /// A number whose sends get their own switches (delivery switches —
+    /// duplicates, batching — stay sandbox-wide, as they belong to the callback).
+    phone_number_id: Option<String>,
+}
+
+impl crate::world::World {
+    /// The switches that govern sends from `number`.
+    pub fn switches_for(&self, number: &str) -> Switches {
+        self.number_switches
+            .get(number)
+            .unwrap_or(&self.switches)
+            .clone()
+    }
+}
+
+/// `GET /_sandbox/switches[?phone_number_id=]`.
 pub async fn get(
     State(sandbox): State<Sandbox>,
+    Query(scope): Query<Scope>,
     headers: HeaderMap,
 ) -> Result<Json<Switches>, ControlError> {
     check(&sandbox, &headers)?;
-    Ok(Json(sandbox.world().switches.clone()))
+    let world = sandbox.world();
+    Ok(Json(match scope.phone_number_id {
+        Some(number) => world.switches_for(&number),
+        None => world.switches.clone(),
+    }))
 }
 
-/// `POST /_sandbox/switches`: replaces the fields given, keeps the others.
+/// `POST /_sandbox/switches[?phone_number_id=]`: replaces the fields given,
+/// keeps the others (a number starts from the sandbox's switches).
 pub async fn set(
     State(sandbox): State<Sandbox>,
+    Query(scope): Query<Scope>,
     headers: HeaderMap,
     Json(patch): Json<Value>,
 ) -> Result<Json<Switches>, ControlError> {
     check(&sandbox, &headers)?;
     let mut world = sandbox.world();
-    let mut merged = serde_json::to_value(&world.switches).expect("switches serialise");
+    let current = match &scope.phone_number_id {
+        Some(number) if !world.numbers.contains_key(number) => {
+            return Err(ControlError::not_found(format!(
+                "no sandbox number {number}"
+            )));
+        }
+        Some(number) => world.switches_for(number),
+        None => world.switches.clone(),
+    };
+    let mut merged = serde_json::to_value(&current).expect("switches serialise");
     let Some(fields) = patch.as_object() else {
         return Err(ControlError::bad_request("send a JSON object of switches"));
     };
@@ -145,6 +179,11 @@ pub async fn set(
     let next: Switches =
         serde_json::from_value(merged).map_err(|e| ControlError::bad_request(&e.to_string()))?;
     next.validate().map_err(ControlError::bad_request)?;
-    world.switches = next.clone();
+    match scope.phone_number_id {
+        Some(number) => {
+            world.number_switches.insert(number, next.clone());
+        }
+        None => world.switches = next.clone(),
+    }
     Ok(Json(next))
 }

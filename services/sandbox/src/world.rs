@@ -99,6 +99,8 @@ pub struct World {
     pub media: HashMap<String, crate::media::Media>,
     /// Realism switches.
     pub switches: crate::switches::Switches,
+    /// Switches of single numbers, overriding [`World::switches`] for their sends.
+    pub number_switches: HashMap<String, crate::switches::Switches>,
     rng: u64,
     /// Authorization codes from Embedded Signup.
     pub codes: HashMap<String, crate::onboarding::Code>,
@@ -161,6 +163,7 @@ impl World {
             templates: HashMap::new(),
             codes: HashMap::new(),
             switches: Default::default(),
+            number_switches: HashMap::new(),
             media: HashMap::new(),
             rng: seed.seed ^ 0x9e37_79b9_7f4a_7c15,
             marketing_stopped: Default::default(),

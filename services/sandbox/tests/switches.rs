@@ -277,3 +277,67 @@ async fn after_unsubscribing_no_more_webhooks_arrive() {
     tokio::time::sleep(Duration::from_millis(150)).await;
     assert!(meta.hook.payloads().is_empty());
 }
+
+#[tokio::test]
+async fn a_number_can_have_switches_of_its_own() {
+    let meta = spawn().await;
+    let number = &meta.seed.phone_number_id;
+    let resp = meta
+        .http
+        .post(format!(
+            "{}/_sandbox/switches?phone_number_id={number}",
+            meta.base
+        ))
+        .bearer_auth(CTL)
+        .json(&json!({"inject": [{"code": 131026, "rate": 1.0}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    meta.customer_writes().await;
+    let (status, body) = meta.send_text().await;
+    assert_eq!(
+        (status, body["error"]["code"].as_u64()),
+        (400, Some(131026))
+    );
+
+    // Another number keeps the sandbox-wide switches.
+    let other: Value = meta
+        .http
+        .post(format!("{}/_sandbox/numbers", meta.base))
+        .bearer_auth(CTL)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let global: Value = meta
+        .http
+        .get(format!(
+            "{}/_sandbox/switches?phone_number_id={}",
+            meta.base,
+            other["id"].as_str().unwrap()
+        ))
+        .bearer_auth(CTL)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(global["inject"], json!([]));
+    let unknown = meta
+        .http
+        .post(format!(
+            "{}/_sandbox/switches?phone_number_id=999",
+            meta.base
+        ))
+        .bearer_auth(CTL)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status().as_u16(), 404);
+}
