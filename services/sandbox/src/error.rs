@@ -26,7 +26,8 @@ pub struct MetaError {
 }
 
 impl MetaError {
-    fn new(status: StatusCode, code: u32, message: impl Into<String>) -> Self {
+    /// An error with exactly `message` (Graph-level errors have no `(#code)` prefix).
+    pub fn raw(status: StatusCode, code: u32, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -40,7 +41,22 @@ impl MetaError {
 
     /// An error with Meta's `(#code) message` form.
     pub fn coded(status: StatusCode, code: u32, message: &str) -> Self {
-        Self::new(status, code, format!("(#{code}) {message}"))
+        Self::raw(status, code, format!("(#{code}) {message}"))
+    }
+
+    /// Adds a Graph-level subcode.
+    pub fn subcode(mut self, subcode: u32) -> Self {
+        self.subcode = Some(subcode);
+        self
+    }
+
+    /// 2500: no access token at all.
+    pub fn missing_token() -> Self {
+        Self::raw(
+            StatusCode::BAD_REQUEST,
+            2500,
+            "An active access token must be used to query information about the current user.",
+        )
     }
 
     /// Adds `error_data.details`.
@@ -51,7 +67,7 @@ impl MetaError {
 
     /// 190: the token is missing, malformed, unknown or (subcode 463) expired.
     pub fn invalid_token(expired: bool) -> Self {
-        let mut e = Self::new(
+        let mut e = Self::raw(
             StatusCode::UNAUTHORIZED,
             190,
             if expired {
@@ -66,7 +82,7 @@ impl MetaError {
 
     /// 100/33: the object does not exist or this token may not use it.
     pub fn unknown_object(id: &str) -> Self {
-        let mut e = Self::new(
+        let mut e = Self::raw(
             StatusCode::BAD_REQUEST,
             100,
             format!(
@@ -82,7 +98,7 @@ impl MetaError {
 
     /// 2500: a path the Graph API does not know.
     pub fn unknown_path(path: &str) -> Self {
-        Self::new(
+        Self::raw(
             StatusCode::BAD_REQUEST,
             2500,
             format!("Unknown path components: {path}"),
@@ -91,7 +107,7 @@ impl MetaError {
 
     /// 100: a required parameter is missing or malformed.
     pub fn invalid_parameter(message: impl Into<String>) -> Self {
-        Self::new(
+        Self::raw(
             StatusCode::BAD_REQUEST,
             100,
             format!("(#100) {}", message.into()),
@@ -100,7 +116,7 @@ impl MetaError {
 
     /// 131009: a parameter has a value Meta does not accept.
     pub fn parameter_value(details: impl Into<String>) -> Self {
-        Self::new(
+        Self::raw(
             StatusCode::BAD_REQUEST,
             131009,
             "(#131009) Parameter value is not valid",
@@ -110,32 +126,32 @@ impl MetaError {
 
     /// 130429: the number's throughput is exceeded.
     pub fn throughput() -> Self {
-        Self::new(StatusCode::BAD_REQUEST, 130429, "(#130429) Rate limit hit")
+        Self::raw(StatusCode::BAD_REQUEST, 130429, "(#130429) Rate limit hit")
             .details("Cloud API message throughput has been reached.")
     }
 
     /// 131056: too many messages to the same user.
     pub fn pair_limit() -> Self {
-        Self::new(StatusCode::BAD_REQUEST, 131056, "(#131056) (Business Account, Consumer Account) pair rate limit hit")
+        Self::raw(StatusCode::BAD_REQUEST, 131056, "(#131056) (Business Account, Consumer Account) pair rate limit hit")
             .details("Message failed to send because there were too many messages sent from this phone number to the same phone number in a short period of time.")
     }
 
     /// 131047: outside the 24-hour customer service window.
     pub fn re_engagement() -> Self {
-        Self::new(StatusCode::BAD_REQUEST, 131047, "(#131047) Re-engagement message").details(
+        Self::raw(StatusCode::BAD_REQUEST, 131047, "(#131047) Re-engagement message").details(
             "Message failed to send because more than 24 hours have passed since the customer last replied to this number.",
         )
     }
 
     /// 131050: the user stopped marketing messages from this business.
     pub fn marketing_opt_out() -> Self {
-        Self::new(StatusCode::BAD_REQUEST, 131050, "(#131050) Unable to deliver the message")
+        Self::raw(StatusCode::BAD_REQUEST, 131050, "(#131050) Unable to deliver the message")
             .details("This recipient has chosen to stop receiving marketing messages on WhatsApp from your business.")
     }
 
     /// 133010: the number is not registered for Cloud API.
     pub fn not_registered() -> Self {
-        Self::new(
+        Self::raw(
             StatusCode::BAD_REQUEST,
             133010,
             "(#133010) Account not registered",
@@ -144,7 +160,7 @@ impl MetaError {
 
     /// 131051: a message type the Cloud API does not support.
     pub fn unsupported_type(kind: &str) -> Self {
-        Self::new(
+        Self::raw(
             StatusCode::BAD_REQUEST,
             131051,
             "(#131051) Unsupported message type",

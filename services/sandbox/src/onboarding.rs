@@ -36,10 +36,7 @@ pub struct Code {
 }
 
 fn oauth(subcode: u32, message: &str) -> MetaError {
-    let mut e = MetaError::invalid_parameter("");
-    e.message = message.into();
-    e.subcode = Some(subcode);
-    e
+    MetaError::raw(StatusCode::BAD_REQUEST, 100, message).subcode(subcode)
 }
 
 /// `POST /_sandbox/signup`: a business finishes the Embedded Signup popup;
@@ -108,10 +105,11 @@ pub async fn exchange(
     if q.client_id.as_deref() != Some(seed.app_id.as_str())
         || q.client_secret.as_deref() != Some(seed.app_secret.as_str())
     {
-        let mut e = MetaError::invalid_parameter("");
-        e.code = 1;
-        e.message = "Error validating client secret.".into();
-        return Err(e);
+        return Err(MetaError::raw(
+            StatusCode::BAD_REQUEST,
+            1,
+            "Error validating client secret.",
+        ));
     }
     let mut world = sandbox.world();
     let now = world.now();
@@ -182,18 +180,20 @@ pub async fn register(
         .register_calls
         .retain(|at| now < at + REGISTER_WINDOW.as_secs());
     if number.register_calls.len() >= REGISTER_LIMIT {
-        let mut e = MetaError::invalid_parameter("");
-        e.code = 133016;
-        e.message = "(#133016) Account register deregister rate limit exceeded".into();
-        return Err(e);
+        return Err(MetaError::coded(
+            StatusCode::BAD_REQUEST,
+            133016,
+            "Account register deregister rate limit exceeded",
+        ));
     }
     number.register_calls.push(now);
     match &number.pin {
         Some(existing) if *existing != pin => {
-            let mut e = MetaError::invalid_parameter("");
-            e.code = 133005;
-            e.message = "(#133005) Two step verification PIN Mismatch".into();
-            return Err(e);
+            return Err(MetaError::coded(
+                StatusCode::BAD_REQUEST,
+                133005,
+                "Two step verification PIN Mismatch",
+            ));
         }
         Some(_) => {}
         None => number.pin = Some(pin),

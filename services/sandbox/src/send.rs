@@ -30,7 +30,7 @@ pub fn authorize(world: &World, headers: &HeaderMap) -> Result<String, MetaError
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     else {
-        return Err(MetaError::unknown_path("").missing_token());
+        return Err(MetaError::missing_token());
     };
     let token = value.strip_prefix("Bearer ").unwrap_or_default().trim();
     let known = world
@@ -41,16 +41,6 @@ pub fn authorize(world: &World, headers: &HeaderMap) -> Result<String, MetaError
         return Err(MetaError::invalid_token(true));
     }
     Ok(known.waba_id.clone())
-}
-
-impl MetaError {
-    fn missing_token(mut self) -> Self {
-        self.code = 2500;
-        self.message =
-            "An active access token must be used to query information about the current user."
-                .into();
-        self
-    }
 }
 
 /// Normalises `to` (`+`, spaces, `-`, parentheses allowed) to a wa_id.

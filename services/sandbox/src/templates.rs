@@ -42,14 +42,9 @@ pub struct Template {
     pub review_at: f64,
 }
 
-impl MetaError {
-    fn template(status: StatusCode, code: u32, message: &str, details: String) -> Self {
-        let mut e = MetaError::invalid_parameter("").details(details);
-        e.status = status;
-        e.code = code;
-        e.message = format!("(#{code}) {message}");
-        e
-    }
+/// A template error in Meta's `(#code) message` form with details.
+fn template_error(status: StatusCode, code: u32, message: &str, details: String) -> MetaError {
+    MetaError::coded(status, code, message).details(details)
 }
 
 fn valid_language(code: &str) -> bool {
@@ -188,7 +183,7 @@ pub async fn create(
         .values()
         .any(|t| t.waba_id == waba_id && t.name == name && t.language == language)
     {
-        return Err(traced(MetaError::template(
+        return Err(traced(template_error(
             StatusCode::BAD_REQUEST,
             100,
             "Invalid parameter",
@@ -335,7 +330,7 @@ impl World {
             .values()
             .find(|t| t.waba_id == waba_id && t.name == name && t.language == language);
         let missing = || {
-            MetaError::template(
+            template_error(
                 StatusCode::NOT_FOUND,
                 132001,
                 "Template name does not exist in the translation",
@@ -346,7 +341,7 @@ impl World {
         match t.status.as_str() {
             "APPROVED" => {}
             "PAUSED" => {
-                return Err(MetaError::template(
+                return Err(template_error(
                     StatusCode::BAD_REQUEST,
                     132015,
                     "Template is paused",
@@ -354,7 +349,7 @@ impl World {
                 ));
             }
             "DISABLED" => {
-                return Err(MetaError::template(
+                return Err(template_error(
                     StatusCode::BAD_REQUEST,
                     132016,
                     "Template has been disabled",
@@ -378,7 +373,7 @@ impl World {
                 .map(|c| c["parameters"].as_array().map_or(0, Vec::len))
                 .sum::<usize>();
             if given != expected.len() {
-                return Err(MetaError::template(
+                return Err(template_error(
                     StatusCode::BAD_REQUEST,
                     132000,
                     "Number of parameters does not match the expected number of params",
@@ -403,7 +398,7 @@ impl World {
                     && c["parameters"].as_array().is_some_and(|p| !p.is_empty())
             });
             if dynamic && !supplied {
-                return Err(MetaError::template(
+                return Err(template_error(
                     StatusCode::BAD_REQUEST,
                     131008,
                     "Required parameter is missing",

@@ -275,18 +275,11 @@ pub async fn verify_callback(
 
 /// Error 2200: the callback did not pass verification.
 pub fn verification_failed(why: String) -> MetaError {
-    MetaError::invalid_parameter("").with(
+    MetaError::coded(
+        axum::http::StatusCode::BAD_REQUEST,
         2200,
-        format!("(#2200) Callback verification failed with the following errors: {why}"),
+        &format!("Callback verification failed with the following errors: {why}"),
     )
-}
-
-impl MetaError {
-    fn with(mut self, code: u32, message: String) -> Self {
-        self.code = code;
-        self.message = message;
-        self
-    }
 }
 
 /// Delivers one webhook right now (for `status_first`); on failure it joins
