@@ -135,7 +135,7 @@ pub async fn upload(
 }
 
 /// `GET /{version}/{media-id}`: metadata and a fresh 5-minute URL (or, for
-/// a phone-number id, the number's fields).
+/// a phone-number id, the number's fields; for a template id, the template).
 pub async fn retrieve(
     State(sandbox): State<Sandbox>,
     Path((version, media_id)): Path<(String, String)>,
@@ -149,6 +149,10 @@ pub async fn retrieve(
     // A phone-number id reads the number's fields (throughput, messaging limit).
     if let Some(number) = world.numbers.get(&media_id).filter(|n| n.waba_id == waba) {
         return Ok(Json(crate::control::number_fields(number)));
+    }
+    // A template id reads the template (`?fields=status` and the rest).
+    if let Some(t) = world.templates.get(&media_id).filter(|t| t.waba_id == waba) {
+        return Ok(Json(serde_json::to_value(t).expect("templates serialise")));
     }
     let key = world.trace_id();
     let expires = world.now() + URL_TTL_SECS;

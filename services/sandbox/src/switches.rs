@@ -67,7 +67,7 @@ impl Switches {
         }
         if self.inject.iter().any(|i| injected(i.code).is_none()) {
             return Err(
-                "inject codes must be among 131000, 131016, 131026, 131048, 131057, 130429, 131042, 131031",
+                "inject codes must be among 131000, 131016, 131026, 131048, 131049, 131057, 130429, 131042, 131031",
             );
         }
         Ok(())
@@ -103,6 +103,11 @@ pub fn injected(code: u32) -> Option<MetaError> {
             "Business account is in maintenance mode",
         ),
         130429 => return Some(MetaError::throughput()),
+        131049 => (
+            StatusCode::BAD_REQUEST,
+            "Message not delivered to maintain healthy ecosystem engagement",
+            "This message was not delivered to maintain healthy ecosystem engagement.",
+        ),
         131042 => (
             StatusCode::BAD_REQUEST,
             "Business eligibility payment issue",

@@ -302,6 +302,20 @@ async fn an_approved_template_can_be_edited_and_goes_back_to_review() {
     let meta = spawn_sandbox().await;
     let (_, created) = meta.create(&order_shipped()).await;
     let id = created["id"].as_str().unwrap();
+    let one: Value = meta
+        .http
+        .get(format!("{}/v21.0/{id}?fields=status", meta.base))
+        .bearer_auth(&meta.seed.access_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (one["id"].as_str(), one["status"].as_str()),
+        (Some(id), Some("PENDING"))
+    );
     let edit = |body: Value| {
         meta.http
             .post(format!("{}/v21.0/{id}", meta.base))
