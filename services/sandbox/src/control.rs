@@ -272,10 +272,7 @@ pub async fn subscribe(
             e.fbtrace_id = trace.clone();
             e
         };
-        if !crate::send::is_version(&version) {
-            return Err(traced(MetaError::unknown_path(&version)));
-        }
-        let waba = crate::send::authorize(&world, &headers).map_err(traced)?;
+        let waba = crate::send::caller(&world, &version, &headers).map_err(traced)?;
         if waba != waba_id {
             return Err(traced(MetaError::unknown_object(&waba_id)));
         }
@@ -406,10 +403,7 @@ pub async fn unsubscribe(
     headers: HeaderMap,
 ) -> Result<Json<Value>, MetaError> {
     let mut world = sandbox.world();
-    if !crate::send::is_version(&version) {
-        return Err(MetaError::unknown_path(&version));
-    }
-    if crate::send::authorize(&world, &headers)? != waba_id {
+    if crate::send::caller(&world, &version, &headers)? != waba_id {
         return Err(MetaError::unknown_object(&waba_id));
     }
     world.subscriptions.remove(&waba_id);

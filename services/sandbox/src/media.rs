@@ -65,10 +65,7 @@ pub async fn upload(
 ) -> Result<Json<Value>, MetaError> {
     let waba = {
         let world = sandbox.world();
-        if !crate::send::is_version(&version) {
-            return Err(MetaError::unknown_path(&version));
-        }
-        let waba = crate::send::authorize(&world, &headers)?;
+        let waba = crate::send::caller(&world, &version, &headers)?;
         if world
             .numbers
             .get(&number_id)
@@ -142,10 +139,7 @@ pub async fn retrieve(
     headers: HeaderMap,
 ) -> Result<Json<Value>, MetaError> {
     let mut world = sandbox.world();
-    if !crate::send::is_version(&version) {
-        return Err(MetaError::unknown_path(&version));
-    }
-    let waba = crate::send::authorize(&world, &headers)?;
+    let waba = crate::send::caller(&world, &version, &headers)?;
     // A phone-number id reads the number's fields (throughput, messaging limit).
     if let Some(number) = world.numbers.get(&media_id).filter(|n| n.waba_id == waba) {
         return Ok(Json(crate::control::number_fields(number)));
@@ -216,10 +210,7 @@ pub async fn delete(
     headers: HeaderMap,
 ) -> Result<Json<Value>, MetaError> {
     let mut world = sandbox.world();
-    if !crate::send::is_version(&version) {
-        return Err(MetaError::unknown_path(&version));
-    }
-    let waba = crate::send::authorize(&world, &headers)?;
+    let waba = crate::send::caller(&world, &version, &headers)?;
     if world.media.get(&media_id).is_none_or(|m| m.waba_id != waba) {
         return Err(MetaError::unknown_object(&media_id));
     }

@@ -152,10 +152,7 @@ pub async fn register(
     body: Bytes,
 ) -> Result<Json<Value>, MetaError> {
     let mut world = sandbox.world();
-    if !crate::send::is_version(&version) {
-        return Err(MetaError::unknown_path(&version));
-    }
-    let waba = crate::send::authorize(&world, &headers)?;
+    let waba = crate::send::caller(&world, &version, &headers)?;
     if world
         .numbers
         .get(&number_id)

@@ -24,6 +24,15 @@ pub fn is_version(v: &str) -> bool {
         .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// A Graph call's version segment and bearer token, checked; returns the
+/// token's WABA. Every Graph endpoint starts here.
+pub fn caller(world: &World, version: &str, headers: &HeaderMap) -> Result<String, MetaError> {
+    if !is_version(version) {
+        return Err(MetaError::unknown_path(version));
+    }
+    authorize(world, headers)
+}
+
 /// The bearer token of a request, checked against the world; returns its WABA.
 pub fn authorize(world: &World, headers: &HeaderMap) -> Result<String, MetaError> {
     let Some(value) = headers
@@ -260,10 +269,7 @@ fn send_now(
         e.fbtrace_id = trace.clone();
         e
     };
-    if !is_version(&version) {
-        return Err(with_trace(MetaError::unknown_path(&version)));
-    }
-    let waba = authorize(&world, headers).map_err(&with_trace)?;
+    let waba = caller(&world, &version, headers).map_err(&with_trace)?;
     let Some(registered) = world
         .numbers
         .get(&object_id)

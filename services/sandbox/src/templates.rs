@@ -220,11 +220,7 @@ fn authorize_waba(
     waba_id: &str,
     headers: &HeaderMap,
 ) -> Result<(), MetaError> {
-    if !crate::send::is_version(version) {
-        return Err(MetaError::unknown_path(version));
-    }
-    let waba = crate::send::authorize(world, headers)?;
-    if waba != waba_id {
+    if crate::send::caller(world, version, headers)? != waba_id {
         return Err(MetaError::unknown_object(waba_id));
     }
     Ok(())
@@ -457,10 +453,7 @@ pub async fn edit(
     body: Bytes,
 ) -> Result<Json<Value>, MetaError> {
     let mut world = sandbox.world();
-    if !crate::send::is_version(&version) {
-        return Err(MetaError::unknown_path(&version));
-    }
-    let waba = crate::send::authorize(&world, &headers)?;
+    let waba = crate::send::caller(&world, &version, &headers)?;
     let review_at = world.now_secs_f64() + sandbox.review_delay().as_secs_f64();
     let Some(t) = world
         .templates
