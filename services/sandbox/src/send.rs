@@ -239,8 +239,15 @@ pub async fn send(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, MetaError> {
-    let latency = sandbox.world().switches_for(&object_id).latency_ms;
-    let outcome = send_now(&sandbox, version, object_id, &headers, &body);
+    // One lock for the whole send; the answer waits outside it.
+    let (latency, outcome) = {
+        let mut world = sandbox.world();
+        let latency = world.switches_for(&object_id).latency_ms;
+        (
+            latency,
+            send_now(&mut world, version, object_id, &headers, &body),
+        )
+    };
     if latency > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
     }
@@ -257,19 +264,18 @@ type Early = Option<(String, Value)>;
 
 /// Everything a send does, under the world's lock (no awaits).
 fn send_now(
-    sandbox: &Sandbox,
+    world: &mut World,
     version: String,
     object_id: String,
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<(Value, Early), MetaError> {
-    let mut world = sandbox.world();
     let trace = world.trace_id();
     let with_trace = |mut e: MetaError| {
         e.fbtrace_id = trace.clone();
         e
     };
-    let waba = caller(&world, &version, headers).map_err(&with_trace)?;
+    let waba = caller(world, &version, headers).map_err(&with_trace)?;
     let Some(registered) = world
         .numbers
         .get(&object_id)
@@ -330,7 +336,7 @@ fn send_now(
         return Err(with_trace(MetaError::marketing_opt_out()));
     }
     let window_closed = category.is_none() && !world.window_open(&object_id, &to);
-    let switches = world.switches_for(&object_id);
+    let switches = world.switches_for(&object_id).clone();
     if window_closed && switches.window_mode == WindowMode::Sync {
         return Err(with_trace(MetaError::re_engagement()));
     }

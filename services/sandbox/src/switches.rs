@@ -150,7 +150,7 @@ pub async fn get(
     check(&sandbox, &headers)?;
     let world = sandbox.world();
     Ok(Json(match scope.phone_number_id {
-        Some(number) => world.switches_for(&number),
+        Some(number) => world.switches_for(&number).clone(),
         None => world.switches.clone(),
     }))
 }
@@ -171,7 +171,7 @@ pub async fn set(
                 "no sandbox number {number}"
             )));
         }
-        Some(number) => world.switches_for(number),
+        Some(number) => world.switches_for(number).clone(),
         None => world.switches.clone(),
     };
     let mut merged = serde_json::to_value(&current).expect("switches serialise");
