@@ -112,6 +112,14 @@ impl KeyRing {
         format!("{id}:{}", B64.encode(key))
     }
 
+    /// 32 random bytes as URL-safe base64 without padding: a JWT secret, a
+    /// control token, anything that must be unguessable and pasteable.
+    pub fn random_secret() -> String {
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    }
+
     /// The key id new ciphertexts use.
     pub fn primary_id(&self) -> &str {
         &self.primary

@@ -208,15 +208,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
                     Ok(())
                 }
                 Command::Keygen { key_id } => {
-                    let jwt = KeyRing::generate_spec("x");
                     println!(
                         "AEROSTIC_ENCRYPTION_KEYS={}",
                         KeyRing::generate_spec(&key_id)
                     );
-                    println!(
-                        "AEROSTIC_JWT_SECRET={}",
-                        jwt.split_once(':').map(|(_, k)| k).unwrap_or_default()
-                    );
+                    println!("AEROSTIC_JWT_SECRET={}", KeyRing::random_secret());
                     Ok(())
                 }
                 Command::Dev { .. } => unreachable!("handled above"),
