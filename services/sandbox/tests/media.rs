@@ -1,18 +1,13 @@
 //! Media: upload limits, 5-minute URLs that need the token, download, delete.
 
-use aerostic_sandbox::{Sandbox, Seed};
+mod common;
+
+use aerostic_sandbox::Seed;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
 async fn spawn() -> (String, Seed, reqwest::Client) {
-    let seed = Seed::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(aerostic_sandbox::run(
-        Sandbox::new(seed.clone(), "ctl"),
-        listener,
-        std::future::pending(),
-    ));
+    let (base, seed) = common::spawn_sandbox_with("ctl", |s| s).await;
     (base, seed, reqwest::Client::new())
 }
 

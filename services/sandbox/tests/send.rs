@@ -1,6 +1,8 @@
 //! The send endpoint and the control API, driven over HTTP like a client would.
 
-use aerostic_sandbox::{Sandbox, Seed};
+mod common;
+
+use aerostic_sandbox::Seed;
 use serde_json::{Value, json};
 
 const CONTROL: &str = "control-secret";
@@ -13,14 +15,7 @@ struct Meta {
 }
 
 async fn spawn_sandbox() -> Meta {
-    let seed = Seed::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(aerostic_sandbox::run(
-        Sandbox::new(seed.clone(), CONTROL),
-        listener,
-        std::future::pending(),
-    ));
+    let (base, seed) = common::spawn_sandbox_with(CONTROL, |s| s).await;
     Meta {
         base,
         http: reqwest::Client::new(),

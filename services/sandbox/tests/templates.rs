@@ -1,8 +1,10 @@
 //! Templates: creation rules, review and its webhook, and the checks on sends.
 
+mod common;
+
 use std::time::Duration;
 
-use aerostic_sandbox::{Sandbox, Seed};
+use aerostic_sandbox::Seed;
 use serde_json::{Value, json};
 
 struct Meta {
@@ -12,15 +14,8 @@ struct Meta {
 }
 
 async fn spawn_sandbox() -> Meta {
-    let seed = Seed::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let sandbox = Sandbox::new(seed.clone(), "ctl").with_review_delay(Duration::from_millis(50));
-    tokio::spawn(aerostic_sandbox::run(
-        sandbox,
-        listener,
-        std::future::pending(),
-    ));
+    let (base, seed) =
+        common::spawn_sandbox_with("ctl", |s| s.with_review_delay(Duration::from_millis(50))).await;
     Meta {
         base,
         http: reqwest::Client::new(),

@@ -1,11 +1,13 @@
 //! Webhooks out: verification first, Meta's payload shapes, escaped-unicode
 //! bodies signed over their exact bytes, and retries until the receiver says 200.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aerostic_sandbox::Seed;
 use aerostic_sandbox::webhooks::RetryPolicy;
-use aerostic_sandbox::{Sandbox, Seed};
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -63,20 +65,11 @@ async fn spawn_receiver(receiver: Receiver) -> String {
 }
 
 async fn spawn_sandbox() -> (String, Seed) {
-    let seed = Seed::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
     let fast = RetryPolicy {
         base: Duration::from_millis(30),
         horizon: Duration::from_secs(60),
     };
-    let sandbox = Sandbox::new(seed.clone(), CONTROL).with_retry_policy(fast);
-    tokio::spawn(aerostic_sandbox::run(
-        sandbox,
-        listener,
-        std::future::pending(),
-    ));
-    (base, seed)
+    common::spawn_sandbox_with(CONTROL, |s| s.with_retry_policy(fast)).await
 }
 
 async fn subscribe(base: &str, seed: &Seed, callback: &str, verify_token: &str) -> (u16, Value) {
