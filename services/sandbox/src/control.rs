@@ -12,7 +12,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::Sandbox;
-use crate::error::MetaError;
 use crate::send::normalize_to;
 
 /// A control API failure, in Aerostic's own error shape.
@@ -250,60 +249,6 @@ pub async fn deliveries(
     ))
 }
 
-/// Body of `POST /{version}/{waba-id}/subscribed_apps`.
-#[derive(Deserialize, Default)]
-pub struct Subscribe {
-    override_callback_uri: Option<String>,
-    verify_token: Option<String>,
-}
-
-/// `POST /{version}/{waba-id}/subscribed_apps` (Graph, with a Graph token):
-/// verifies the override callback, then subscribes the app to the WABA.
-pub async fn subscribe(
-    State(sandbox): State<Sandbox>,
-    Path((version, waba_id)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Result<Json<Value>, MetaError> {
-    let (callback, verify_token, challenge, trace) = {
-        let mut world = sandbox.world();
-        let trace = world.trace_id();
-        let traced = |mut e: MetaError| {
-            e.fbtrace_id = trace.clone();
-            e
-        };
-        let waba = crate::send::caller(&world, &version, &headers).map_err(traced)?;
-        if waba != waba_id {
-            return Err(traced(MetaError::unknown_object(&waba_id)));
-        }
-        let req: Subscribe = serde_json::from_slice(&body).unwrap_or_default();
-        let Some(callback) = req.override_callback_uri else {
-            return Err(traced(MetaError::invalid_parameter(
-                "The sandbox needs override_callback_uri and verify_token.",
-            )));
-        };
-        let challenge = world.now().to_string();
-        (
-            callback,
-            req.verify_token.unwrap_or_default(),
-            challenge,
-            trace,
-        )
-    };
-    if let Err(why) =
-        crate::webhooks::verify_callback(sandbox.http(), &callback, &verify_token, &challenge).await
-    {
-        let mut e = crate::webhooks::verification_failed(why);
-        e.fbtrace_id = trace;
-        return Err(e);
-    }
-    sandbox
-        .world()
-        .subscriptions
-        .insert(waba_id, crate::webhooks::Subscription { callback });
-    Ok(Json(json!({"success": true})))
-}
-
 /// Body of `POST /_sandbox/numbers/{id}/preferences`.
 #[derive(Deserialize)]
 pub struct Preference {
@@ -395,23 +340,8 @@ pub async fn add_number(
     Ok((StatusCode::CREATED, Json(json!(number))))
 }
 
-/// `DELETE /{version}/{waba-id}/subscribed_apps`: unsubscribes the app; no
-/// more webhooks go to its callback.
-pub async fn unsubscribe(
-    State(sandbox): State<Sandbox>,
-    Path((version, waba_id)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, MetaError> {
-    let mut world = sandbox.world();
-    if crate::send::caller(&world, &version, &headers)? != waba_id {
-        return Err(MetaError::unknown_object(&waba_id));
-    }
-    world.subscriptions.remove(&waba_id);
-    Ok(Json(json!({"success": true})))
-}
-
 /// The Graph fields of a phone number (`GET /{version}/{phone-number-id}`).
-pub fn number_fields(number: &crate::world::Number) -> Value {
+pub fn number_fields(number: &crate::world::Number, world: &crate::world::World) -> Value {
     let level = match number.throughput_per_sec {
         1000 => "HIGH",
         20 => "COEXISTENCE",
@@ -425,6 +355,7 @@ pub fn number_fields(number: &crate::world::Number) -> Value {
         "code_verification_status": "VERIFIED",
         "platform_type": if number.registered { "CLOUD_API" } else { "NOT_APPLICABLE" },
         "throughput": {"level": level},
-        "whatsapp_business_manager_messaging_limit": "TIER_250",
+        "whatsapp_business_manager_messaging_limit": world.tier(&number.waba_id).name(),
+        "webhook_configuration": world.callbacks.configuration(&number.waba_id, &number.id),
     })
 }

@@ -13,10 +13,12 @@
 
 #![warn(missing_docs)]
 
+pub mod callbacks;
 mod control;
 pub mod error;
 pub mod media;
 pub mod onboarding;
+pub mod portfolio;
 pub mod send;
 pub mod switches;
 pub mod templates;
@@ -124,7 +126,13 @@ pub fn router(sandbox: Sandbox) -> Router {
         .route("/{version}/{object_id}/messages", post(send::send))
         .route(
             "/{version}/{object_id}/subscribed_apps",
-            post(control::subscribe).delete(control::unsubscribe),
+            get(callbacks::subscribed)
+                .post(callbacks::subscribe)
+                .delete(callbacks::unsubscribe),
+        )
+        .route(
+            "/{version}/{object_id}/subscriptions",
+            get(callbacks::app_subscriptions).post(callbacks::subscribe_app),
         )
         .route(
             "/{version}/{object_id}/message_templates",
@@ -145,7 +153,7 @@ pub fn router(sandbox: Sandbox) -> Router {
             "/{version}/{object_id}",
             get(media::retrieve)
                 .delete(media::delete)
-                .post(templates::edit),
+                .post(callbacks::post_object),
         )
         .route("/_media/{id}", get(media::download))
         .route(
@@ -154,6 +162,7 @@ pub fn router(sandbox: Sandbox) -> Router {
         )
         .route("/_sandbox/signup", post(onboarding::signup))
         .route("/_sandbox/numbers", post(control::add_number))
+        .route("/_sandbox/portfolio", post(portfolio::set_tier))
         .route("/_sandbox/numbers/{id}/inbound", post(control::inbound))
         .route("/_sandbox/numbers/{id}/sent", get(control::sent))
         .route(

@@ -142,7 +142,7 @@ pub async fn retrieve(
     let waba = crate::send::caller(&world, &version, &headers)?;
     // A phone-number id reads the number's fields (throughput, messaging limit).
     if let Some(number) = world.numbers.get(&media_id).filter(|n| n.waba_id == waba) {
-        return Ok(Json(crate::control::number_fields(number)));
+        return Ok(Json(crate::control::number_fields(number, &world)));
     }
     // A template id reads the template (`?fields=status` and the rest).
     if let Some(t) = world.templates.get(&media_id).filter(|t| t.waba_id == waba) {

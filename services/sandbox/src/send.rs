@@ -347,6 +347,13 @@ fn send_now(
             return Err(with_trace(e));
         }
     }
+    // Templates outside a service window reach the user on the portfolio's
+    // messaging limit; past it they are accepted, then fail (see portfolio.rs).
+    let over_limit = if category.is_some() && !world.window_open(&object_id, &to) {
+        world.reach(&waba, &to).err()
+    } else {
+        None
+    };
     let id = world.wamid(&to);
     let timestamp = world.now();
     world.sent.push(SentMessage {
@@ -368,6 +375,8 @@ fn send_now(
                 timestamp,
                 &MetaError::re_engagement(),
             )]
+        } else if let Some(error) = &over_limit {
+            vec![crate::webhooks::failed(&number, &id, &to, timestamp, error)]
         } else {
             // The customer's phone takes it at once: sent, delivered, read.
             let mut steps = vec![("sent", true), ("delivered", true), ("read", false)];
@@ -385,16 +394,12 @@ fn send_now(
                 })
                 .collect()
         };
-        let callback = world
-            .subscriptions
-            .get(&number.waba_id)
-            .map(|s| s.callback.clone());
         for payload in payloads {
             let is_sent =
                 payload["entry"][0]["changes"][0]["value"]["statuses"][0]["status"] == "sent";
-            match &callback {
+            match world.callback_for(&number.waba_id, &payload) {
                 Some(url) if switches.status_first && is_sent && early.is_none() => {
-                    early = Some((url.clone(), payload));
+                    early = Some((url, payload));
                 }
                 _ => world.emit(&number.waba_id, &payload),
             }

@@ -12,13 +12,6 @@ use crate::error::MetaError;
 use crate::wire::{escaped_json, signature_256, signature_sha1};
 use crate::world::{Number, World};
 
-/// A WABA's verified callback.
-#[derive(Debug, Clone)]
-pub struct Subscription {
-    /// Where webhooks go.
-    pub callback: String,
-}
-
 /// One webhook waiting to be delivered (or retried).
 #[derive(Debug, Clone)]
 pub struct Delivery {
@@ -165,10 +158,10 @@ pub fn status(
 }
 
 impl World {
-    /// Queues `payload` for the WABA's callback, if it has one (twice, at the
+    /// Queues `payload` for the callback it routes to, if any (twice, at the
     /// duplicate rate).
     pub fn emit(&mut self, waba_id: &str, payload: &Value) {
-        let Some(sub) = self.subscriptions.get(waba_id).cloned() else {
+        let Some(callback) = self.callback_for(waba_id, payload) else {
             return;
         };
         let copies = if self.roll() < self.switches.duplicate_rate {
@@ -177,7 +170,7 @@ impl World {
             1
         };
         for _ in 0..copies {
-            self.queue(&sub.callback, payload.clone());
+            self.queue(&callback, payload.clone());
         }
         self.wake.notify_one();
     }

@@ -86,8 +86,8 @@ pub struct World {
     pub sent: Vec<SentMessage>,
     throughput: HashMap<String, Bucket>,
     pairs: HashMap<(String, String), Bucket>,
-    /// Verified callbacks by WABA.
-    pub subscriptions: HashMap<String, crate::webhooks::Subscription>,
+    /// The app's callback, subscribed WABAs and their overrides.
+    pub callbacks: crate::callbacks::Callbacks,
     /// Webhooks waiting for their (next) try.
     pub deliveries: Vec<crate::webhooks::Delivery>,
     /// Every delivery attempt, oldest first.
@@ -107,6 +107,8 @@ pub struct World {
     /// Templates by id.
     pub templates: HashMap<String, crate::templates::Template>,
     pub(crate) template_seq: u64,
+    /// Messaging limits by WABA (one portfolio each in the sandbox).
+    pub portfolios: HashMap<String, crate::portfolio::Portfolio>,
     pub(crate) wake: Arc<tokio::sync::Notify>,
 }
 
@@ -156,7 +158,7 @@ impl World {
             sent: Vec::new(),
             throughput: HashMap::new(),
             pairs: HashMap::new(),
-            subscriptions: HashMap::new(),
+            callbacks: Default::default(),
             deliveries: Vec::new(),
             attempts: Vec::new(),
             delivery_seq: 0,
@@ -168,6 +170,7 @@ impl World {
             rng: seed.seed ^ 0x9e37_79b9_7f4a_7c15,
             marketing_stopped: Default::default(),
             template_seq: 0,
+            portfolios: HashMap::new(),
             wake: Arc::new(tokio::sync::Notify::new()),
         };
         world.numbers.insert(

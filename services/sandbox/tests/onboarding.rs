@@ -141,10 +141,15 @@ async fn registering_with_a_pin_enables_sending_announces_the_partner_and_guards
 
     let hook = Hook::default();
     let callback = hook.spawn().await;
+    // The partner's app callback, then a plain subscription: PARTNER_ADDED
+    // is account-level and never follows an override.
+    assert_eq!(
+        common::subscribe_app(&base, &seed, &callback, "messages,account_update").await,
+        200
+    );
     let sub = http
         .post(format!("{base}/v21.0/{waba}/subscribed_apps"))
         .bearer_auth(&token)
-        .json(&json!({"override_callback_uri": callback, "verify_token": "x"}))
         .send()
         .await
         .unwrap();

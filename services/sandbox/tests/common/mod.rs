@@ -60,3 +60,101 @@ impl Hook {
         self.0.lock().unwrap().clone()
     }
 }
+
+/// Sets the app's own callback (as the App Dashboard would) with the app
+/// token, for `fields` (comma-separated); returns the Graph status.
+pub async fn subscribe_app(base: &str, seed: &Seed, callback: &str, fields: &str) -> u16 {
+    let resp = reqwest::Client::new()
+        .post(format!("{base}/v21.0/{}/subscriptions", seed.app_id))
+        .bearer_auth(format!("{}|{}", seed.app_id, seed.app_secret))
+        .json(
+            &serde_json::json!({"object": "whatsapp_business_account", "callback_url": callback,
+                                  "verify_token": "app-vt", "fields": fields}),
+        )
+        .send()
+        .await
+        .unwrap();
+    resp.status().as_u16()
+}
+
+/// A sandbox with an HTTP client and the calls every test makes.
+pub struct Meta {
+    /// The sandbox's base URL.
+    pub base: String,
+    /// Its seed (ids and tokens).
+    pub seed: Seed,
+    /// A keep-alive client.
+    pub http: reqwest::Client,
+    control: String,
+}
+
+impl Meta {
+    /// Starts a sandbox shaped by `configure`, with control token `control`.
+    pub async fn spawn(control: &str, configure: impl FnOnce(Sandbox) -> Sandbox) -> Meta {
+        let (base, seed) = spawn_sandbox_with(control, configure).await;
+        Meta {
+            base,
+            seed,
+            http: reqwest::Client::new(),
+            control: control.to_string(),
+        }
+    }
+
+    /// A Graph POST with the seeded access token; (status, JSON body).
+    pub async fn graph_post(&self, path: &str, body: Value) -> (u16, Value) {
+        let req = self.http.post(format!("{}/v21.0/{path}", self.base));
+        answer(req.bearer_auth(&self.seed.access_token).json(&body)).await
+    }
+
+    /// A Graph GET with the seeded access token; the JSON body.
+    pub async fn graph_get(&self, path: &str) -> Value {
+        let req = self.http.get(format!("{}/v21.0/{path}", self.base));
+        answer(req.bearer_auth(&self.seed.access_token)).await.1
+    }
+
+    /// A control API POST (`/_sandbox/{path}`); (status, JSON body).
+    pub async fn control(&self, path: &str, body: Value) -> (u16, Value) {
+        let req = self.http.post(format!("{}/_sandbox/{path}", self.base));
+        answer(req.bearer_auth(&self.control).json(&body)).await
+    }
+
+    /// A control API GET; the JSON body.
+    pub async fn control_get(&self, path: &str) -> Value {
+        let req = self.http.get(format!("{}/_sandbox/{path}", self.base));
+        answer(req.bearer_auth(&self.control)).await.1
+    }
+
+    /// Subscribes the app to the seeded WABA with `callback` as its override.
+    pub async fn subscribe_override(&self, callback: &str) {
+        let path = format!("{}/subscribed_apps", self.seed.waba_id);
+        let body = serde_json::json!({"override_callback_uri": callback, "verify_token": "vt"});
+        assert_eq!(self.graph_post(&path, body).await.0, 200);
+    }
+
+    /// Customer `from` writes `text` to `number`.
+    pub async fn customer_writes(&self, number: &str, from: &str, text: &str) {
+        let body = serde_json::json!({"from": from, "text": text});
+        let (status, body) = self
+            .control(&format!("numbers/{number}/inbound"), body)
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+
+    /// Waits until no delivery is pending; returns how many attempts were made.
+    pub async fn settled_attempts(&self) -> usize {
+        for _ in 0..300 {
+            let body = self.control_get("deliveries").await;
+            if body["pending"] == 0 {
+                return body["data"].as_array().map_or(0, Vec::len);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("deliveries never settled");
+    }
+}
+
+async fn answer(req: reqwest::RequestBuilder) -> (u16, Value) {
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
