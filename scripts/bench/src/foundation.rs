@@ -5,6 +5,9 @@
 //! (default `target/release/aerostic`). Service processes run against the
 //! local PostgreSQL, Redis and RabbitMQ, as in production.
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

@@ -5,6 +5,9 @@
 //!
 //! Usage: `cargo run --release -p aerostic-bench --bin bench-sandbox [seconds] [connections]`
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};

@@ -363,3 +363,73 @@ async fn customers_can_send_any_type_including_username_only_users_without_a_pho
     assert!(tap["contacts"][0].get("wa_id").is_none());
     assert_eq!(tap["contacts"][0]["user_id"], "US.13491208655302741918");
 }
+
+#[tokio::test]
+async fn a_receiver_that_never_answers_200_is_given_up_on_after_the_horizon() {
+    assert_eq!(
+        RetryPolicy::default().horizon,
+        Duration::from_secs(7 * 24 * 3600),
+        "Meta retries for 7 days"
+    );
+    let receiver = Receiver {
+        verify_token: "vt".into(),
+        fail_first: usize::MAX,
+        ..Default::default()
+    };
+    let url = spawn_receiver(receiver.clone()).await;
+    let (base, seed) = spawn_sandbox().await;
+    subscribe(&base, &seed, &url, "vt").await;
+    customer_writes(&base, &seed, "nobody home").await;
+    let http = reqwest::Client::new();
+    let log = || async {
+        http.get(format!("{base}/_sandbox/deliveries"))
+            .bearer_auth(CONTROL)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    for _ in 0..100 {
+        if *receiver.calls.lock().unwrap() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        log().await["pending"],
+        1,
+        "still retrying inside the horizon"
+    );
+
+    // The fast clock: a minute later the 60-second horizon is behind us.
+    http.post(format!("{base}/_sandbox/clock"))
+        .bearer_auth(CONTROL)
+        .json(&json!({"advance_secs": 61}))
+        .send()
+        .await
+        .unwrap();
+    let mut last = Value::Null;
+    for _ in 0..200 {
+        last = log().await;
+        if last["pending"] == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let attempts = last["data"].as_array().unwrap();
+    assert_eq!(
+        attempts.last().unwrap()["final_outcome"],
+        "gave_up",
+        "{last}"
+    );
+    assert!(receiver.received.lock().unwrap().is_empty());
+    let calls = *receiver.calls.lock().unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        *receiver.calls.lock().unwrap(),
+        calls,
+        "no try after giving up"
+    );
+}
