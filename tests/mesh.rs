@@ -42,9 +42,12 @@ async fn readyz_is_503_and_names_each_unreachable_service() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let state =
-        aerostic_gateway::AppState::new(Upstreams::at(ServiceName::ALL.map(|n| (n, dead))), conns)
-            .unwrap();
+    let state = aerostic_gateway::AppState::new(
+        Upstreams::at(ServiceName::ALL.map(|n| (n, dead))),
+        conns,
+        &common::test_secrets(),
+    )
+    .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(aerostic_gateway::run(

@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::identity::Caller;
 use crate::json::ApiJson;
 use crate::{AppState, GatewayError};
 
@@ -95,10 +96,81 @@ pub async fn login(
         })
         .await?
         .into_inner();
-    Ok(Json(json!({
+    Ok(Json(session_json(reply)))
+}
+
+fn session_json(reply: pb::LoginResponse) -> Value {
+    json!({
         "access_token": reply.access_token,
         "token_type": reply.token_type,
         "expires_in": reply.expires_in,
+        "refresh_token": reply.refresh_token,
         "user": user_json(reply.user),
-    })))
+    })
+}
+
+/// `POST /v1/auth/refresh` and `/v1/auth/logout` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshBody {
+    #[serde(default)]
+    refresh_token: String,
+}
+
+fn required_refresh_token(body: &RefreshBody) -> Result<(), GatewayError> {
+    if body.refresh_token.is_empty() {
+        return Err(GatewayError(
+            aerostic_kit::ApiError::new(
+                aerostic_kit::ErrorKind::InvalidArgument,
+                "validation_failed",
+                "the request has invalid fields",
+            )
+            .with_detail("refresh_token", "is required"),
+        ));
+    }
+    Ok(())
+}
+
+/// Spends a refresh token for a new access token and refresh token.
+pub async fn refresh(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<RefreshBody>,
+) -> Result<Json<Value>, GatewayError> {
+    required_refresh_token(&body)?;
+    let reply = state
+        .tenancy
+        .clone()
+        .refresh(pb::RefreshRequest {
+            refresh_token: body.refresh_token,
+        })
+        .await?
+        .into_inner();
+    Ok(Json(session_json(reply)))
+}
+
+/// Ends the session of a refresh token: 204.
+pub async fn logout(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<RefreshBody>,
+) -> Result<StatusCode, GatewayError> {
+    required_refresh_token(&body)?;
+    state
+        .tenancy
+        .clone()
+        .logout(pb::LogoutRequest {
+            refresh_token: body.refresh_token,
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /v1/me`: who the credential stands for.
+pub async fn me(Caller(caller): Caller) -> Json<Value> {
+    Json(json!({
+        "tenant_id": caller.tenant_id.to_string(),
+        "user_id": caller.user_id.map(|u| u.to_string()),
+        "role": caller.role.as_str(),
+        "api_key_id": caller.api_key_id,
+        "scopes": caller.scopes,
+    }))
 }

@@ -6,21 +6,25 @@
 
 #![warn(missing_docs)]
 
+mod api_keys;
 mod auth;
 mod error;
 mod health;
+pub mod identity;
 mod json;
 mod trace;
 
 use std::future::Future;
 use std::net::SocketAddr;
 
-use aerostic_kit::config::{ServiceName, Upstreams};
+use aerostic_kit::config::{Secrets, ServiceName, Upstreams};
 use aerostic_kit::context::Connections;
 use aerostic_kit::grpc::{TracedChannel, channel};
+use aerostic_kit::identity::{Identity, IdentitySeal};
+use aerostic_kit::jwt::JwtKeys;
 use aerostic_proto::v1::tenancy_client::TenancyClient;
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use tokio::net::TcpListener;
 
 pub use error::GatewayError;
@@ -31,17 +35,35 @@ pub struct AppState {
     upstreams: Upstreams,
     tenancy: TenancyClient<TracedChannel>,
     connections: Connections,
+    keys: JwtKeys,
+    seal: IdentitySeal,
+    api_keys: moka::sync::Cache<String, Identity>,
 }
 
 impl AppState {
-    /// Clients for `upstreams`; `connections` only for readiness.
-    pub fn new(upstreams: Upstreams, connections: Connections) -> anyhow::Result<Self> {
+    /// Clients for `upstreams`; `connections` only for readiness; `secrets`
+    /// to verify access tokens and seal identities.
+    pub fn new(
+        upstreams: Upstreams,
+        connections: Connections,
+        secrets: &Secrets,
+    ) -> anyhow::Result<Self> {
         let tenancy = TenancyClient::new(channel(upstreams.url(ServiceName::Tenancy))?);
         Ok(Self {
             upstreams,
             tenancy,
             connections,
+            keys: secrets.jwt_keys(),
+            seal: secrets.identity_seal(),
+            api_keys: identity::api_key_cache(),
         })
+    }
+
+    /// A gRPC request carrying `caller`'s sealed identity.
+    pub fn as_caller<T>(&self, caller: &Identity, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        self.seal.attach(&mut request, caller);
+        request
     }
 }
 
@@ -52,6 +74,14 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/v1/auth/register", post(auth::register))
         .route("/v1/auth/login", post(auth::login))
+        .route("/v1/auth/refresh", post(auth::refresh))
+        .route("/v1/auth/logout", post(auth::logout))
+        .route("/v1/me", get(auth::me))
+        .route(
+            "/v1/billing/api-keys",
+            get(api_keys::list).post(api_keys::create),
+        )
+        .route("/v1/billing/api-keys/{id}", delete(api_keys::revoke))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)

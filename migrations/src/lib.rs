@@ -6,6 +6,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_tenancy;
+mod m20261124_000002_sessions;
 
 /// Every migration of the platform.
 pub struct Migrator;
@@ -13,6 +14,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261124_000001_tenancy::Migration)]
+        vec![
+            Box::new(m20261124_000001_tenancy::Migration),
+            Box::new(m20261124_000002_sessions::Migration),
+        ]
     }
 }

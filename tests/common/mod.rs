@@ -125,3 +125,62 @@ impl TestApp {
 pub fn unique_email() -> String {
     format!("owner+{}@example.com", uuid::Uuid::new_v4().simple())
 }
+
+/// A response: status, `Retry-After` (if any) and JSON body.
+pub struct Answer {
+    pub status: u16,
+    pub retry_after: Option<String>,
+    pub body: Value,
+}
+
+impl TestApp {
+    /// Any request with an optional bearer credential and JSON body.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<&Value>,
+    ) -> Answer {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = bearer {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_string());
+        Answer {
+            status,
+            retry_after,
+            body: resp.json().await.unwrap_or(Value::Null),
+        }
+    }
+
+    /// Logs in with the password `register` uses; the session JSON.
+    pub async fn login(&self, email: &str) -> Value {
+        let (status, body) = self
+            .post_json(
+                "/v1/auth/login",
+                &serde_json::json!({"email": email, "password": "correct horse battery"}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// Registers a new tenant and logs its admin in; the access token.
+    pub async fn new_admin(&self) -> String {
+        let email = unique_email();
+        self.register(&email).await;
+        self.login(&email).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+}

@@ -277,6 +277,8 @@ pub struct Secrets {
     pub encryption_primary: Option<String>,
     /// HMAC secret for access tokens, at least 32 bytes.
     pub jwt_secret: String,
+    /// Earlier JWT secrets still accepted while their tokens live (rotation).
+    pub jwt_previous_secrets: Vec<String>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -286,7 +288,8 @@ impl std::fmt::Debug for Secrets {
 }
 
 impl Secrets {
-    /// Reads `AEROSTIC_ENCRYPTION_KEYS`, `AEROSTIC_ENCRYPTION_PRIMARY_KEY`, `AEROSTIC_JWT_SECRET`.
+    /// Reads `AEROSTIC_ENCRYPTION_KEYS`, `AEROSTIC_ENCRYPTION_PRIMARY_KEY`,
+    /// `AEROSTIC_JWT_SECRET` and `AEROSTIC_JWT_PREVIOUS_SECRETS` (comma-separated).
     pub fn from_source(src: &Source) -> Result<Self, ConfigError> {
         let encryption_keys = src.required(
             "AEROSTIC_ENCRYPTION_KEYS",
@@ -309,7 +312,26 @@ impl Secrets {
             encryption_keys,
             encryption_primary: src.optional("AEROSTIC_ENCRYPTION_PRIMARY_KEY"),
             jwt_secret,
+            jwt_previous_secrets: src
+                .optional("AEROSTIC_JWT_PREVIOUS_SECRETS")
+                .map(|list| {
+                    list.split(',')
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
+    }
+
+    /// The access-token keys these secrets describe.
+    pub fn jwt_keys(&self) -> crate::jwt::JwtKeys {
+        crate::jwt::JwtKeys::new(&self.jwt_secret, &self.jwt_previous_secrets)
+    }
+
+    /// The identity seal of the mesh.
+    pub fn identity_seal(&self) -> crate::identity::IdentitySeal {
+        crate::identity::IdentitySeal::new(self.jwt_secret.as_bytes())
     }
 
     /// The key ring these secrets describe.
@@ -402,6 +424,8 @@ pub struct GatewayConfig {
     pub upstreams: Upstreams,
     /// Only to report readiness; the gateway owns no data.
     pub backends: Backends,
+    /// To verify access tokens and seal identities for the services.
+    pub secrets: Secrets,
 }
 
 impl GatewayConfig {
@@ -411,6 +435,7 @@ impl GatewayConfig {
             http_addr: src.parse_or("AEROSTIC_GATEWAY_ADDR", loopback(8080))?,
             upstreams: Upstreams::from_source(src)?,
             backends: Backends::from_source(src)?,
+            secrets: Secrets::from_source(src)?,
         })
     }
 }

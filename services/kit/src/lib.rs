@@ -9,7 +9,8 @@
 //! - [`telemetry`] and [`mask`]: masked logs, Prometheus metrics, trace ids;
 //! - [`outbox`]: events staged in the writing transaction, relayed after commit;
 //! - [`grpc`]: serving and calling with health, reflection and trace propagation;
-//! - [`ids`]: typed ids.
+//! - [`ids`]: typed ids; [`identity`]: the sealed caller identity and permissions;
+//! - [`jwt`]: access tokens with rotating keys.
 
 #![warn(missing_docs)]
 
@@ -21,7 +22,9 @@ pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod grpc;
+pub mod identity;
 pub mod ids;
+pub mod jwt;
 pub mod mask;
 pub mod outbox;
 pub mod telemetry;

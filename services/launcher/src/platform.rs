@@ -102,7 +102,7 @@ impl Platform {
                 )
             });
         }
-        let state = aerostic_gateway::AppState::new(upstreams, conns)?;
+        let state = aerostic_gateway::AppState::new(upstreams, conns, &spec.secrets)?;
         let shutdown = stopped(rx.clone());
         tasks.spawn(async move {
             (

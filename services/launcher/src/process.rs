@@ -65,7 +65,7 @@ pub async fn service_process(name: ServiceName, src: &Source) -> anyhow::Result<
 pub async fn gateway_process(src: &Source) -> anyhow::Result<()> {
     let cfg = GatewayConfig::from_source(src)?;
     let conns = Connections::connect(&cfg.backends).await?;
-    let state = aerostic_gateway::AppState::new(cfg.upstreams, conns)?;
+    let state = aerostic_gateway::AppState::new(cfg.upstreams, conns, &cfg.secrets)?;
     let listener = TcpListener::bind(cfg.http_addr)
         .await
         .with_context(|| format!("binding {}", cfg.http_addr))?;

@@ -17,11 +17,15 @@ use sha2::{Digest, Sha256};
 use crate::audit::AuditRecord;
 use crate::entity::{tenant, user};
 use crate::password;
-use crate::token::{ACCESS_TOKEN_TTL_SECS, TokenSigner};
+use crate::sessions::{Sessions, Tokens};
 use crate::validate::{Email, Password, Problems, name};
 
 /// How long failed logins are remembered.
 pub const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Failed logins for one account within the window before it is locked.
+pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
+/// Failed logins from one IP within the window before it is locked out.
+pub const MAX_FAILURES_PER_IP: i64 = 20;
 /// Plan a new tenant starts on.
 pub const STARTER_PLAN: &str = "starter";
 /// Role of the user who registers a tenant.
@@ -41,10 +45,8 @@ pub struct Registration {
 
 /// A successful login.
 pub struct Session {
-    /// The signed access token.
-    pub access_token: String,
-    /// Seconds until it expires.
-    pub expires_in: u32,
+    /// Access and refresh tokens.
+    pub tokens: Tokens,
     /// Who logged in.
     pub user: user::Model,
 }
@@ -55,7 +57,7 @@ pub struct Auth {
     db: DatabaseConnection,
     cache: Arc<dyn Cache>,
     outbox: Outbox,
-    signer: TokenSigner,
+    sessions: Sessions,
 }
 
 fn db_error(e: DbErr) -> ApiError {
@@ -76,13 +78,13 @@ impl Auth {
         db: DatabaseConnection,
         cache: Arc<dyn Cache>,
         outbox: Outbox,
-        signer: TokenSigner,
+        sessions: Sessions,
     ) -> Self {
         Self {
             db,
             cache,
             outbox,
-            signer,
+            sessions,
         }
     }
 
@@ -192,6 +194,7 @@ impl Auth {
         }
         problems.finish()?;
         let normalized = email.trim().to_lowercase();
+        self.check_lockout(&normalized, client_ip).await?;
 
         let found = self.find_by_normalized(&normalized).await?;
         let (phc, user) = match found {
@@ -201,10 +204,7 @@ impl Auth {
         let matches = password::verify(password.to_string(), phc).await;
         match user {
             Some(user) if matches && user.active => {
-                let access_token = self
-                    .signer
-                    .issue(&user.id, &user.tenant_id, &user.role)
-                    .map_err(ApiError::internal)?;
+                let tokens = self.sessions.start(&user).await?;
                 self.record(AuditRecord::now(
                     &user.tenant_id,
                     &user.id,
@@ -212,11 +212,7 @@ impl Auth {
                     "password login",
                 ))
                 .await?;
-                Ok(Session {
-                    access_token,
-                    expires_in: ACCESS_TOKEN_TTL_SECS,
-                    user,
-                })
+                Ok(Session { tokens, user })
             }
             other => {
                 self.count_failure(&normalized, client_ip).await;
@@ -241,6 +237,33 @@ impl Auth {
                 ))
             }
         }
+    }
+
+    /// 429 while the account or the IP has too many recent failures. The
+    /// check comes before the password is verified, so a locked account
+    /// cannot be probed either; a cache outage fails open (the argon2 cost
+    /// still slows guessing) rather than locking everyone out.
+    async fn check_lockout(&self, email: &str, client_ip: &str) -> Result<(), ApiError> {
+        let mut checks = vec![(failure_key("email", email), MAX_FAILURES_PER_ACCOUNT)];
+        if !client_ip.is_empty() {
+            checks.push((failure_key("ip", client_ip), MAX_FAILURES_PER_IP));
+        }
+        for (key, limit) in checks {
+            match self.cache.incr(&key, 0, FAILURE_WINDOW).await {
+                Ok(count) if count >= limit => {
+                    metrics::counter!("aerostic_login_lockouts_total").increment(1);
+                    return Err(ApiError::new(
+                        ErrorKind::RateLimited,
+                        "too_many_login_attempts",
+                        "too many failed logins; try again later",
+                    )
+                    .with_detail("retry_after_secs", FAILURE_WINDOW.as_secs().to_string()));
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not read failed-login counters"),
+            }
+        }
+        Ok(())
     }
 
     async fn count_failure(&self, email: &str, client_ip: &str) {

@@ -4,18 +4,64 @@ use aerostic_proto::v1 as pb;
 use aerostic_proto::v1::tenancy_server::Tenancy;
 use tonic::{Request, Response, Status};
 
+use aerostic_kit::identity::{Identity, IdentitySeal};
+use aerostic_kit::jwt::JwtKeys;
+use aerostic_kit::{ApiError, ErrorKind};
+
+use crate::api_keys::ApiKeys;
 use crate::auth::{Auth, Registration};
-use crate::entity::{tenant, user};
+use crate::entity::{api_key, tenant, user};
+use crate::sessions::{Sessions, Tokens};
 
 /// Serves [`Tenancy`] over the domain.
 pub struct TenancyGrpc {
-    auth: Auth,
+    /// Registration and login.
+    pub auth: Auth,
+    /// Refresh-token families.
+    pub sessions: Sessions,
+    /// Developer API keys.
+    pub api_keys: ApiKeys,
+    /// Access-token keys, for `Authenticate`.
+    pub keys: JwtKeys,
+    /// Opens the caller identity the gateway sealed.
+    pub seal: IdentitySeal,
 }
 
 impl TenancyGrpc {
-    /// A server over `auth`.
-    pub fn new(auth: Auth) -> Self {
-        Self { auth }
+    fn caller<T>(&self, request: &Request<T>) -> Result<Identity, Status> {
+        Ok(self.seal.caller(request)?)
+    }
+}
+
+fn login_response(tokens: Tokens, user: user::Model) -> pb::LoginResponse {
+    pb::LoginResponse {
+        access_token: tokens.access_token,
+        token_type: "Bearer".into(),
+        expires_in: tokens.expires_in,
+        refresh_token: tokens.refresh_token,
+        user: Some(user_pb(user)),
+    }
+}
+
+fn identity_pb(identity: Identity) -> pb::Identity {
+    pb::Identity {
+        tenant_id: identity.tenant_id.to_string(),
+        user_id: identity.user_id.map(|u| u.to_string()).unwrap_or_default(),
+        role: role(identity.role.as_str()) as i32,
+        api_key_id: identity.api_key_id.unwrap_or_default(),
+        scopes: identity.scopes,
+    }
+}
+
+fn api_key_pb(k: api_key::Model) -> pb::ApiKey {
+    pb::ApiKey {
+        id: k.id,
+        name: k.name,
+        prefix: k.prefix,
+        scopes: k.scopes.split_whitespace().map(str::to_string).collect(),
+        created_at: Some(timestamp(k.created_at)),
+        last_used_at: k.last_used_at.map(timestamp),
+        revoked_at: k.revoked_at.map(timestamp),
     }
 }
 
@@ -80,20 +126,48 @@ aerostic_kit::service_impl! {
         async fn login(&self, request: Request<pb::LoginRequest>) -> Result<Response<pb::LoginResponse>, Status> {
             let r = request.into_inner();
             let session = self.auth.login(&r.email, &r.password, &r.client_ip).await?;
-            Ok(Response::new(pb::LoginResponse {
-                access_token: session.access_token,
-                token_type: "Bearer".into(),
-                expires_in: session.expires_in,
-                // Rotating refresh tokens arrive with sessions proper (issue 5).
-                refresh_token: String::new(),
-                user: Some(user_pb(session.user)),
-            }))
+            Ok(Response::new(login_response(session.tokens, session.user)))
+        }
+
+        async fn refresh(&self, request: Request<pb::RefreshRequest>) -> Result<Response<pb::LoginResponse>, Status> {
+            let (tokens, user) = self.sessions.refresh(&request.into_inner().refresh_token).await?;
+            Ok(Response::new(login_response(tokens, user)))
+        }
+
+        async fn logout(&self, request: Request<pb::LogoutRequest>) -> Result<Response<pb::LogoutResponse>, Status> {
+            self.sessions.logout(&request.into_inner().refresh_token).await?;
+            Ok(Response::new(pb::LogoutResponse {}))
+        }
+
+        async fn authenticate(&self, request: Request<pb::AuthenticateRequest>) -> Result<Response<pb::Identity>, Status> {
+            let identity = match request.into_inner().credential {
+                Some(pb::authenticate_request::Credential::AccessToken(token)) => self.keys.identity(&token)?,
+                Some(pb::authenticate_request::Credential::ApiKey(secret)) => self.api_keys.authenticate(&secret).await?,
+                None => return Err(ApiError::new(ErrorKind::InvalidArgument, "credential_required", "an access token or an API key is required").into()),
+            };
+            Ok(Response::new(identity_pb(identity)))
+        }
+
+        async fn create_api_key(&self, request: Request<pb::CreateApiKeyRequest>) -> Result<Response<pb::CreateApiKeyResponse>, Status> {
+            let caller = self.caller(&request)?;
+            let r = request.into_inner();
+            let (key, secret) = self.api_keys.create(&caller, &r.name, &r.scopes).await?;
+            Ok(Response::new(pb::CreateApiKeyResponse { key: Some(api_key_pb(key)), secret }))
+        }
+
+        async fn list_api_keys(&self, request: Request<pb::ListApiKeysRequest>) -> Result<Response<pb::ListApiKeysResponse>, Status> {
+            let caller = self.caller(&request)?;
+            let keys = self.api_keys.list(&caller).await?;
+            Ok(Response::new(pb::ListApiKeysResponse { keys: keys.into_iter().map(api_key_pb).collect(), page: None }))
+        }
+
+        async fn revoke_api_key(&self, request: Request<pb::RevokeApiKeyRequest>) -> Result<Response<pb::ApiKey>, Status> {
+            let caller = self.caller(&request)?;
+            let key = self.api_keys.revoke(&caller, &request.into_inner().key_id).await?;
+            Ok(Response::new(api_key_pb(key)))
         }
     }
     unimplemented {
-        refresh(pb::RefreshRequest) -> pb::LoginResponse;
-        logout(pb::LogoutRequest) -> pb::LogoutResponse;
-        authenticate(pb::AuthenticateRequest) -> pb::Identity;
         get_tenant(pb::GetTenantRequest) -> pb::Tenant;
         list_tenants(pb::ListTenantsRequest) -> pb::ListTenantsResponse;
         update_tenant_plan(pb::UpdateTenantPlanRequest) -> pb::Tenant;
@@ -103,9 +177,6 @@ aerostic_kit::service_impl! {
         list_users(pb::ListUsersRequest) -> pb::ListUsersResponse;
         update_user_role(pb::UpdateUserRoleRequest) -> pb::User;
         deactivate_user(pb::DeactivateUserRequest) -> pb::User;
-        create_api_key(pb::CreateApiKeyRequest) -> pb::CreateApiKeyResponse;
-        list_api_keys(pb::ListApiKeysRequest) -> pb::ListApiKeysResponse;
-        revoke_api_key(pb::RevokeApiKeyRequest) -> pb::ApiKey;
         start_embedded_signup(pb::StartEmbeddedSignupRequest) -> pb::StartEmbeddedSignupResponse;
         finish_embedded_signup(pb::FinishEmbeddedSignupRequest) -> pb::WhatsAppAccount;
         init_cloud_number(pb::InitCloudNumberRequest) -> pb::WhatsAppAccount;

@@ -1,17 +1,17 @@
-//! Tenancy: tenants, users, sessions and the audit log (this issue: register,
-//! login, failed-login counting, audit events through the broker).
+//! Tenancy: tenants, users, sessions, API keys and the audit log.
 //!
 //! [`auth`] is the domain; [`grpc`] translates; [`run`] wires them to the
 //! backends and serves until shut down.
 
 #![warn(missing_docs)]
 
+pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod entity;
 pub mod grpc;
 pub mod password;
-pub mod token;
+pub mod sessions;
 pub mod validate;
 
 use std::future::Future;
@@ -47,18 +47,22 @@ pub async fn run(
         outbox
             .clone()
             .spawn_relay(ctx.db.clone(), ctx.broker.clone(), Duration::from_secs(1));
+    let keys = ctx.secrets.jwt_keys();
+    let sessions = sessions::Sessions::new(ctx.db.clone(), keys.clone(), outbox.clone());
     let auth = auth::Auth::new(
         ctx.db.clone(),
         ctx.cache.clone(),
-        outbox,
-        token::TokenSigner::new(ctx.secrets.jwt_secret.as_bytes()),
+        outbox.clone(),
+        sessions.clone(),
     );
-    let served = aerostic_kit::grpc::serve(
-        TenancyServer::new(grpc::TenancyGrpc::new(auth)),
-        listener,
-        shutdown,
-    )
-    .await;
+    let server = grpc::TenancyGrpc {
+        auth,
+        sessions,
+        api_keys: api_keys::ApiKeys::new(ctx.db.clone(), outbox),
+        keys,
+        seal: ctx.secrets.identity_seal(),
+    };
+    let served = aerostic_kit::grpc::serve(TenancyServer::new(server), listener, shutdown).await;
     relay.abort();
     consumer.shutdown().await;
     served?;
