@@ -28,14 +28,20 @@ async fn a_key_is_shown_once_authenticates_with_its_scopes_and_dies_when_revoked
     assert_eq!(created.status, 201, "{}", created.body);
     let secret = created.body["secret"].as_str().unwrap().to_string();
     let prefix = created.body["prefix"].as_str().unwrap();
-    assert!(secret.starts_with(&format!("{prefix}_")), "{secret} {prefix}");
+    assert!(
+        secret.starts_with(&format!("{prefix}_")),
+        "{secret} {prefix}"
+    );
     assert!(prefix.starts_with("ak_live_"));
 
     let listed = app.call(Method::GET, KEYS, Some(&admin), None).await;
     assert_eq!(listed.status, 200);
     assert_eq!(listed.body["data"].as_array().unwrap().len(), 1);
     assert!(
-        !listed.body.to_string().contains(&secret[prefix.len() + 1..]),
+        !listed
+            .body
+            .to_string()
+            .contains(&secret[prefix.len() + 1..]),
         "a list never shows the secret"
     );
 
@@ -83,7 +89,12 @@ async fn another_tenants_key_ids_answer_404_and_change_nothing() {
     );
 
     let attempt = app
-        .call(Method::DELETE, &format!("{KEYS}/{id}"), Some(&mallory), None)
+        .call(
+            Method::DELETE,
+            &format!("{KEYS}/{id}"),
+            Some(&mallory),
+            None,
+        )
         .await;
     assert_eq!(
         (attempt.status, attempt.body["error"]["code"].as_str()),
@@ -99,7 +110,12 @@ async fn another_tenants_key_ids_answer_404_and_change_nothing() {
         "alice's key still works"
     );
     let garbage = app
-        .call(Method::DELETE, &format!("{KEYS}/not-a-key"), Some(&alice), None)
+        .call(
+            Method::DELETE,
+            &format!("{KEYS}/not-a-key"),
+            Some(&alice),
+            None,
+        )
         .await;
     assert_eq!(garbage.status, 404);
 }
@@ -109,18 +125,31 @@ async fn names_and_scopes_are_validated_and_each_problem_named() {
     let app = spawn_app().await;
     let admin = app.new_admin().await;
     let none = app
-        .call(Method::POST, KEYS, Some(&admin), Some(&json!({"name": "", "scopes": []})))
+        .call(
+            Method::POST,
+            KEYS,
+            Some(&admin),
+            Some(&json!({"name": "", "scopes": []})),
+        )
         .await;
     assert_eq!(none.status, 400);
     let details = &none.body["error"]["details"];
-    assert!(details["name"].is_string() && details["scopes"].is_string(), "{details}");
+    assert!(
+        details["name"].is_string() && details["scopes"].is_string(),
+        "{details}"
+    );
     let unknown = create(&app, &admin, json!(["messages:send", "root"])).await;
     assert_eq!(
         unknown.body["error"]["details"]["scopes"],
         "contains an unknown scope"
     );
     let anonymous = app
-        .call(Method::POST, KEYS, None, Some(&json!({"name": "x", "scopes": ["messages:send"]})))
+        .call(
+            Method::POST,
+            KEYS,
+            None,
+            Some(&json!({"name": "x", "scopes": ["messages:send"]})),
+        )
         .await;
     assert_eq!(anonymous.status, 401);
 }
@@ -141,7 +170,15 @@ async fn the_database_holds_only_a_hash_of_the_secret() {
         .unwrap();
     let mut dump = String::new();
     for row in &rows {
-        for column in ["id", "tenant_id", "name", "prefix", "secret_hash", "scopes", "created_by"] {
+        for column in [
+            "id",
+            "tenant_id",
+            "name",
+            "prefix",
+            "secret_hash",
+            "scopes",
+            "created_by",
+        ] {
             dump.push_str(&row.try_get::<String>("", column).unwrap());
             dump.push('\n');
         }
