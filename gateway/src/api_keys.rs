@@ -21,7 +21,7 @@ pub struct CreateBody {
     scopes: Vec<String>,
 }
 
-fn rfc3339(t: Option<prost_types::Timestamp>) -> Value {
+pub(crate) fn rfc3339(t: Option<prost_types::Timestamp>) -> Value {
     t.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos as u32))
         .map_or(Value::Null, |t| json!(t.to_rfc3339()))
 }

@@ -38,7 +38,7 @@ pub struct LoginBody {
     password: String,
 }
 
-fn user_json(user: Option<pb::User>) -> Value {
+pub(crate) fn user_json(user: Option<pb::User>) -> Value {
     let user = user.unwrap_or_default();
     json!({
         "id": user.id,

@@ -12,6 +12,7 @@ mod error;
 mod health;
 pub mod identity;
 mod json;
+mod team;
 mod trace;
 
 use std::future::Future;
@@ -24,7 +25,7 @@ use aerostic_kit::identity::{Identity, IdentitySeal};
 use aerostic_kit::jwt::JwtKeys;
 use aerostic_proto::v1::tenancy_client::TenancyClient;
 use axum::Router;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post};
 use tokio::net::TcpListener;
 
 pub use error::GatewayError;
@@ -82,6 +83,11 @@ pub fn router(state: AppState) -> Router {
             get(api_keys::list).post(api_keys::create),
         )
         .route("/v1/billing/api-keys/{id}", delete(api_keys::revoke))
+        .route("/v1/team/invitations", post(team::invite))
+        .route("/v1/team/invitations/accept", post(team::accept))
+        .route("/v1/team/users", get(team::list))
+        .route("/v1/team/users/{id}", patch(team::change_role))
+        .route("/v1/team/users/{id}/deactivate", post(team::deactivate))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)

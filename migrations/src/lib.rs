@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_tenancy;
 mod m20261124_000002_sessions;
+mod m20261124_000003_invitations;
 
 /// Every migration of the platform.
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261124_000001_tenancy::Migration),
             Box::new(m20261124_000002_sessions::Migration),
+            Box::new(m20261124_000003_invitations::Migration),
         ]
     }
 }

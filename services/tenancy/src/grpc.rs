@@ -12,6 +12,7 @@ use crate::api_keys::ApiKeys;
 use crate::auth::{Auth, Registration};
 use crate::entity::{api_key, tenant, user};
 use crate::sessions::{Sessions, Tokens};
+use crate::team::Team;
 
 /// Serves [`Tenancy`] over the domain.
 pub struct TenancyGrpc {
@@ -21,6 +22,8 @@ pub struct TenancyGrpc {
     pub sessions: Sessions,
     /// Developer API keys.
     pub api_keys: ApiKeys,
+    /// Invitations and team management.
+    pub team: Team,
     /// Access-token keys, for `Authenticate`.
     pub keys: JwtKeys,
     /// Opens the caller identity the gateway sealed.
@@ -41,6 +44,16 @@ fn login_response(tokens: Tokens, user: user::Model) -> pb::LoginResponse {
         refresh_token: tokens.refresh_token,
         user: Some(user_pb(user)),
     }
+}
+
+/// `ROLE_AGENT` → `agent`; unspecified → empty (refused by validation).
+fn role_name(role: pb::Role) -> String {
+    if role == pb::Role::Unspecified {
+        return String::new();
+    }
+    role.as_str_name()
+        .trim_start_matches("ROLE_")
+        .to_lowercase()
 }
 
 fn identity_pb(identity: Identity) -> pb::Identity {
@@ -148,6 +161,42 @@ aerostic_kit::service_impl! {
             Ok(Response::new(identity_pb(identity)))
         }
 
+        async fn invite_user(&self, request: Request<pb::InviteUserRequest>) -> Result<Response<pb::InviteUserResponse>, Status> {
+            let caller = self.caller(&request)?;
+            let r = request.into_inner();
+            let invited = self.team.invite(&caller, &r.email, &role_name(r.role())).await?;
+            Ok(Response::new(pb::InviteUserResponse {
+                invitation_id: invited.id,
+                invitation_token: invited.token,
+                expires_at: Some(timestamp(invited.expires_at)),
+            }))
+        }
+
+        async fn accept_invitation(&self, request: Request<pb::AcceptInvitationRequest>) -> Result<Response<pb::User>, Status> {
+            let r = request.into_inner();
+            let user = self.team.accept(&r.invitation_token, &r.full_name, &r.password).await?;
+            Ok(Response::new(user_pb(user)))
+        }
+
+        async fn list_users(&self, request: Request<pb::ListUsersRequest>) -> Result<Response<pb::ListUsersResponse>, Status> {
+            let caller = self.caller(&request)?;
+            let users = self.team.list(&caller).await?;
+            Ok(Response::new(pb::ListUsersResponse { users: users.into_iter().map(user_pb).collect(), page: None }))
+        }
+
+        async fn update_user_role(&self, request: Request<pb::UpdateUserRoleRequest>) -> Result<Response<pb::User>, Status> {
+            let caller = self.caller(&request)?;
+            let r = request.into_inner();
+            let user = self.team.change_role(&caller, &r.user_id, &role_name(r.role())).await?;
+            Ok(Response::new(user_pb(user)))
+        }
+
+        async fn deactivate_user(&self, request: Request<pb::DeactivateUserRequest>) -> Result<Response<pb::User>, Status> {
+            let caller = self.caller(&request)?;
+            let user = self.team.deactivate(&caller, &request.into_inner().user_id).await?;
+            Ok(Response::new(user_pb(user)))
+        }
+
         async fn create_api_key(&self, request: Request<pb::CreateApiKeyRequest>) -> Result<Response<pb::CreateApiKeyResponse>, Status> {
             let caller = self.caller(&request)?;
             let r = request.into_inner();
@@ -172,11 +221,6 @@ aerostic_kit::service_impl! {
         list_tenants(pb::ListTenantsRequest) -> pb::ListTenantsResponse;
         update_tenant_plan(pb::UpdateTenantPlanRequest) -> pb::Tenant;
         set_tenant_status(pb::SetTenantStatusRequest) -> pb::Tenant;
-        invite_user(pb::InviteUserRequest) -> pb::InviteUserResponse;
-        accept_invitation(pb::AcceptInvitationRequest) -> pb::User;
-        list_users(pb::ListUsersRequest) -> pb::ListUsersResponse;
-        update_user_role(pb::UpdateUserRoleRequest) -> pb::User;
-        deactivate_user(pb::DeactivateUserRequest) -> pb::User;
         start_embedded_signup(pb::StartEmbeddedSignupRequest) -> pb::StartEmbeddedSignupResponse;
         finish_embedded_signup(pb::FinishEmbeddedSignupRequest) -> pb::WhatsAppAccount;
         init_cloud_number(pb::InitCloudNumberRequest) -> pb::WhatsAppAccount;

@@ -12,6 +12,7 @@ pub mod entity;
 pub mod grpc;
 pub mod password;
 pub mod sessions;
+pub mod team;
 pub mod validate;
 
 use std::future::Future;
@@ -58,7 +59,8 @@ pub async fn run(
     let server = grpc::TenancyGrpc {
         auth,
         sessions,
-        api_keys: api_keys::ApiKeys::new(ctx.db.clone(), outbox),
+        api_keys: api_keys::ApiKeys::new(ctx.db.clone(), outbox.clone()),
+        team: team::Team::new(ctx.db.clone(), outbox),
         keys,
         seal: ctx.secrets.identity_seal(),
     };
