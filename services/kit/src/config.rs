@@ -479,7 +479,12 @@ mod tests {
 
     #[test]
     fn defaults_follow_the_documented_ports() {
-        let cfg = GatewayConfig::from_source(&Source::from_pairs(base())).unwrap();
+        let mut pairs = base();
+        let keys: &'static str =
+            Box::leak(crate::crypto::KeyRing::generate_spec("k1").into_boxed_str());
+        pairs.push(("AEROSTIC_ENCRYPTION_KEYS", keys));
+        pairs.push(("AEROSTIC_JWT_SECRET", "0123456789abcdef0123456789abcdef"));
+        let cfg = GatewayConfig::from_source(&Source::from_pairs(pairs)).unwrap();
         assert_eq!(cfg.http_addr.port(), 8080);
         assert_eq!(
             cfg.upstreams.url(ServiceName::Anomaly),
