@@ -94,12 +94,7 @@ impl ApiKeys {
         );
         let txn = self.db.begin().await.map_err(db_error)?;
         let model = model.insert(&txn).await.map_err(db_error)?;
-        self.outbox
-            .stage(&txn, &audit.envelope())
-            .await
-            .map_err(db_error)?;
-        txn.commit().await.map_err(db_error)?;
-        self.outbox.wake();
+        audit.commit_with(&self.outbox, txn).await?;
         Ok((model, secret))
     }
 
@@ -141,12 +136,7 @@ impl ApiKeys {
         active.revoked_at = Set(Some(chrono::Utc::now()));
         let txn = self.db.begin().await.map_err(db_error)?;
         let revoked = active.update(&txn).await.map_err(db_error)?;
-        self.outbox
-            .stage(&txn, &audit.envelope())
-            .await
-            .map_err(db_error)?;
-        txn.commit().await.map_err(db_error)?;
-        self.outbox.wake();
+        audit.commit_with(&self.outbox, txn).await?;
         Ok(revoked)
     }
 

@@ -52,6 +52,25 @@ impl AuditRecord {
     }
 }
 
+impl AuditRecord {
+    /// Stages this record in `txn` and commits: the action and its audit
+    /// entry land together or not at all. Then wakes the relay.
+    pub async fn commit_with(
+        self,
+        outbox: &aerostic_kit::outbox::Outbox,
+        txn: sea_orm::DatabaseTransaction,
+    ) -> Result<(), aerostic_kit::ApiError> {
+        let internal = aerostic_kit::ApiError::internal;
+        outbox
+            .stage(&txn, &self.envelope())
+            .await
+            .map_err(internal)?;
+        txn.commit().await.map_err(internal)?;
+        outbox.wake();
+        Ok(())
+    }
+}
+
 /// Writes audit events; a redelivered event (same envelope id) inserts nothing.
 pub struct AuditWriter {
     db: DatabaseConnection,

@@ -167,12 +167,7 @@ impl Auth {
             }
             Err(e) => return Err(db_error(e)),
         };
-        self.outbox
-            .stage(&txn, &audit.envelope())
-            .await
-            .map_err(db_error)?;
-        txn.commit().await.map_err(db_error)?;
-        self.outbox.wake();
+        audit.commit_with(&self.outbox, txn).await?;
         tracing::info!(tenant_id = %tenant.id, "tenant registered");
         Ok((tenant, user))
     }

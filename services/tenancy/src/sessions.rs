@@ -39,6 +39,26 @@ pub struct Sessions {
     outbox: Outbox,
 }
 
+/// Revokes every live refresh token whose `column` equals `value` (a family,
+/// or all of a user's sessions).
+pub(crate) async fn revoke_tokens(
+    conn: &impl ConnectionTrait,
+    column: refresh_token::Column,
+    value: &str,
+) -> Result<(), ApiError> {
+    refresh_token::Entity::update_many()
+        .col_expr(
+            refresh_token::Column::RevokedAt,
+            Expr::value(chrono::Utc::now()),
+        )
+        .filter(column.eq(value))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
 /// SHA-256 of a token, hex: what the database holds instead of the token.
 pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
@@ -188,23 +208,9 @@ impl Sessions {
         detail: &str,
     ) -> Result<(), ApiError> {
         let txn = self.db.begin().await.map_err(db_error)?;
-        refresh_token::Entity::update_many()
-            .col_expr(
-                refresh_token::Column::RevokedAt,
-                Expr::value(chrono::Utc::now()),
-            )
-            .filter(refresh_token::Column::FamilyId.eq(&link.family_id))
-            .filter(refresh_token::Column::RevokedAt.is_null())
-            .exec(&txn)
-            .await
-            .map_err(db_error)?;
+        revoke_tokens(&txn, refresh_token::Column::FamilyId, &link.family_id).await?;
         let audit = AuditRecord::now(&link.tenant_id, &link.user_id, action, detail);
-        self.outbox
-            .stage(&txn, &audit.envelope())
-            .await
-            .map_err(db_error)?;
-        txn.commit().await.map_err(db_error)?;
-        self.outbox.wake();
+        audit.commit_with(&self.outbox, txn).await?;
         Ok(())
     }
 }

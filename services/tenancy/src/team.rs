@@ -11,8 +11,8 @@ use aerostic_kit::outbox::Outbox;
 use aerostic_kit::{ApiError, ErrorKind};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    QueryFilter, QueryOrder, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
 };
 
 use crate::audit::AuditRecord;
@@ -64,20 +64,6 @@ impl Team {
     /// Users and invitations in `db`; audit events through `outbox`.
     pub fn new(db: DatabaseConnection, outbox: Outbox) -> Self {
         Self { db, outbox }
-    }
-
-    async fn commit_with(
-        &self,
-        txn: DatabaseTransaction,
-        audit: AuditRecord,
-    ) -> Result<(), ApiError> {
-        self.outbox
-            .stage(&txn, &audit.envelope())
-            .await
-            .map_err(db_error)?;
-        txn.commit().await.map_err(db_error)?;
-        self.outbox.wake();
-        Ok(())
     }
 
     /// Invites `email` into the caller's tenant with `role`.
@@ -139,7 +125,7 @@ impl Team {
             "user.invited",
             &detail,
         );
-        self.commit_with(txn, audit).await?;
+        audit.commit_with(&self.outbox, txn).await?;
         Ok(invited)
     }
 
@@ -206,7 +192,7 @@ impl Team {
         })?;
         let detail = format!("{} joined as {}", mask_email(&found.email), found.role);
         let audit = AuditRecord::now(&found.tenant_id, &created.id, "user.joined", &detail);
-        self.commit_with(txn, audit).await?;
+        audit.commit_with(&self.outbox, txn).await?;
         Ok(created)
     }
 
@@ -271,7 +257,7 @@ impl Team {
             "user.role_changed",
             &detail,
         );
-        self.commit_with(txn, audit).await?;
+        audit.commit_with(&self.outbox, txn).await?;
         Ok(updated)
     }
 
@@ -287,23 +273,14 @@ impl Team {
         active.active = Set(false);
         let txn = self.db.begin().await.map_err(db_error)?;
         let updated = active.update(&txn).await.map_err(db_error)?;
-        refresh_token::Entity::update_many()
-            .col_expr(
-                refresh_token::Column::RevokedAt,
-                Expr::value(chrono::Utc::now()),
-            )
-            .filter(refresh_token::Column::UserId.eq(&updated.id))
-            .filter(refresh_token::Column::RevokedAt.is_null())
-            .exec(&txn)
-            .await
-            .map_err(db_error)?;
+        crate::sessions::revoke_tokens(&txn, refresh_token::Column::UserId, &updated.id).await?;
         let audit = AuditRecord::now(
             &caller.tenant_id.to_string(),
             &actor(caller),
             "user.deactivated",
             &detail,
         );
-        self.commit_with(txn, audit).await?;
+        audit.commit_with(&self.outbox, txn).await?;
         Ok(updated)
     }
 }
