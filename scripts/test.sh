@@ -13,4 +13,11 @@ if command -v psql >/dev/null; then
     while read -r db; do psql -h 127.0.0.1 -U postgres -qc "drop database if exists \"$db\"" >/dev/null 2>&1 || true; done
 fi
 
+# Every test process logs (masked, as in production) to one file, which is
+# scanned afterwards: a raw email, phone number or token in it fails the run.
+mkdir -p target/test-logs
+export AEROSTIC_LOG_FILE="$PWD/target/test-logs/run-$(date +%Y%m%d-%H%M%S).log"
+: >"$AEROSTIC_LOG_FILE"
 cargo test --workspace --locked "$@"
+scripts/scan-logs.sh --self-test
+scripts/scan-logs.sh "$AEROSTIC_LOG_FILE"

@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::hosts::Surface;
 use crate::identity::Caller;
 use crate::json::ApiJson;
 use crate::{AppState, GatewayError};
@@ -52,6 +53,7 @@ pub(crate) fn user_json(user: Option<pb::User>) -> Value {
 /// Creates a tenant and its admin: 201 with both.
 pub async fn register(
     State(state): State<AppState>,
+    axum::Extension(crate::hosts::RequestHost(host)): axum::Extension<crate::hosts::RequestHost>,
     ApiJson(body): ApiJson<RegisterBody>,
 ) -> Result<(StatusCode, Json<Value>), GatewayError> {
     let reply = state
@@ -62,6 +64,7 @@ pub async fn register(
             email: body.email,
             password: body.password,
             full_name: body.full_name,
+            host,
         })
         .await?
         .into_inner();
@@ -84,6 +87,7 @@ pub async fn register(
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    axum::Extension(surface): axum::Extension<Surface>,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<Json<Value>, GatewayError> {
     let reply = state
@@ -96,6 +100,26 @@ pub async fn login(
         })
         .await?
         .into_inner();
+    // Super admins sign in on the admin host, and only they do.
+    let super_admin = reply.user.as_ref().map(|u| u.role()) == Some(pb::Role::SuperAdmin);
+    if super_admin != (surface == Surface::Admin) {
+        let _ = state
+            .tenancy
+            .clone()
+            .logout(pb::LogoutRequest {
+                refresh_token: reply.refresh_token,
+            })
+            .await;
+        return Err(if super_admin {
+            GatewayError(aerostic_kit::ApiError::new(
+                aerostic_kit::ErrorKind::PermissionDenied,
+                "use_admin_host",
+                "platform admins sign in on the admin host",
+            ))
+        } else {
+            crate::error::not_found().await
+        });
+    }
     Ok(Json(session_json(reply)))
 }
 

@@ -26,6 +26,16 @@ fn unauthenticated(code: &'static str, message: &'static str) -> GatewayError {
     GatewayError(ApiError::new(ErrorKind::Unauthenticated, code, message))
 }
 
+/// Tenant id → active, for access tokens (verified locally, so a
+/// suspension reaches them through this check; other replicas within
+/// [`API_KEY_CACHE_TTL`]).
+pub fn tenant_cache() -> moka::sync::Cache<String, bool> {
+    moka::sync::Cache::builder()
+        .max_capacity(100_000)
+        .time_to_live(API_KEY_CACHE_TTL)
+        .build()
+}
+
 /// The cache of verified API keys, by the SHA-256 of their secret.
 pub fn api_key_cache() -> moka::sync::Cache<String, Identity> {
     moka::sync::Cache::builder()
@@ -80,6 +90,21 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// Whether the caller's tenant is active (cached per tenant).
+    pub async fn tenant_active(&self, identity: &Identity) -> Result<bool, GatewayError> {
+        let key = identity.tenant_id.to_string();
+        if let Some(active) = self.tenants.get(&key) {
+            return Ok(active);
+        }
+        let request = self.as_caller(identity, pb::GetTenantRequest {});
+        let tenant = self.tenancy.clone().get_tenant(request).await?.into_inner();
+        let active = tenant.status() == pb::TenantStatus::Active;
+        self.tenants.insert(key, active);
+        Ok(active)
+    }
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = GatewayError;
 
@@ -117,6 +142,14 @@ impl FromRequestParts<AppState> for Caller {
                     "send `Authorization: Bearer <access token or API key>`",
                 )
             })?;
-        Ok(Caller(state.authenticate(credential).await?))
+        let identity = state.authenticate(credential).await?;
+        if identity.api_key_id.is_none() && !state.tenant_active(&identity).await? {
+            return Err(GatewayError(ApiError::new(
+                ErrorKind::PermissionDenied,
+                "tenant_suspended",
+                "this workspace is suspended; contact support",
+            )));
+        }
+        Ok(Caller(identity))
     }
 }

@@ -6,14 +6,18 @@
 
 #![warn(missing_docs)]
 
+mod admin;
 mod api_keys;
 mod auth;
 mod error;
 mod health;
+pub mod hosts;
 pub mod identity;
 mod json;
 mod team;
 mod trace;
+mod whatsapp;
+mod workspace;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -39,15 +43,18 @@ pub struct AppState {
     keys: JwtKeys,
     seal: IdentitySeal,
     api_keys: moka::sync::Cache<String, Identity>,
+    tenants: moka::sync::Cache<String, bool>,
+    hosts: hosts::Hosts,
 }
 
 impl AppState {
     /// Clients for `upstreams`; `connections` only for readiness; `secrets`
-    /// to verify access tokens and seal identities.
+    /// to verify access tokens and seal identities; hosts under `base_domain`.
     pub fn new(
         upstreams: Upstreams,
         connections: Connections,
         secrets: &Secrets,
+        base_domain: &str,
     ) -> anyhow::Result<Self> {
         let tenancy = TenancyClient::new(channel(upstreams.url(ServiceName::Tenancy))?);
         Ok(Self {
@@ -57,7 +64,15 @@ impl AppState {
             keys: secrets.jwt_keys(),
             seal: secrets.identity_seal(),
             api_keys: identity::api_key_cache(),
+            tenants: identity::tenant_cache(),
+            hosts: hosts::Hosts::new(base_domain),
         })
+    }
+
+    /// Drops what this gateway cached about `tenant_id` (its status changed).
+    pub fn forget_tenant(&self, tenant_id: &str) {
+        self.tenants.invalidate(tenant_id);
+        self.api_keys.invalidate_all();
     }
 
     /// A gRPC request carrying `caller`'s sealed identity.
@@ -88,10 +103,42 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/team/users", get(team::list))
         .route("/v1/team/users/{id}", patch(team::change_role))
         .route("/v1/team/users/{id}/deactivate", post(team::deactivate))
+        .route("/v1/auth/password/change", post(workspace::change_password))
+        .route("/v1/auth/password/forgot", post(workspace::forgot_password))
+        .route("/v1/auth/password/reset", post(workspace::reset_password))
+        .route("/v1/branding", get(workspace::branding))
+        .route("/v1/tenant", get(workspace::tenant))
+        .route("/v1/audit/events", get(workspace::audit_events))
+        .route("/v1/whatsapp/embedded/start", get(whatsapp::start))
+        .route("/v1/whatsapp/embedded/finish", post(whatsapp::finish))
+        .route("/v1/meta/callback", get(whatsapp::callback))
+        .route("/v1/whatsapp/cloud/init", post(whatsapp::cloud_init))
+        .route("/v1/whatsapp/me", get(whatsapp::me))
+        .route(
+            "/v1/admin/config",
+            get(admin::get_config).post(admin::update_config),
+        )
+        .route("/v1/admin/tenants", get(admin::list_tenants))
+        .route("/v1/admin/tenants/{id}/plan", patch(admin::change_plan))
+        .route("/v1/admin/tenants/{id}/suspend", post(admin::suspend))
+        .route("/v1/admin/tenants/{id}/reactivate", post(admin::reactivate))
+        .route("/v1/admin/plans", get(admin::list_plans))
+        .route(
+            "/v1/admin/resellers",
+            get(admin::list_resellers).post(admin::create_reseller),
+        )
+        .route("/v1/admin/resellers/{id}/domains", post(admin::add_domain))
+        .route(
+            "/v1/admin/meta/system-user-token",
+            get(admin::token_status).post(admin::rotate_token),
+        )
+        .route("/v1/admin/audit/verify", get(admin::verify_audit))
+        .route("/v1/admin/audit/events", get(admin::audit_events))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
-        .with_state(state)
+        .with_state(state.clone())
         .merge(aerostic_kit::telemetry::metrics_router())
+        .layer(axum::middleware::from_fn_with_state(state, hosts::gate))
         .layer(axum::middleware::from_fn(trace::trace))
 }
 

@@ -8,6 +8,8 @@ pub use sea_orm_migration::prelude::*;
 mod m20261124_000001_tenancy;
 mod m20261124_000002_sessions;
 mod m20261124_000003_invitations;
+mod m20261124_000004_platform;
+mod m20261124_000005_whatsapp;
 
 /// Every migration of the platform.
 pub struct Migrator;
@@ -19,6 +21,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_tenancy::Migration),
             Box::new(m20261124_000002_sessions::Migration),
             Box::new(m20261124_000003_invitations::Migration),
+            Box::new(m20261124_000004_platform::Migration),
+            Box::new(m20261124_000005_whatsapp::Migration),
         ]
     }
 }

@@ -15,7 +15,12 @@ pub struct TestApp {
     pub platform: Platform,
     pub backends: Backends,
     pub http: reqwest::Client,
+    /// The Meta sandbox's base URL and control token, when it runs.
+    pub sandbox: Option<(String, String)>,
 }
+
+/// The host the platform admin API answers on in tests.
+pub const ADMIN_HOST: &str = "admin.localhost";
 
 pub fn redis_url() -> String {
     std::env::var("AEROSTIC_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
@@ -47,7 +52,30 @@ pub async fn real_backends() -> Backends {
     }
 }
 
+/// Logs go to `AEROSTIC_LOG_FILE` when the test command sets it (then scanned
+/// for PII); otherwise tests stay quiet.
+pub fn init_logs() {
+    if std::env::var_os("AEROSTIC_LOG_FILE").is_some() {
+        aerostic_kit::telemetry::init_logging(aerostic_kit::telemetry::LogFormat::Json);
+    }
+}
+
 pub async fn spawn_app() -> TestApp {
+    spawn_with(None, Default::default()).await
+}
+
+/// The platform with the Meta sandbox in the same process as its Meta.
+pub async fn spawn_app_with_sandbox() -> TestApp {
+    let control = format!("ctl{}", uuid::Uuid::new_v4().simple());
+    spawn_with(Some(control), Default::default()).await
+}
+
+/// The platform reaching Meta as `meta` says (e.g. a sandbox of the test's own).
+pub async fn spawn_with(
+    sandbox_control: Option<String>,
+    meta: aerostic_kit::config::MetaConfig,
+) -> TestApp {
+    init_logs();
     let backends = real_backends().await;
     let any = SocketAddr::from(([127, 0, 0, 1], 0));
     let platform = Platform::start(PlatformSpec {
@@ -56,15 +84,22 @@ pub async fn spawn_app() -> TestApp {
         gateway_addr: any,
         grpc_addrs: [any; 5],
         migrate: true,
-        sandbox: None,
+        sandbox: sandbox_control.clone().map(|c| (any, c)),
+        meta,
+        base_domain: "localhost".into(),
     })
     .await
     .expect("the platform starts");
+    let sandbox = platform
+        .sandbox
+        .zip(sandbox_control)
+        .map(|(addr, control)| (format!("http://{addr}"), control));
     TestApp {
         base: format!("http://{}", platform.gateway),
         platform,
         backends,
         http: reqwest::Client::new(),
+        sandbox,
     }
 }
 
@@ -160,6 +195,94 @@ impl TestApp {
             retry_after,
             body: resp.json().await.unwrap_or(Value::Null),
         }
+    }
+
+    /// Like [`TestApp::call`], on the virtual host `host`.
+    pub async fn call_on(
+        &self,
+        host: &str,
+        method: reqwest::Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<&Value>,
+    ) -> Answer {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header(reqwest::header::HOST, host);
+        if let Some(token) = bearer {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_string());
+        Answer {
+            status,
+            retry_after,
+            body: resp.json().await.unwrap_or(Value::Null),
+        }
+    }
+
+    /// A connection to the test's database.
+    pub async fn db(&self) -> sea_orm::DatabaseConnection {
+        aerostic_kit::db::connect(&self.backends.database_url)
+            .await
+            .expect("the test database")
+    }
+
+    /// Creates a super admin the way `aerostic admin create-super-admin`
+    /// does and signs in on the admin host; the access token.
+    pub async fn super_admin(&self) -> String {
+        let email = format!("root+{}@example.com", uuid::Uuid::new_v4().simple());
+        let tenants = aerostic_tenancy::tenants::Tenants::new(
+            self.db().await,
+            aerostic_kit::outbox::Outbox::new(aerostic_tenancy::OUTBOX_TABLE),
+        );
+        tenants
+            .create_super_admin(&email, "correct horse battery")
+            .await
+            .expect("a super admin");
+        let session = self
+            .call_on(
+                ADMIN_HOST,
+                reqwest::Method::POST,
+                "/v1/auth/login",
+                None,
+                Some(&serde_json::json!({"email": email, "password": "correct horse battery"})),
+            )
+            .await;
+        assert_eq!(session.status, 200, "{}", session.body);
+        session.body["access_token"].as_str().unwrap().to_string()
+    }
+
+    /// A call to the sandbox's control API.
+    pub async fn sandbox_control(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Value {
+        let (base, control) = self.sandbox.as_ref().expect("the sandbox runs");
+        let mut req = self
+            .http
+            .request(method, format!("{base}{path}"))
+            .bearer_auth(control);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let resp = req.send().await.expect("sandbox reachable");
+        assert!(
+            resp.status().is_success(),
+            "sandbox {path}: {}",
+            resp.status()
+        );
+        resp.json().await.unwrap_or(Value::Null)
     }
 
     /// Logs in with the password `register` uses; the session JSON.

@@ -112,8 +112,12 @@ async fn main() -> anyhow::Result<()> {
     let secret = key["secret"].as_str().unwrap_or_default().to_string();
 
     let conns = Connections::connect(&backends).await?;
-    let state =
-        aerostic_gateway::AppState::new(Upstreams::at(platform.grpc.clone()), conns, &secrets)?;
+    let state = aerostic_gateway::AppState::new(
+        Upstreams::at(platform.grpc.clone()),
+        conns,
+        &secrets,
+        "localhost",
+    )?;
     for (what, credential) in [("JWT access token", &access), ("API key (cached)", &secret)] {
         let samples = time_auth(&state, credential, iterations).await;
         println!(

@@ -279,6 +279,10 @@ pub struct Secrets {
     pub jwt_secret: String,
     /// Earlier JWT secrets still accepted while their tokens live (rotation).
     pub jwt_previous_secrets: Vec<String>,
+    /// Key of the audit log's hash chain. It must outlive every JWT rotation,
+    /// so production sets `AEROSTIC_AUDIT_SECRET`; unset, it is derived from
+    /// the JWT secret (fine for `aerostic dev` and tests).
+    pub audit_secret: String,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -289,7 +293,8 @@ impl std::fmt::Debug for Secrets {
 
 impl Secrets {
     /// Reads `AEROSTIC_ENCRYPTION_KEYS`, `AEROSTIC_ENCRYPTION_PRIMARY_KEY`,
-    /// `AEROSTIC_JWT_SECRET` and `AEROSTIC_JWT_PREVIOUS_SECRETS` (comma-separated).
+    /// `AEROSTIC_JWT_SECRET`, `AEROSTIC_JWT_PREVIOUS_SECRETS` (comma-separated)
+    /// and `AEROSTIC_AUDIT_SECRET`.
     pub fn from_source(src: &Source) -> Result<Self, ConfigError> {
         let encryption_keys = src.required(
             "AEROSTIC_ENCRYPTION_KEYS",
@@ -308,7 +313,23 @@ impl Secrets {
                 problem: "must be at least 32 bytes".into(),
             });
         }
+        let audit_secret = match src.optional("AEROSTIC_AUDIT_SECRET") {
+            Some(secret) if secret.len() < 32 => {
+                return Err(ConfigError::Invalid {
+                    key: "AEROSTIC_AUDIT_SECRET".into(),
+                    problem: "must be at least 32 bytes".into(),
+                });
+            }
+            Some(secret) => secret,
+            None => {
+                use sha2::Digest;
+                hex::encode(sha2::Sha256::digest(
+                    format!("aerostic audit chain|{jwt_secret}").as_bytes(),
+                ))
+            }
+        };
         Ok(Self {
+            audit_secret,
             encryption_keys,
             encryption_primary: src.optional("AEROSTIC_ENCRYPTION_PRIMARY_KEY"),
             jwt_secret,
@@ -340,6 +361,66 @@ impl Secrets {
     }
 }
 
+/// How the platform reaches Meta's Graph API (or the sandbox).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct MetaConfig {
+    /// Graph base URL without version (`AEROSTIC_META_GRAPH_URL`, default
+    /// `https://graph.facebook.com`).
+    pub graph_url: String,
+    /// The Meta app's id (`AEROSTIC_META_APP_ID`); empty: onboarding is off.
+    pub app_id: String,
+    /// The app secret (`AEROSTIC_META_APP_SECRET`): code exchange, webhook signatures.
+    pub app_secret: String,
+    /// The Embedded Signup configuration id (`AEROSTIC_META_CONFIG_ID`).
+    pub config_id: String,
+    /// The first system-user token (`AEROSTIC_META_SYSTEM_USER_TOKEN`); once an
+    /// admin rotates it, the stored (encrypted) one wins.
+    pub system_user_token: Option<String>,
+}
+
+impl std::fmt::Debug for MetaConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetaConfig")
+            .field("graph_url", &self.graph_url)
+            .field("app_id", &self.app_id)
+            .field("config_id", &self.config_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MetaConfig {
+    /// Reads the `AEROSTIC_META_*` settings.
+    pub fn from_source(src: &Source) -> Result<Self, ConfigError> {
+        let graph_url = src
+            .optional("AEROSTIC_META_GRAPH_URL")
+            .unwrap_or_else(|| "https://graph.facebook.com".into());
+        check_scheme(
+            "AEROSTIC_META_GRAPH_URL",
+            &graph_url,
+            &["http://", "https://"],
+        )?;
+        let meta = Self {
+            graph_url: graph_url.trim_end_matches('/').to_string(),
+            app_id: src.optional("AEROSTIC_META_APP_ID").unwrap_or_default(),
+            app_secret: src.optional("AEROSTIC_META_APP_SECRET").unwrap_or_default(),
+            config_id: src.optional("AEROSTIC_META_CONFIG_ID").unwrap_or_default(),
+            system_user_token: src.optional("AEROSTIC_META_SYSTEM_USER_TOKEN"),
+        };
+        if !meta.app_id.is_empty() && meta.app_secret.is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "AEROSTIC_META_APP_SECRET".into(),
+                problem: "is required when AEROSTIC_META_APP_ID is set".into(),
+            });
+        }
+        Ok(meta)
+    }
+
+    /// Whether a Meta app is configured.
+    pub fn is_configured(&self) -> bool {
+        !self.app_id.is_empty() && !self.graph_url.is_empty()
+    }
+}
+
 /// One internal service process.
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
@@ -355,6 +436,8 @@ pub struct ServiceConfig {
     pub secrets: Secrets,
     /// gRPC addresses of the other services.
     pub upstreams: Upstreams,
+    /// Meta's Graph API.
+    pub meta: MetaConfig,
 }
 
 impl ServiceConfig {
@@ -370,6 +453,7 @@ impl ServiceConfig {
             backends: Backends::from_source(src)?,
             secrets: Secrets::from_source(src)?,
             upstreams: Upstreams::from_source(src)?,
+            meta: MetaConfig::from_source(src)?,
         })
     }
 }
@@ -426,6 +510,9 @@ pub struct GatewayConfig {
     pub backends: Backends,
     /// To verify access tokens and seal identities for the services.
     pub secrets: Secrets,
+    /// `AEROSTIC_BASE_DOMAIN` (default `localhost`): `app.`, `admin.` and
+    /// `api.` hosts hang under it.
+    pub base_domain: String,
 }
 
 impl GatewayConfig {
@@ -436,6 +523,12 @@ impl GatewayConfig {
             upstreams: Upstreams::from_source(src)?,
             backends: Backends::from_source(src)?,
             secrets: Secrets::from_source(src)?,
+            base_domain: src
+                .optional("AEROSTIC_BASE_DOMAIN")
+                .unwrap_or_else(|| "localhost".into())
+                .trim()
+                .trim_end_matches('.')
+                .to_ascii_lowercase(),
         })
     }
 }

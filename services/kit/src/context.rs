@@ -6,7 +6,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::broker::{self, Broker};
 use crate::cache::{self, Cache};
-use crate::config::{Backends, Secrets, Upstreams};
+use crate::config::{Backends, MetaConfig, Secrets, Upstreams};
 use crate::crypto::KeyRing;
 
 /// A dependency could not be reached at start.
@@ -87,6 +87,8 @@ pub struct Context {
     pub secrets: Secrets,
     /// Other services' gRPC endpoints.
     pub upstreams: Upstreams,
+    /// Meta's Graph API (unconfigured until [`Context::with_meta`]).
+    pub meta: MetaConfig,
 }
 
 impl Context {
@@ -107,6 +109,13 @@ impl Context {
             keys,
             secrets,
             upstreams,
+            meta: MetaConfig::default(),
         })
+    }
+
+    /// The same context reaching Meta through `meta`.
+    pub fn with_meta(mut self, meta: MetaConfig) -> Self {
+        self.meta = meta;
+        self
     }
 }

@@ -179,6 +179,11 @@ impl ApiError {
         }
     }
 
+    /// `validation_failed` for one bad field.
+    pub fn invalid_field(field: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self::validation(BTreeMap::from([(field.into(), problem.into())]))
+    }
+
     /// An internal error; the cause is logged, not shown.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");

@@ -71,11 +71,36 @@ impl Write for MaskingLine {
     }
 }
 
+/// `AEROSTIC_LOG_FILE`, when set: logs are appended there instead of
+/// stderr (the test command collects a whole run's logs and scans them).
+fn log_file() -> Option<&'static std::sync::Mutex<std::fs::File>> {
+    static FILE: OnceLock<Option<std::sync::Mutex<std::fs::File>>> = OnceLock::new();
+    FILE.get_or_init(|| {
+        let path = std::env::var_os("AEROSTIC_LOG_FILE")?;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .ok()
+            .map(std::sync::Mutex::new)
+    })
+    .as_ref()
+}
+
 impl Drop for MaskingLine {
     fn drop(&mut self) {
         let text = String::from_utf8_lossy(&self.0);
         let masked = crate::mask::mask(&text);
-        let _ = std::io::stderr().lock().write_all(masked.as_bytes());
+        match log_file() {
+            Some(file) => {
+                if let Ok(mut f) = file.lock() {
+                    let _ = f.write_all(masked.as_bytes());
+                }
+            }
+            None => {
+                let _ = std::io::stderr().lock().write_all(masked.as_bytes());
+            }
+        }
     }
 }
 

@@ -25,6 +25,25 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+enum AdminAction {
+    /// Creates a platform super admin (the API cannot).
+    CreateSuperAdmin {
+        /// Their email.
+        #[arg(long)]
+        email: String,
+        /// The environment variable holding their password.
+        #[arg(long, default_value = "AEROSTIC_ADMIN_PASSWORD")]
+        password_env: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditAction {
+    /// Walks the HMAC chain; exits non-zero naming the first broken link.
+    Verify,
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Everything in one process on SQLite, an in-process broker and an in-memory cache.
     Dev {
@@ -84,6 +103,16 @@ enum Command {
     Replay {
         /// The queue, e.g. `tenancy.audit`.
         queue: String,
+    },
+    /// Operator actions on the platform's database.
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
     },
     /// Prints a fresh encryption key and JWT secret for the configuration.
     Keygen {
@@ -207,6 +236,16 @@ async fn run(command: Command) -> anyhow::Result<()> {
                     println!("replayed {moved} dead letters into {queue}");
                     Ok(())
                 }
+                Command::Admin {
+                    action:
+                        AdminAction::CreateSuperAdmin {
+                            email,
+                            password_env,
+                        },
+                } => crate::admin_cli::create_super_admin(&src, &email, &password_env).await,
+                Command::Audit {
+                    action: AuditAction::Verify,
+                } => crate::admin_cli::verify_audit(&src).await,
                 Command::Keygen { key_id } => {
                     println!(
                         "AEROSTIC_ENCRYPTION_KEYS={}",

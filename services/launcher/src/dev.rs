@@ -75,6 +75,8 @@ pub fn prepare_dev(opts: &DevOptions) -> anyhow::Result<PlatformSpec> {
         grpc_addrs,
         migrate: true,
         sandbox: Some((opts.sandbox_addr, control)),
+        meta: Default::default(),
+        base_domain: "localhost".into(),
     })
 }
 

@@ -5,6 +5,7 @@
 
 #![warn(missing_docs)]
 
+mod admin_cli;
 mod cli;
 mod dev;
 mod platform;
@@ -12,4 +13,4 @@ mod process;
 
 pub use cli::main;
 pub use dev::{DevOptions, prepare_dev};
-pub use platform::{Platform, PlatformSpec, migrate};
+pub use platform::{Platform, PlatformSpec, migrate, sandbox_meta};

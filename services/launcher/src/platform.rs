@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use aerostic_kit::config::{Backends, Secrets, ServiceName, Upstreams};
+use aerostic_kit::config::{Backends, MetaConfig, Secrets, ServiceName, Upstreams};
 use aerostic_kit::context::{Connections, Context};
 use aerostic_migrations::{Migrator, MigratorTrait};
 use anyhow::Context as _;
@@ -25,6 +25,10 @@ pub struct PlatformSpec {
     pub migrate: bool,
     /// Also run the Meta sandbox here, with this control token.
     pub sandbox: Option<(SocketAddr, String)>,
+    /// Meta's Graph API; left unconfigured with a sandbox, the sandbox serves.
+    pub meta: MetaConfig,
+    /// The base domain of the hosts (`localhost` in development).
+    pub base_domain: String,
 }
 
 /// A running platform.
@@ -41,6 +45,18 @@ pub struct Platform {
 
 async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
+}
+
+/// The Meta app the sandbox at `addr` plays: its seeded app, secret and token.
+pub fn sandbox_meta(addr: SocketAddr) -> MetaConfig {
+    let seed = aerostic_sandbox::Seed::default();
+    MetaConfig {
+        graph_url: format!("http://{addr}"),
+        app_id: seed.app_id,
+        app_secret: seed.app_secret,
+        config_id: "sandbox-embedded-signup".into(),
+        system_user_token: Some(seed.access_token),
+    }
 }
 
 /// Applies every pending migration to `url`.
@@ -90,7 +106,12 @@ impl Platform {
             migrate(&spec.backends.database_url).await?;
         }
         let conns = Connections::connect(&spec.backends).await?;
-        let ctx = Context::new(conns.clone(), spec.secrets.clone(), upstreams.clone())?;
+        let meta = match sandbox {
+            Some(addr) if !spec.meta.is_configured() => sandbox_meta(addr),
+            _ => spec.meta.clone(),
+        };
+        let ctx =
+            Context::new(conns.clone(), spec.secrets.clone(), upstreams.clone())?.with_meta(meta);
         let (stop, rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
         for (name, listener) in listeners {
@@ -102,7 +123,8 @@ impl Platform {
                 )
             });
         }
-        let state = aerostic_gateway::AppState::new(upstreams, conns, &spec.secrets)?;
+        let state =
+            aerostic_gateway::AppState::new(upstreams, conns, &spec.secrets, &spec.base_domain)?;
         let shutdown = stopped(rx.clone());
         tasks.spawn(async move {
             (

@@ -52,7 +52,7 @@ async fn serve_metrics(addr: std::net::SocketAddr) -> anyhow::Result<()> {
 pub async fn service_process(name: ServiceName, src: &Source) -> anyhow::Result<()> {
     let cfg = ServiceConfig::from_source(name, src)?;
     let conns = Connections::connect(&cfg.backends).await?;
-    let ctx = Context::new(conns, cfg.secrets, cfg.upstreams)?;
+    let ctx = Context::new(conns, cfg.secrets, cfg.upstreams)?.with_meta(cfg.meta);
     serve_metrics(cfg.metrics_addr).await?;
     let listener = TcpListener::bind(cfg.grpc_addr)
         .await
@@ -65,7 +65,8 @@ pub async fn service_process(name: ServiceName, src: &Source) -> anyhow::Result<
 pub async fn gateway_process(src: &Source) -> anyhow::Result<()> {
     let cfg = GatewayConfig::from_source(src)?;
     let conns = Connections::connect(&cfg.backends).await?;
-    let state = aerostic_gateway::AppState::new(cfg.upstreams, conns, &cfg.secrets)?;
+    let state =
+        aerostic_gateway::AppState::new(cfg.upstreams, conns, &cfg.secrets, &cfg.base_domain)?;
     let listener = TcpListener::bind(cfg.http_addr)
         .await
         .with_context(|| format!("binding {}", cfg.http_addr))?;

@@ -227,7 +227,11 @@ pub struct AppSubscription {
 
 /// Checks the app access token (`{app-id}|{app-secret}`), as a bearer or as
 /// the `access_token` parameter.
-fn app_token(sandbox: &Sandbox, headers: &HeaderMap, param: Option<&str>) -> Result<(), MetaError> {
+pub(crate) fn app_token(
+    sandbox: &Sandbox,
+    headers: &HeaderMap,
+    param: Option<&str>,
+) -> Result<(), MetaError> {
     let bearer = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

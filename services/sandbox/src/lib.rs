@@ -145,6 +145,11 @@ pub fn router(sandbox: Sandbox) -> Router {
             post(templates::set_status),
         )
         .route("/{version}/oauth/access_token", get(onboarding::exchange))
+        .route("/{version}/debug_token", get(onboarding::debug_token))
+        .route(
+            "/{version}/{object_id}/phone_numbers",
+            get(onboarding::phone_numbers),
+        )
         .route(
             "/{version}/{object_id}/media",
             post(media::upload).layer(axum::extract::DefaultBodyLimit::max(101 * 1024 * 1024)),

@@ -207,3 +207,73 @@ pub async fn register(
     }
     Ok(Json(json!({"success": true})))
 }
+
+/// Query of `debug_token`.
+#[derive(Deserialize)]
+pub struct DebugToken {
+    input_token: Option<String>,
+    access_token: Option<String>,
+}
+
+/// `GET /{version}/debug_token?input_token=…` with the app token: what a
+/// token may reach. The redirect variant of Embedded Signup learns the WABA
+/// from `granular_scopes`; an unknown or expired token answers 200 with
+/// `is_valid: false`, as Meta does.
+pub async fn debug_token(
+    State(sandbox): State<Sandbox>,
+    Path(version): Path<String>,
+    Query(q): Query<DebugToken>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, MetaError> {
+    if !crate::send::is_version(&version) {
+        return Err(MetaError::unknown_path(&version));
+    }
+    crate::callbacks::app_token(&sandbox, &headers, q.access_token.as_deref())?;
+    let app_id = sandbox.seed().app_id.clone();
+    let world = sandbox.world();
+    let input = q.input_token.unwrap_or_default();
+    let Some(token) = world
+        .tokens
+        .get(&input)
+        .filter(|t| t.expires_at.is_none_or(|at| world.now() < at))
+    else {
+        return Ok(Json(json!({"data": {
+            "app_id": app_id, "is_valid": false,
+            "error": {"code": 190, "message": "Invalid OAuth access token."}}})));
+    };
+    Ok(Json(json!({"data": {
+        "app_id": app_id,
+        "type": "SYSTEM_USER",
+        "is_valid": true,
+        "expires_at": token.expires_at.unwrap_or(0),
+        "scopes": ["whatsapp_business_management", "whatsapp_business_messaging"],
+        "granular_scopes": [
+            {"scope": "whatsapp_business_management", "target_ids": [token.waba_id]},
+            {"scope": "whatsapp_business_messaging", "target_ids": [token.waba_id]}
+        ]
+    }})))
+}
+
+/// `GET /{version}/{waba-id}/phone_numbers`: the WABA's numbers.
+pub async fn phone_numbers(
+    State(sandbox): State<Sandbox>,
+    Path((version, waba_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, MetaError> {
+    let world = sandbox.world();
+    let waba = crate::send::caller(&world, &version, &headers)?;
+    if waba != waba_id {
+        return Err(MetaError::unknown_object(&waba_id));
+    }
+    let mut numbers: Vec<&Number> = world
+        .numbers
+        .values()
+        .filter(|n| n.waba_id == waba_id)
+        .collect();
+    numbers.sort_by(|a, b| a.id.cmp(&b.id));
+    let data: Vec<Value> = numbers
+        .into_iter()
+        .map(|n| crate::control::number_fields(n, &world))
+        .collect();
+    Ok(Json(json!({"data": data})))
+}

@@ -1,15 +1,16 @@
 //! Audit events: staged through the outbox by whatever did the action,
-//! carried by the broker, and written to `audit_events` by tenancy's consumer.
+//! carried by the broker, and appended to the chained `audit_events` by
+//! tenancy's consumer.
 
 use std::sync::Arc;
 
 use aerostic_kit::broker::{Envelope, Handler, HandlerError, QueueSpec};
 use aerostic_kit::mask::mask;
 use async_trait::async_trait;
-use sea_orm::{DatabaseConnection, EntityTrait, Set};
+use sea_orm::DatabaseConnection;
 use serde::{Deserialize, Serialize};
 
-use crate::entity::audit_event;
+use crate::chain::{Chain, Entry};
 
 /// The topic audit events are published on.
 pub const TOPIC: &str = "audit.event";
@@ -71,15 +72,26 @@ impl AuditRecord {
     }
 }
 
-/// Writes audit events; a redelivered event (same envelope id) inserts nothing.
+/// Who did it, as the log names it: the user, or the API key.
+pub fn actor(caller: &aerostic_kit::identity::Identity) -> String {
+    match (&caller.user_id, &caller.api_key_id) {
+        (Some(user), _) => user.to_string(),
+        (None, Some(key)) => format!("api_key:{key}"),
+        (None, None) => "system".into(),
+    }
+}
+
+/// Appends audit events to the chain (see [`crate::chain`]); a redelivered
+/// event (same envelope id) appends nothing.
 pub struct AuditWriter {
     db: DatabaseConnection,
+    chain: Chain,
 }
 
 impl AuditWriter {
-    /// A writer into `db`.
-    pub fn new(db: DatabaseConnection) -> Arc<Self> {
-        Arc::new(Self { db })
+    /// A writer into `db`, linking with `chain`'s key.
+    pub fn new(db: DatabaseConnection, chain: Chain) -> Arc<Self> {
+        Arc::new(Self { db, chain })
     }
 }
 
@@ -87,21 +99,41 @@ impl AuditWriter {
 impl Handler for AuditWriter {
     async fn handle(&self, envelope: &Envelope) -> Result<(), HandlerError> {
         let record: AuditRecord = envelope.parse().map_err(HandlerError::permanent)?;
-        let row = audit_event::ActiveModel {
-            id: Set(envelope.id.clone()),
-            tenant_id: Set(record.tenant_id),
-            actor: Set(record.actor),
-            action: Set(record.action),
+        let entry = Entry {
+            id: envelope.id.clone(),
+            tenant_id: record.tenant_id,
+            actor: record.actor,
+            action: record.action,
             // Masked again: the producer may be another service.
-            detail: Set(mask(&record.detail).into_owned()),
-            trace_id: Set(envelope.trace_id().unwrap_or_default().to_string()),
-            occurred_at: Set(record.occurred_at),
+            detail: mask(&record.detail).into_owned(),
+            trace_id: envelope.trace_id().unwrap_or_default().to_string(),
+            occurred_at: record.occurred_at,
         };
-        audit_event::Entity::insert(row)
-            .on_conflict_do_nothing_on([audit_event::Column::Id])
-            .exec_without_returning(&self.db)
+        self.chain
+            .append(&self.db, entry)
             .await
-            .map(|_| ())
             .map_err(HandlerError::retry)
     }
+}
+
+/// The latest 200 audit events the caller may read: a workspace admin their
+/// tenant's, a platform admin everyone's.
+pub async fn list(
+    db: &DatabaseConnection,
+    caller: &aerostic_kit::identity::Identity,
+) -> Result<Vec<crate::entity::audit_event::Model>, aerostic_kit::ApiError> {
+    use crate::entity::audit_event;
+    use aerostic_kit::identity::Permission;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+    let mut query = audit_event::Entity::find();
+    if !caller.allows(Permission::PlatformAdmin) {
+        caller.require(Permission::ManageSettings)?;
+        query = query.filter(audit_event::Column::TenantId.eq(caller.tenant_id.to_string()));
+    }
+    query
+        .order_by_desc(audit_event::Column::Seq)
+        .limit(200)
+        .all(db)
+        .await
+        .map_err(aerostic_kit::ApiError::internal)
 }

@@ -17,7 +17,9 @@ use sha2::{Digest, Sha256};
 use crate::audit::AuditRecord;
 use crate::entity::{tenant, user};
 use crate::password;
+use crate::resellers::reseller_for_host;
 use crate::sessions::{Sessions, Tokens};
+use crate::settings::Settings;
 use crate::validate::{Email, Password, Problems, name};
 
 /// How long failed logins are remembered.
@@ -26,8 +28,6 @@ pub const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
 pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
 /// Failed logins from one IP within the window before it is locked out.
 pub const MAX_FAILURES_PER_IP: i64 = 20;
-/// Plan a new tenant starts on.
-pub const STARTER_PLAN: &str = "starter";
 /// Role of the user who registers a tenant.
 pub const WORKSPACE_ADMIN: &str = "workspace_admin";
 
@@ -41,6 +41,8 @@ pub struct Registration {
     pub password: String,
     /// The admin's name (defaults to the email's local part).
     pub full_name: String,
+    /// The Host it came on: a reseller's domain makes the tenant theirs.
+    pub host: String,
 }
 
 /// A successful login.
@@ -58,6 +60,7 @@ pub struct Auth {
     cache: Arc<dyn Cache>,
     outbox: Outbox,
     sessions: Sessions,
+    settings: Settings,
 }
 
 fn db_error(e: DbErr) -> ApiError {
@@ -79,12 +82,14 @@ impl Auth {
         cache: Arc<dyn Cache>,
         outbox: Outbox,
         sessions: Sessions,
+        settings: Settings,
     ) -> Self {
         Self {
             db,
             cache,
             outbox,
             sessions,
+            settings,
         }
     }
 
@@ -117,6 +122,15 @@ impl Auth {
                 .to_string()
         });
 
+        let settings = self.settings.values().await?;
+        if settings.get("signup.enabled") != "true" {
+            return Err(ApiError::new(
+                ErrorKind::PermissionDenied,
+                "signup_disabled",
+                "sign-ups are closed on this platform",
+            ));
+        }
+        let reseller = reseller_for_host(&self.db, &req.host).await?;
         if self.find_by_normalized(email.as_str()).await?.is_some() {
             return Err(email_taken());
         }
@@ -141,8 +155,9 @@ impl Auth {
             id: Set(tenant_id.clone()),
             name: Set(tenant_name),
             status: Set("active".into()),
-            plan_code: Set(STARTER_PLAN.into()),
+            plan_code: Set(settings.get("signup.default_plan").to_string()),
             created_at: Set(now),
+            reseller_id: Set(reseller.map(|r| r.id)),
         }
         .insert(&txn)
         .await
@@ -199,6 +214,17 @@ impl Auth {
         let matches = password::verify(password.to_string(), phc).await;
         match user {
             Some(user) if matches && user.active => {
+                let tenant = crate::tenants::find_tenant(&self.db, &user.tenant_id).await?;
+                if tenant.status != "active" {
+                    self.record(AuditRecord::now(
+                        &user.tenant_id,
+                        &user.id,
+                        "login.failed",
+                        "tenant suspended",
+                    ))
+                    .await?;
+                    return Err(crate::tenants::suspended());
+                }
                 let tokens = self.sessions.start(&user).await?;
                 self.record(AuditRecord::now(
                     &user.tenant_id,

@@ -8,12 +8,19 @@
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod chain;
+pub mod credentials;
 pub mod entity;
 pub mod grpc;
+pub mod meta;
 pub mod password;
+pub mod resellers;
 pub mod sessions;
+pub mod settings;
 pub mod team;
+pub mod tenants;
 pub mod validate;
+pub mod whatsapp;
 
 use std::future::Future;
 use std::time::Duration;
@@ -39,7 +46,10 @@ pub async fn run(
         .broker
         .consume(
             &audit::queue().name,
-            audit::AuditWriter::new(ctx.db.clone()),
+            audit::AuditWriter::new(
+                ctx.db.clone(),
+                chain::Chain::new(ctx.secrets.audit_secret.as_bytes()),
+            ),
             RetryPolicy::default(),
         )
         .await?;
@@ -49,22 +59,46 @@ pub async fn run(
             .clone()
             .spawn_relay(ctx.db.clone(), ctx.broker.clone(), Duration::from_secs(1));
     let keys = ctx.secrets.jwt_keys();
-    let sessions = sessions::Sessions::new(ctx.db.clone(), keys.clone(), outbox.clone());
+    let db = ctx.db.clone();
+    let sessions = sessions::Sessions::new(db.clone(), keys.clone(), outbox.clone());
+    let settings = settings::Settings::new(db.clone(), outbox.clone());
     let auth = auth::Auth::new(
-        ctx.db.clone(),
+        db.clone(),
         ctx.cache.clone(),
         outbox.clone(),
         sessions.clone(),
+        settings.clone(),
     );
+    let whatsapp = whatsapp::WhatsApp::new(whatsapp::Parts {
+        db: db.clone(),
+        outbox: outbox.clone(),
+        keys: ctx.keys.clone(),
+        cache: ctx.cache.clone(),
+        graph: meta::Graph::new(ctx.meta.clone()),
+        settings: settings.clone(),
+        state_secret: ctx.secrets.jwt_secret.as_bytes().to_vec(),
+    });
+    let watcher = whatsapp
+        .system_token
+        .clone()
+        .spawn_watcher(Duration::from_secs(3600));
     let server = grpc::TenancyGrpc {
         auth,
         sessions,
-        api_keys: api_keys::ApiKeys::new(ctx.db.clone(), outbox.clone()),
-        team: team::Team::new(ctx.db.clone(), outbox),
+        api_keys: api_keys::ApiKeys::new(db.clone(), outbox.clone()),
+        team: team::Team::new(db.clone(), outbox.clone()),
         keys,
         seal: ctx.secrets.identity_seal(),
+        credentials: credentials::Credentials::new(db.clone(), outbox.clone(), ctx.keys.clone()),
+        tenants: tenants::Tenants::new(db.clone(), outbox.clone()),
+        resellers: resellers::Resellers::new(db.clone(), outbox.clone(), settings.clone()),
+        settings,
+        whatsapp,
+        chain: chain::Chain::new(ctx.secrets.audit_secret.as_bytes()),
+        db,
     };
     let served = aerostic_kit::grpc::serve(TenancyServer::new(server), listener, shutdown).await;
+    watcher.abort();
     relay.abort();
     consumer.shutdown().await;
     served?;

@@ -11,11 +11,11 @@ use aerostic_kit::outbox::Outbox;
 use aerostic_kit::{ApiError, ErrorKind};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, Set, TransactionTrait,
 };
 
-use crate::audit::AuditRecord;
+use crate::audit::{AuditRecord, actor};
 use crate::entity::{invitation, refresh_token, user};
 use crate::sessions::token_hash;
 use crate::validate::{Email, Password, Problems, name};
@@ -56,14 +56,33 @@ fn assignable(raw: &str) -> Result<Role, &'static str> {
     }
 }
 
-fn actor(caller: &Identity) -> String {
-    caller.user_id.map(|u| u.to_string()).unwrap_or_default()
-}
-
 impl Team {
     /// Users and invitations in `db`; audit events through `outbox`.
     pub fn new(db: DatabaseConnection, outbox: Outbox) -> Self {
         Self { db, outbox }
+    }
+
+    /// Active users plus open invitations must stay within the plan's agents.
+    async fn check_seats(&self, tenant_id: &str) -> Result<(), ApiError> {
+        let tenant = crate::tenants::find_tenant(&self.db, tenant_id).await?;
+        let plan = crate::tenants::plan_of(&self.db, &tenant).await?;
+        let users = user::Entity::find()
+            .filter(user::Column::TenantId.eq(tenant_id))
+            .filter(user::Column::Active.eq(true))
+            .count(&self.db)
+            .await
+            .map_err(db_error)?;
+        let open = invitation::Entity::find()
+            .filter(invitation::Column::TenantId.eq(tenant_id))
+            .filter(invitation::Column::AcceptedAt.is_null())
+            .filter(invitation::Column::ExpiresAt.gt(chrono::Utc::now()))
+            .count(&self.db)
+            .await
+            .map_err(db_error)?;
+        if users + open >= plan.max_agents as u64 {
+            return Err(crate::tenants::limit_reached("max_agents", plan.max_agents));
+        }
+        Ok(())
     }
 
     /// Invites `email` into the caller's tenant with `role`.
@@ -92,6 +111,7 @@ impl Team {
             )
             .with_detail("email", "is already registered"));
         }
+        self.check_seats(&caller.tenant_id.to_string()).await?;
         let token = format!("inv_{}", aerostic_kit::crypto::KeyRing::random_secret());
         let now = chrono::Utc::now();
         let invited = Invited {

@@ -1,21 +1,43 @@
-//! Tenancy's tables as sea-orm entities. Fields mirror the columns of the
-//! migrations (`migrations/`), which document them.
+//! Entities of the platform around tenants (migrations 4 and 5).
 
-#![allow(missing_docs)]
-
-/// A business using Aerostic.
-pub mod tenant {
+/// A plan and the limits it grants.
+pub mod plan {
     use sea_orm::entity::prelude::*;
 
-    /// A row of `tenants`.
+    /// A row of `plans`.
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "tenants")]
+    #[sea_orm(table_name = "plans")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub code: String,
+        pub name: String,
+        pub messages_per_day: i32,
+        pub max_numbers: i32,
+        pub max_agents: i32,
+        pub ai_credits: i32,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// A reseller: tenants under its brand, at its markup.
+pub mod reseller {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `resellers`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "resellers")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: String,
         pub name: String,
-        pub status: String,
-        pub plan_code: String,
+        pub logo_url: String,
+        pub primary_color: String,
+        pub accent_color: String,
+        pub markup_bps: i32,
         pub created_at: DateTimeUtc,
     }
 
@@ -25,22 +47,17 @@ pub mod tenant {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// A person who signs in to a tenant.
-pub mod user {
+/// A custom domain that serves one reseller's brand.
+pub mod reseller_domain {
     use sea_orm::entity::prelude::*;
 
-    /// A row of `users`.
+    /// A row of `reseller_domains`.
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "users")]
+    #[sea_orm(table_name = "reseller_domains")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
-        pub id: String,
-        pub tenant_id: String,
-        pub email: String,
-        pub full_name: String,
-        pub password_hash: String,
-        pub role: String,
-        pub active: bool,
+        pub domain: String,
+        pub reseller_id: String,
         pub created_at: DateTimeUtc,
     }
 
@@ -50,22 +67,19 @@ pub mod user {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// One entry of the audit log.
-pub mod audit_event {
+/// One typed platform setting, stored as text.
+pub mod platform_setting {
     use sea_orm::entity::prelude::*;
 
-    /// A row of `audit_events`.
+    /// A row of `platform_settings`.
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "audit_events")]
+    #[sea_orm(table_name = "platform_settings")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
-        pub id: String,
-        pub tenant_id: String,
-        pub actor: String,
-        pub action: String,
-        pub detail: String,
-        pub trace_id: String,
-        pub occurred_at: DateTimeUtc,
+        pub key: String,
+        pub value: String,
+        pub updated_by: String,
+        pub updated_at: DateTimeUtc,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -74,23 +88,21 @@ pub mod audit_event {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// A refresh token (only its hash), one link of a rotation family.
-pub mod refresh_token {
+/// A single-use password reset (only its token's hash).
+pub mod password_reset {
     use sea_orm::entity::prelude::*;
 
-    /// A row of `refresh_tokens`.
+    /// A row of `password_resets`.
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "refresh_tokens")]
+    #[sea_orm(table_name = "password_resets")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: String,
-        pub family_id: String,
         pub tenant_id: String,
         pub user_id: String,
         pub token_hash: String,
         pub expires_at: DateTimeUtc,
         pub used_at: Option<DateTimeUtc>,
-        pub revoked_at: Option<DateTimeUtc>,
         pub created_at: DateTimeUtc,
     }
 
@@ -100,51 +112,46 @@ pub mod refresh_token {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// A developer API key (only its hash and visible prefix).
-pub mod api_key {
+/// A WhatsApp number a tenant connected.
+pub mod whatsapp_account {
     use sea_orm::entity::prelude::*;
 
-    /// A row of `api_keys`.
+    /// A row of `whatsapp_accounts`.
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "api_keys")]
+    #[sea_orm(table_name = "whatsapp_accounts")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: String,
         pub tenant_id: String,
+        pub waba_id: String,
+        pub phone_number_id: String,
+        pub display_phone_number: String,
+        pub verified_name: String,
+        pub status: String,
+        pub access_token: Option<String>,
+        pub connected_at: Option<DateTimeUtc>,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// A platform-wide secret, encrypted, with its rotation schedule.
+pub mod platform_secret {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `platform_secrets`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "platform_secrets")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
         pub name: String,
-        pub prefix: String,
-        pub secret_hash: String,
-        pub scopes: String,
-        pub created_by: String,
-        pub created_at: DateTimeUtc,
-        pub last_used_at: Option<DateTimeUtc>,
-        pub revoked_at: Option<DateTimeUtc>,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
-/// An invitation to join a tenant (only its token's hash).
-pub mod invitation {
-    use sea_orm::entity::prelude::*;
-
-    /// A row of `invitations`.
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "invitations")]
-    pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub id: String,
-        pub tenant_id: String,
-        pub email: String,
-        pub role: String,
-        pub token_hash: String,
-        pub invited_by: String,
-        pub expires_at: DateTimeUtc,
-        pub accepted_at: Option<DateTimeUtc>,
-        pub created_at: DateTimeUtc,
+        pub value: String,
+        pub rotated_at: DateTimeUtc,
+        pub next_rotation_at: DateTimeUtc,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
