@@ -17,6 +17,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// The Meta sandbox's base URL and control token, when it runs.
     pub sandbox: Option<(String, String)>,
+    /// The platform's secrets (to read what it encrypted).
+    pub secrets: Secrets,
 }
 
 /// The host the platform admin API answers on in tests.
@@ -77,10 +79,11 @@ pub async fn spawn_with(
 ) -> TestApp {
     init_logs();
     let backends = real_backends().await;
+    let secrets = test_secrets();
     let any = SocketAddr::from(([127, 0, 0, 1], 0));
     let platform = Platform::start(PlatformSpec {
         backends: backends.clone(),
-        secrets: test_secrets(),
+        secrets: secrets.clone(),
         gateway_addr: any,
         grpc_addrs: [any; 5],
         migrate: true,
@@ -100,6 +103,7 @@ pub async fn spawn_with(
         backends,
         http: reqwest::Client::new(),
         sandbox,
+        secrets,
     }
 }
 
