@@ -27,7 +27,7 @@ use aerostic_kit::outbox::Outbox;
 use aerostic_kit::{ApiError, ErrorKind};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, Set, SqlErr, TransactionTrait, TryIntoModel,
+    PaginatorTrait, QueryFilter, QueryOrder, Set, SqlErr, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 
@@ -454,6 +454,7 @@ impl WhatsApp {
         let tenant_id = caller.tenant_id.to_string();
         let now = chrono::Utc::now();
         let txn = self.db.begin().await.map_err(ApiError::internal)?;
+        let is_new = existing.is_none();
         let mut row = match existing {
             Some(found) => found.into_active_model(),
             None => whatsapp_account::ActiveModel {
@@ -470,8 +471,12 @@ impl WhatsApp {
         row.verified_name = Set(number.verified_name.clone());
         row.status = Set("pending".into());
         row.access_token = Set(Some(self.seal_token(&tenant_id, token)));
-        let saved = row.save(&txn).await.map_err(conflict_or_internal)?;
-        let account = saved.try_into_model().map_err(ApiError::internal)?;
+        let account = if is_new {
+            row.insert(&txn).await
+        } else {
+            row.update(&txn).await
+        }
+        .map_err(conflict_or_internal)?;
         AuditRecord::now(
             &tenant_id,
             &actor(caller),
@@ -498,12 +503,14 @@ impl WhatsApp {
         let tenant_id = caller.tenant_id.to_string();
         let now = chrono::Utc::now();
         let txn = self.db.begin().await.map_err(ApiError::internal)?;
+        let is_new = existing.is_none();
         let mut row = match existing {
             Some(found) => found.into_active_model(),
             None => whatsapp_account::ActiveModel {
                 id: Set(uuid::Uuid::now_v7().to_string()),
                 tenant_id: Set(tenant_id.clone()),
                 created_at: Set(now),
+                connected_at: Set(None),
                 ..Default::default()
             },
         };
@@ -514,8 +521,12 @@ impl WhatsApp {
         row.status = Set("connected".into());
         row.access_token = Set(token.map(|t| self.seal_token(&tenant_id, t)));
         row.connected_at = Set(Some(now));
-        let saved = row.save(&txn).await.map_err(conflict_or_internal)?;
-        let account = saved.try_into_model().map_err(ApiError::internal)?;
+        let account = if is_new {
+            row.insert(&txn).await
+        } else {
+            row.update(&txn).await
+        }
+        .map_err(conflict_or_internal)?;
         AuditRecord::now(
             &tenant_id,
             &actor(caller),
