@@ -8,7 +8,7 @@ set -euo pipefail
 
 patterns=(
   '[A-Za-z0-9._%+-]{2,}@[A-Za-z0-9.-]+\.[A-Za-z]{2,}'
-  '(^|[^0-9*])[0-9]{10,15}([^0-9]|$)'
+  '(^|[^0-9A-Za-z*])[0-9]{10,15}([^0-9A-Za-z]|$)'
   '\+[0-9]{8,15}'
   'eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.'
   'ak_(live|test)_[A-Za-z0-9]{8}_[A-Za-z0-9]'
@@ -30,7 +30,7 @@ scan() {
 if [[ "${1:-}" == "--self-test" ]]; then
   tmp=$(mktemp)
   trap 'rm -f "$tmp"' EXIT
-  echo '{"msg":"user a***@example.com from +*********34 ok"}' >"$tmp"
+  echo '{"msg":"user a***@example.com from +*********34 ok","tenant_id":"01a20da2-f1c6-70bf-a7af-d4303698492f"}' >"$tmp"
   scan "$tmp" >/dev/null || { echo "self-test: a clean line was flagged" >&2; exit 1; }
   for bad in 'ana@example.com' '15550001111' '+4915112345678' 'ak_live_1234abcd_secretpart' 'rt_abcdefghijklmnopqrst' 'EAAGabcdefghijklmn'; do
     echo "{\"msg\":\"leak $bad\"}" >"$tmp"
