@@ -105,7 +105,7 @@ pub fn banner(
 ) -> String {
     let mut out = format!(
         "\nAerostic is running (embedded: SQLite, in-process broker, in-memory cache)\n\n  \
-         gateway     http://{gateway}\n  readiness   http://{gateway}/readyz\n  metrics     http://{gateway}/metrics\n"
+         gateway     http://{gateway}  (admin API on Host admin.localhost)\n  readiness   http://{gateway}/readyz\n  metrics     http://{gateway}/metrics\n"
     );
     for (name, addr) in grpc {
         out.push_str(&format!("  {:<11} grpc://{addr}\n", name.as_str()));
@@ -122,7 +122,8 @@ pub fn banner(
         "  data        {}\n\nTry first:\n  curl -s -X POST http://{gateway}/v1/auth/register -H 'content-type: application/json' \\\n    \
          -d '{{\"tenant_name\":\"Acme\",\"email\":\"you@example.com\",\"password\":\"correct horse battery\"}}'\n  \
          curl -s -X POST http://{gateway}/v1/auth/login -H 'content-type: application/json' \\\n    \
-         -d '{{\"email\":\"you@example.com\",\"password\":\"correct horse battery\"}}'\n\nCtrl-C stops it.\n",
+         -d '{{\"email\":\"you@example.com\",\"password\":\"correct horse battery\"}}'\n  \
+         then connect a number: GET /v1/whatsapp/embedded/start, POST {{sandbox}}/_sandbox/signup, POST /v1/whatsapp/embedded/finish\n\nCtrl-C stops it.\n",
         data_dir.display()
     ));
     out
