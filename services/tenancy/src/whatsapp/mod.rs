@@ -286,7 +286,7 @@ impl WhatsApp {
             number,
             Some(&token),
             pending,
-            "embedded_signup",
+            Some("embedded_signup"),
         )
         .await
     }
@@ -347,7 +347,7 @@ impl WhatsApp {
             let existing = self.existing(&state.t, &number.id).await?;
             self.check_room(&state.t, &number.id).await?;
             let account = self
-                .store_pending(&caller, &waba, number, &token, existing)
+                .store(&caller, &waba, number, Some(&token), existing, None)
                 .await?;
             stored.push(account);
         }
@@ -406,7 +406,7 @@ impl WhatsApp {
             number,
             own_token.as_deref(),
             pending,
-            "cloud_init",
+            Some("cloud_init"),
         )
         .await
     }
@@ -443,54 +443,9 @@ impl WhatsApp {
         }
     }
 
-    async fn store_pending(
-        &self,
-        caller: &Identity,
-        waba_id: &str,
-        number: PhoneNumber,
-        token: &str,
-        existing: Option<whatsapp_account::Model>,
-    ) -> Result<whatsapp_account::Model, ApiError> {
-        let tenant_id = caller.tenant_id.to_string();
-        let now = chrono::Utc::now();
-        let txn = self.db.begin().await.map_err(ApiError::internal)?;
-        let is_new = existing.is_none();
-        let mut row = match existing {
-            Some(found) => found.into_active_model(),
-            None => whatsapp_account::ActiveModel {
-                id: Set(uuid::Uuid::now_v7().to_string()),
-                tenant_id: Set(tenant_id.clone()),
-                created_at: Set(now),
-                connected_at: Set(None),
-                ..Default::default()
-            },
-        };
-        row.waba_id = Set(waba_id.to_string());
-        row.phone_number_id = Set(number.id.clone());
-        row.display_phone_number = Set(number.display_phone_number.clone());
-        row.verified_name = Set(number.verified_name.clone());
-        row.status = Set("pending".into());
-        row.access_token = Set(Some(self.seal_token(&tenant_id, token)));
-        let account = if is_new {
-            row.insert(&txn).await
-        } else {
-            row.update(&txn).await
-        }
-        .map_err(conflict_or_internal)?;
-        AuditRecord::now(
-            &tenant_id,
-            &actor(caller),
-            "whatsapp.number_pending",
-            &format!(
-                "number {} awaits its PIN",
-                mask_phone(&number.display_phone_number)
-            ),
-        )
-        .commit_with(&self.outbox, txn)
-        .await?;
-        Ok(account)
-    }
-
+    /// Inserts or updates the number's account in one transaction with its
+    /// audit entry. `how` is `None` for a pending number (awaiting its PIN),
+    /// else how it got connected.
     async fn store(
         &self,
         caller: &Identity,
@@ -498,7 +453,7 @@ impl WhatsApp {
         number: PhoneNumber,
         token: Option<&str>,
         existing: Option<whatsapp_account::Model>,
-        how: &str,
+        how: Option<&str>,
     ) -> Result<whatsapp_account::Model, ApiError> {
         let tenant_id = caller.tenant_id.to_string();
         let now = chrono::Utc::now();
@@ -518,31 +473,43 @@ impl WhatsApp {
         row.phone_number_id = Set(number.id.clone());
         row.display_phone_number = Set(number.display_phone_number.clone());
         row.verified_name = Set(number.verified_name.clone());
-        row.status = Set("connected".into());
+        row.status = Set(if how.is_some() {
+            "connected"
+        } else {
+            "pending"
+        }
+        .into());
         row.access_token = Set(token.map(|t| self.seal_token(&tenant_id, t)));
-        row.connected_at = Set(Some(now));
+        if how.is_some() {
+            row.connected_at = Set(Some(now));
+        }
         let account = if is_new {
             row.insert(&txn).await
         } else {
             row.update(&txn).await
         }
         .map_err(conflict_or_internal)?;
-        AuditRecord::now(
-            &tenant_id,
-            &actor(caller),
-            "whatsapp.number_connected",
-            &format!(
-                "number {} connected by {how}",
-                mask_phone(&number.display_phone_number)
+        let phone = mask_phone(&number.display_phone_number);
+        let (action, detail) = match how {
+            Some(how) => (
+                "whatsapp.number_connected",
+                format!("number {phone} connected by {how}"),
             ),
-        )
-        .commit_with(&self.outbox, txn)
-        .await?;
-        let _ = self
-            .cache
-            .delete(&route_key(&account.phone_number_id))
-            .await;
-        tracing::info!(tenant_id = %tenant_id, account_id = %account.id, "WhatsApp number connected");
+            None => (
+                "whatsapp.number_pending",
+                format!("number {phone} awaits its PIN"),
+            ),
+        };
+        AuditRecord::now(&tenant_id, &actor(caller), action, &detail)
+            .commit_with(&self.outbox, txn)
+            .await?;
+        if how.is_some() {
+            let _ = self
+                .cache
+                .delete(&route_key(&account.phone_number_id))
+                .await;
+            tracing::info!(tenant_id = %tenant_id, account_id = %account.id, "WhatsApp number connected");
+        }
         Ok(account)
     }
 
