@@ -6,11 +6,7 @@
 //! holds no secret cannot claim another tenant, and permissions are checked
 //! where the data lives, not only at the edge.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 
 use crate::error::{ApiError, ErrorKind};
 use crate::ids::{TenantId, UserId};
@@ -140,67 +136,35 @@ impl Identity {
     }
 }
 
-#[derive(Serialize, Deserialize)]
-struct Sealed {
-    #[serde(flatten)]
-    identity: Identity,
-    exp: i64,
-}
-
 /// Seals and opens identities with the mesh's shared key.
 #[derive(Clone)]
 pub struct IdentitySeal {
-    key: [u8; 32],
+    seal: crate::seal::Seal,
 }
 
 impl IdentitySeal {
     /// A seal keyed from the JWT secret, domain-separated so a sealed identity
     /// can never pass as an access token or the other way round.
     pub fn new(jwt_secret: &[u8]) -> Self {
-        let mut mac = Hmac::<Sha256>::new_from_slice(jwt_secret).expect("any key length");
-        mac.update(b"aerostic identity seal v1");
         Self {
-            key: mac.finalize().into_bytes().into(),
+            seal: crate::seal::Seal::new(jwt_secret, b"aerostic identity seal v1"),
         }
-    }
-
-    fn tag(&self, body: &str) -> Hmac<Sha256> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("32 bytes");
-        mac.update(body.as_bytes());
-        mac
     }
 
     /// The header value for `identity`.
     pub fn seal(&self, identity: &Identity) -> String {
-        let sealed = Sealed {
-            identity: identity.clone(),
-            exp: chrono::Utc::now().timestamp() + SEAL_TTL_SECS,
-        };
-        let body = B64.encode(serde_json::to_vec(&sealed).expect("identities serialise"));
-        let tag = B64.encode(self.tag(&body).finalize().into_bytes());
-        format!("{body}.{tag}")
+        self.seal.seal(identity, SEAL_TTL_SECS)
     }
 
     /// The identity in a header value, if the tag matches and it is fresh.
     pub fn open(&self, value: &str) -> Result<Identity, ApiError> {
-        let unauthenticated = || {
+        self.seal.open(value).ok_or_else(|| {
             ApiError::new(
                 ErrorKind::Unauthenticated,
                 "unauthenticated",
                 "no valid caller identity",
             )
-        };
-        let (body, tag) = value.split_once('.').ok_or_else(unauthenticated)?;
-        let tag = B64.decode(tag).map_err(|_| unauthenticated())?;
-        self.tag(body)
-            .verify_slice(&tag)
-            .map_err(|_| unauthenticated())?;
-        let json = B64.decode(body).map_err(|_| unauthenticated())?;
-        let sealed: Sealed = serde_json::from_slice(&json).map_err(|_| unauthenticated())?;
-        if sealed.exp < chrono::Utc::now().timestamp() {
-            return Err(unauthenticated());
-        }
-        Ok(sealed.identity)
+        })
     }
 
     /// Adds the sealed `identity` to an outgoing request.
@@ -223,6 +187,8 @@ impl IdentitySeal {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 
     fn admin() -> Identity {
         Identity {

@@ -10,7 +10,7 @@
 //! - [`outbox`]: events staged in the writing transaction, relayed after commit;
 //! - [`grpc`]: serving and calling with health, reflection and trace propagation;
 //! - [`ids`]: typed ids; [`identity`]: the sealed caller identity and permissions;
-//! - [`jwt`]: access tokens with rotating keys.
+//! - [`jwt`]: access tokens with rotating keys; [`seal`]: short-lived signed values.
 
 #![warn(missing_docs)]
 
@@ -27,6 +27,7 @@ pub mod ids;
 pub mod jwt;
 pub mod mask;
 pub mod outbox;
+pub mod seal;
 pub mod telemetry;
 
 pub use error::{ApiError, ErrorKind};

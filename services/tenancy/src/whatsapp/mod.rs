@@ -261,14 +261,8 @@ impl WhatsApp {
             pin.expect("checked"),
         );
         let tenant_id = caller.tenant_id.to_string();
-        let state = self.seal.open(&req.state)?;
         let user = caller.user_id.map(|u| u.to_string()).unwrap_or_default();
-        if state.t != tenant_id || state.u != user {
-            return Err(ApiError::invalid_field(
-                "state",
-                "is not a signup state of yours, or it expired; start again",
-            ));
-        }
+        self.seal.open_for(&req.state, &tenant_id, &user)?;
         self.configured()?;
         let pending = self.existing(&tenant_id, &phone_id).await?;
         self.check_room(&tenant_id, &phone_id).await?;
