@@ -96,6 +96,7 @@ async fn grpc_callers_get_precise_status_codes() {
             email: "nobody@example.com".into(),
             password: "x".into(),
             client_ip: String::new(),
+            admin_host: false,
         })
         .await
         .unwrap_err();

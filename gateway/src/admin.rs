@@ -57,7 +57,7 @@ pub(crate) fn tenant_json(t: pb::Tenant) -> Value {
     json!({
         "id": t.id,
         "name": t.name,
-        "status": t.status().as_str_name().trim_start_matches("TENANT_STATUS_").to_lowercase(),
+        "status": t.status().wire_name(),
         "plan": plan_json(t.plan),
         "reseller_id": (!t.reseller_id.is_empty()).then_some(t.reseller_id),
         "created_at": rfc3339(t.created_at),

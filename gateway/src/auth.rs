@@ -46,7 +46,7 @@ pub(crate) fn user_json(user: Option<pb::User>) -> Value {
         "tenant_id": user.tenant_id,
         "email": user.email,
         "full_name": user.full_name,
-        "role": user.role().as_str_name().trim_start_matches("ROLE_").to_lowercase(),
+        "role": user.role().wire_name(),
     })
 }
 
@@ -75,7 +75,7 @@ pub async fn register(
             "tenant": {
                 "id": tenant.id,
                 "name": tenant.name,
-                "status": tenant.status().as_str_name().trim_start_matches("TENANT_STATUS_").to_lowercase(),
+                "status": tenant.status().wire_name(),
                 "plan": tenant.plan.map(|p| p.code).unwrap_or_default(),
             },
             "user": user_json(reply.user),
@@ -97,29 +97,10 @@ pub async fn login(
             email: body.email,
             password: body.password,
             client_ip: peer.ip().to_string(),
+            admin_host: surface == Surface::Admin,
         })
         .await?
         .into_inner();
-    // Super admins sign in on the admin host, and only they do.
-    let super_admin = reply.user.as_ref().map(|u| u.role()) == Some(pb::Role::SuperAdmin);
-    if super_admin != (surface == Surface::Admin) {
-        let _ = state
-            .tenancy
-            .clone()
-            .logout(pb::LogoutRequest {
-                refresh_token: reply.refresh_token,
-            })
-            .await;
-        return Err(if super_admin {
-            GatewayError(aerostic_kit::ApiError::new(
-                aerostic_kit::ErrorKind::PermissionDenied,
-                "use_admin_host",
-                "platform admins sign in on the admin host",
-            ))
-        } else {
-            crate::error::not_found().await
-        });
-    }
     Ok(Json(session_json(reply)))
 }
 

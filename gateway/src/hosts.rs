@@ -39,19 +39,7 @@ pub struct Hosts {
     base: String,
 }
 
-/// Lower case, no port, no trailing dot.
-pub fn normalize(raw: &str) -> String {
-    let host = raw.trim().to_ascii_lowercase();
-    let host = if let Some(v6) = host.strip_prefix('[') {
-        v6.split(']').next().unwrap_or_default().to_string()
-    } else {
-        match host.rsplit_once(':') {
-            Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h.to_string(),
-            _ => host,
-        }
-    };
-    host.trim_end_matches('.').to_string()
-}
+pub use aerostic_kit::host::normalize_host as normalize;
 
 impl Hosts {
     /// Hosts under `base` (e.g. `aerostic.com`).
@@ -143,8 +131,6 @@ mod tests {
         for (host, surface) in cases {
             assert_eq!(hosts.classify(host), surface, "{host}");
         }
-        assert_eq!(normalize("Admin.Aerostic.COM:8443"), "admin.aerostic.com");
-        assert_eq!(normalize("[::1]:80"), "::1");
     }
 
     #[test]

@@ -52,13 +52,7 @@ fn identity_from_pb(p: pb::Identity) -> Result<Identity, ApiError> {
             .then(|| p.user_id.parse())
             .transpose()
             .map_err(|_| bad())?,
-        role: Role::parse(
-            &p.role()
-                .as_str_name()
-                .trim_start_matches("ROLE_")
-                .to_lowercase(),
-        )
-        .ok_or_else(bad)?,
+        role: Role::parse(&p.role().wire_name()).ok_or_else(bad)?,
         api_key_id: (!p.api_key_id.is_empty()).then_some(p.api_key_id),
         scopes: p.scopes,
     })
@@ -144,11 +138,7 @@ impl FromRequestParts<AppState> for Caller {
             })?;
         let identity = state.authenticate(credential).await?;
         if identity.api_key_id.is_none() && !state.tenant_active(&identity).await? {
-            return Err(GatewayError(ApiError::new(
-                ErrorKind::PermissionDenied,
-                "tenant_suspended",
-                "this workspace is suspended; contact support",
-            )));
+            return Err(GatewayError(aerostic_kit::identity::tenant_suspended()));
         }
         Ok(Caller(identity))
     }

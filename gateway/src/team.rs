@@ -11,12 +11,6 @@ use crate::identity::Caller;
 use crate::json::ApiJson;
 use crate::{AppState, GatewayError};
 
-/// Role names as REST spells them, to the proto enum (unknown → unspecified,
-/// which tenancy refuses with a field error).
-fn role_pb(name: &str) -> pb::Role {
-    pb::Role::from_str_name(&format!("ROLE_{}", name.to_uppercase())).unwrap_or_default()
-}
-
 /// `POST /v1/team/invitations` body.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,7 +31,7 @@ pub async fn invite(
         &caller,
         pb::InviteUserRequest {
             email: body.email,
-            role: role_pb(&body.role) as i32,
+            role: pb::Role::from_wire_name(&body.role) as i32,
         },
     );
     let reply = state
@@ -133,7 +127,7 @@ pub async fn change_role(
         &caller,
         pb::UpdateUserRoleRequest {
             user_id: id,
-            role: role_pb(&body.role) as i32,
+            role: pb::Role::from_wire_name(&body.role) as i32,
         },
     );
     let user = state

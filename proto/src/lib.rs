@@ -13,3 +13,35 @@ pub mod v1 {
 /// Encoded `FileDescriptorSet` of every contract, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/aerostic_descriptor.bin"));
+
+/// The enums' wire names as REST, the database and the kit spell them
+/// (`ROLE_WORKSPACE_ADMIN` ↔ `workspace_admin`), in one place.
+mod names {
+    use super::v1::{Role, TenantStatus};
+
+    impl Role {
+        /// `workspace_admin`; empty for `ROLE_UNSPECIFIED`.
+        pub fn wire_name(self) -> String {
+            if self == Role::Unspecified {
+                return String::new();
+            }
+            self.as_str_name()
+                .trim_start_matches("ROLE_")
+                .to_lowercase()
+        }
+
+        /// The role named `name`; unspecified when unknown (callers refuse it).
+        pub fn from_wire_name(name: &str) -> Self {
+            Role::from_str_name(&format!("ROLE_{}", name.to_uppercase())).unwrap_or_default()
+        }
+    }
+
+    impl TenantStatus {
+        /// `active` or `suspended`.
+        pub fn wire_name(self) -> String {
+            self.as_str_name()
+                .trim_start_matches("TENANT_STATUS_")
+                .to_lowercase()
+        }
+    }
+}

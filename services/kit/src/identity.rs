@@ -96,6 +96,15 @@ pub struct Identity {
     pub scopes: Vec<String>,
 }
 
+/// `tenant_suspended` (403): every credential of a suspended tenant gets it.
+pub fn tenant_suspended() -> ApiError {
+    ApiError::new(
+        ErrorKind::PermissionDenied,
+        "tenant_suspended",
+        "this workspace is suspended; contact support",
+    )
+}
+
 fn denied(message: &str) -> ApiError {
     ApiError::new(ErrorKind::PermissionDenied, "forbidden", message)
 }

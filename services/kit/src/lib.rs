@@ -9,7 +9,7 @@
 //! - [`telemetry`] and [`mask`]: masked logs, Prometheus metrics, trace ids;
 //! - [`outbox`]: events staged in the writing transaction, relayed after commit;
 //! - [`grpc`]: serving and calling with health, reflection and trace propagation;
-//! - [`ids`]: typed ids; [`identity`]: the sealed caller identity and permissions;
+//! - [`host`]: host-name normalisation; [`ids`]: typed ids; [`identity`]: the sealed caller identity and permissions;
 //! - [`jwt`]: access tokens with rotating keys; [`seal`]: short-lived signed values.
 
 #![warn(missing_docs)]
@@ -22,6 +22,7 @@ pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod grpc;
+pub mod host;
 pub mod identity;
 pub mod ids;
 pub mod jwt;

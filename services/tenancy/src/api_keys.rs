@@ -165,11 +165,7 @@ impl ApiKeys {
             .map_err(db_error)?
             .is_some_and(|t| t.status == "active");
         if !active {
-            return Err(ApiError::new(
-                ErrorKind::PermissionDenied,
-                "tenant_suspended",
-                "this workspace is suspended",
-            ));
+            return Err(aerostic_kit::identity::tenant_suspended());
         }
         let now = chrono::Utc::now();
         if key

@@ -162,7 +162,7 @@ impl Auth {
         .insert(&txn)
         .await
         .map_err(db_error)?;
-        let inserted = user::ActiveModel {
+        let user = user::ActiveModel {
             id: Set(user_id),
             tenant_id: Set(tenant_id),
             email: Set(email.as_str().to_string()),
@@ -173,15 +173,8 @@ impl Auth {
             created_at: Set(now),
         }
         .insert(&txn)
-        .await;
-        let user = match inserted {
-            Ok(user) => user,
-            // Two registrations raced for the same email.
-            Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-                return Err(email_taken());
-            }
-            Err(e) => return Err(db_error(e)),
-        };
+        .await
+        .map_err(user_insert_error)?;
         audit.commit_with(&self.outbox, txn).await?;
         tracing::info!(tenant_id = %tenant.id, "tenant registered");
         Ok((tenant, user))
@@ -194,6 +187,7 @@ impl Auth {
         email: &str,
         password: &str,
         client_ip: &str,
+        admin_host: bool,
     ) -> Result<Session, ApiError> {
         let mut problems = Problems::default();
         if email.trim().is_empty() {
@@ -223,8 +217,9 @@ impl Auth {
                         "tenant suspended",
                     ))
                     .await?;
-                    return Err(crate::tenants::suspended());
+                    return Err(aerostic_kit::identity::tenant_suspended());
                 }
+                check_host(&user, admin_host)?;
                 let tokens = self.sessions.start(&user).await?;
                 self.record(AuditRecord::now(
                     &user.tenant_id,
@@ -319,11 +314,39 @@ impl Auth {
     }
 }
 
-fn email_taken() -> ApiError {
+/// Super admins sign in only on the admin host (`use_admin_host` elsewhere);
+/// anyone else there is told the endpoint does not exist, as the admin host
+/// answers for everything it does not serve. Checked before a session starts.
+fn check_host(user: &user::Model, admin_host: bool) -> Result<(), ApiError> {
+    match (user.role == "super_admin", admin_host) {
+        (true, false) => Err(ApiError::new(
+            ErrorKind::PermissionDenied,
+            "use_admin_host",
+            "platform admins sign in on the admin host",
+        )),
+        (false, true) => Err(ApiError::new(
+            ErrorKind::NotFound,
+            "route_not_found",
+            "no such endpoint",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `email_taken` (409): one account per email across the platform.
+pub(crate) fn email_taken() -> ApiError {
     ApiError::new(
         ErrorKind::AlreadyExists,
         "email_taken",
         "an account with this email already exists",
     )
     .with_detail("email", "is already registered")
+}
+
+/// A user insert's error: a unique violation means the email raced in.
+pub(crate) fn user_insert_error(e: DbErr) -> ApiError {
+    match e.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => email_taken(),
+        _ => db_error(e),
+    }
 }

@@ -2,6 +2,7 @@
 //! custom domains that serve that brand, and a markup billing adds to their
 //! tenants' prices. A tenant that signs up on a reseller's domain is theirs.
 
+use aerostic_kit::host::normalize_host;
 use aerostic_kit::identity::{Identity, Permission};
 use aerostic_kit::outbox::Outbox;
 use aerostic_kit::{ApiError, ErrorKind};
@@ -46,16 +47,6 @@ pub struct NewReseller {
 
 /// Largest markup: the reseller's price at most doubles the platform's.
 pub const MAX_MARKUP_BPS: u32 = 10_000;
-
-/// A host name as DNS has it: lower case, no port, no trailing dot.
-pub fn normalize_host(raw: &str) -> String {
-    let host = raw.trim().to_ascii_lowercase();
-    let host = match host.rsplit_once(':') {
-        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h.to_string(),
-        _ => host,
-    };
-    host.trim_end_matches('.').to_string()
-}
 
 /// A fully qualified domain a reseller can point at the platform.
 pub fn domain(raw: &str) -> Result<String, &'static str> {

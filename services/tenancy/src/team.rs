@@ -104,12 +104,7 @@ impl Team {
             .await
             .map_err(db_error)?;
         if taken.is_some() {
-            return Err(ApiError::new(
-                ErrorKind::AlreadyExists,
-                "email_taken",
-                "an account with this email already exists",
-            )
-            .with_detail("email", "is already registered"));
+            return Err(crate::auth::email_taken());
         }
         self.check_seats(&caller.tenant_id.to_string()).await?;
         let token = format!("inv_{}", aerostic_kit::crypto::KeyRing::random_secret());
@@ -202,14 +197,7 @@ impl Team {
         }
         .insert(&txn)
         .await
-        .map_err(|e| match e.sql_err() {
-            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => ApiError::new(
-                ErrorKind::AlreadyExists,
-                "email_taken",
-                "an account with this email already exists",
-            ),
-            _ => db_error(e),
-        })?;
+        .map_err(crate::auth::user_insert_error)?;
         let detail = format!("{} joined as {}", mask_email(&found.email), found.role);
         let audit = AuditRecord::now(&found.tenant_id, &created.id, "user.joined", &detail);
         audit.commit_with(&self.outbox, txn).await?;

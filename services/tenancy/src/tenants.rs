@@ -72,15 +72,6 @@ pub async fn find_tenant(conn: &impl ConnectionTrait, id: &str) -> Result<tenant
         .ok_or_else(tenant_not_found)
 }
 
-/// `tenant_suspended` (403): what a suspended tenant's callers are told.
-pub fn suspended() -> ApiError {
-    ApiError::new(
-        ErrorKind::PermissionDenied,
-        "tenant_suspended",
-        "this workspace is suspended; contact support",
-    )
-}
-
 /// `plan_limit_reached` (422) naming the limit.
 pub fn limit_reached(limit: &str, value: i32) -> ApiError {
     ApiError::new(
@@ -262,14 +253,7 @@ impl Tenants {
         }
         .insert(&txn)
         .await
-        .map_err(|e| match e.sql_err() {
-            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => ApiError::new(
-                ErrorKind::AlreadyExists,
-                "email_taken",
-                "an account with this email already exists",
-            ),
-            _ => ApiError::internal(e),
-        })?;
+        .map_err(crate::auth::user_insert_error)?;
         AuditRecord::now(
             &platform.id,
             "system",

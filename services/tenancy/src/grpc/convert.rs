@@ -25,25 +25,11 @@ pub(super) fn login_response(tokens: Tokens, user: user::Model) -> pb::LoginResp
     }
 }
 
-/// `ROLE_AGENT` → `agent`; unspecified → empty (refused by validation).
-pub(super) fn role_name(role: pb::Role) -> String {
-    if role == pb::Role::Unspecified {
-        return String::new();
-    }
-    role.as_str_name()
-        .trim_start_matches("ROLE_")
-        .to_lowercase()
-}
-
-fn role(name: &str) -> pb::Role {
-    pb::Role::from_str_name(&format!("ROLE_{}", name.to_uppercase())).unwrap_or_default()
-}
-
 pub(super) fn identity_pb(identity: Identity) -> pb::Identity {
     pb::Identity {
         tenant_id: identity.tenant_id.to_string(),
         user_id: identity.user_id.map(|u| u.to_string()).unwrap_or_default(),
-        role: role(identity.role.as_str()) as i32,
+        role: pb::Role::from_wire_name(identity.role.as_str()) as i32,
         api_key_id: identity.api_key_id.unwrap_or_default(),
         scopes: identity.scopes,
     }
@@ -96,7 +82,7 @@ pub(super) fn user_pb(u: user::Model) -> pb::User {
         tenant_id: u.tenant_id,
         email: u.email,
         full_name: u.full_name,
-        role: role(&u.role) as i32,
+        role: pb::Role::from_wire_name(&u.role) as i32,
         active: u.active,
         created_at: Some(timestamp(u.created_at)),
     }

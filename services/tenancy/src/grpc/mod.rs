@@ -71,7 +71,7 @@ aerostic_kit::service_impl! {
 
         async fn login(&self, request: Request<pb::LoginRequest>) -> Result<Response<pb::LoginResponse>, Status> {
             let r = request.into_inner();
-            let session = self.auth.login(&r.email, &r.password, &r.client_ip).await?;
+            let session = self.auth.login(&r.email, &r.password, &r.client_ip, r.admin_host).await?;
             Ok(Response::new(login_response(session.tokens, session.user)))
         }
 
@@ -97,7 +97,7 @@ aerostic_kit::service_impl! {
         async fn invite_user(&self, request: Request<pb::InviteUserRequest>) -> Result<Response<pb::InviteUserResponse>, Status> {
             let caller = self.caller(&request)?;
             let r = request.into_inner();
-            let invited = self.team.invite(&caller, &r.email, &role_name(r.role())).await?;
+            let invited = self.team.invite(&caller, &r.email, &r.role().wire_name()).await?;
             Ok(Response::new(pb::InviteUserResponse {
                 invitation_id: invited.id,
                 invitation_token: invited.token,
@@ -120,7 +120,7 @@ aerostic_kit::service_impl! {
         async fn update_user_role(&self, request: Request<pb::UpdateUserRoleRequest>) -> Result<Response<pb::User>, Status> {
             let caller = self.caller(&request)?;
             let r = request.into_inner();
-            let user = self.team.change_role(&caller, &r.user_id, &role_name(r.role())).await?;
+            let user = self.team.change_role(&caller, &r.user_id, &r.role().wire_name()).await?;
             Ok(Response::new(user_pb(user)))
         }
 
