@@ -13,18 +13,7 @@ async fn the_admin_api_is_404_to_everyone_but_a_super_admin_on_the_admin_host() 
     let app = spawn_app().await;
     let root = app.super_admin().await;
     let admin = app.new_admin().await;
-    let key = app
-        .call(
-            Method::POST,
-            "/v1/billing/api-keys",
-            Some(&admin),
-            Some(&json!({"name": "k", "scopes": ["messages:send"]})),
-        )
-        .await
-        .body["secret"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let key = app.api_key(&admin, &["messages:send"]).await;
     let paths = [
         (Method::GET, "/v1/admin/config"),
         (Method::GET, "/v1/admin/tenants"),
@@ -90,14 +79,7 @@ async fn super_admins_sign_in_only_on_the_admin_host_and_tenants_never_there() {
         )
         .await;
     assert_eq!(on_admin.status, 404, "{}", on_admin.body);
-    let root_email = format!("root+{}@example.com", uuid::Uuid::new_v4().simple());
-    aerostic_tenancy::tenants::Tenants::new(
-        app.db().await,
-        aerostic_kit::outbox::Outbox::new(aerostic_tenancy::OUTBOX_TABLE),
-    )
-    .create_super_admin(&root_email, "correct horse battery")
-    .await
-    .unwrap();
+    let root_email = app.create_super_admin().await;
     let on_app = app
         .call(
             Method::POST,
@@ -303,18 +285,7 @@ async fn a_suspended_tenant_loses_tokens_keys_logins_and_sessions_until_reactiva
     app.register(&email).await;
     let session = app.login(&email).await;
     let access = session["access_token"].as_str().unwrap().to_string();
-    let key = app
-        .call(
-            Method::POST,
-            "/v1/billing/api-keys",
-            Some(&access),
-            Some(&json!({"name": "k", "scopes": ["messages:send"]})),
-        )
-        .await
-        .body["secret"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let key = app.api_key(&access, &["messages:send"]).await;
     let tenant_id = app
         .call(Method::GET, "/v1/me", Some(&access), None)
         .await

@@ -48,13 +48,7 @@ async fn the_chain_is_intact_after_real_actions_and_names_the_first_edited_row()
         Some(&json!({"email": "new.agent@example.com", "role": "agent"})),
     )
     .await;
-    app.call(
-        Method::POST,
-        "/v1/billing/api-keys",
-        Some(&admin),
-        Some(&json!({"name": "k", "scopes": ["messages:send"]})),
-    )
-    .await;
+    app.api_key(&admin, &["messages:send"]).await;
     // super admin created + its login + register + login + invite + key
     let intact = chained(&app, &root, 6).await;
     assert_eq!(

@@ -8,7 +8,7 @@ mod common;
 use aerostic_kit::crypto::Binding;
 use aerostic_proto::v1 as pb;
 use aerostic_proto::v1::tenancy_client::TenancyClient;
-use common::{ADMIN_HOST, TestApp, spawn_app_with_sandbox, spawn_with, unique_email};
+use common::{ADMIN_HOST, TestApp, spawn_app_with_sandbox, spawn_with};
 use reqwest::Method;
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
@@ -326,20 +326,8 @@ async fn cloud_init_uses_the_system_user_token_and_a_wrong_pin_stores_nothing() 
     );
 
     // Agents see the numbers but cannot connect any.
-    let agent_email = unique_email();
-    let invite = app
-        .call(
-            Method::POST,
-            "/v1/team/invitations",
-            Some(&admin),
-            Some(&json!({"email": agent_email, "role": "agent"})),
-        )
-        .await;
-    app.call(Method::POST, "/v1/team/invitations/accept", None, Some(&json!({"invitation_token": invite.body["invitation_token"], "full_name": "Ag", "password": "correct horse battery"}))).await;
-    let agent = app.login(&agent_email).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (_, session) = app.member(&admin, "agent").await;
+    let agent = session["access_token"].as_str().unwrap().to_string();
     assert_eq!(numbers(&app, &agent).await.len(), 1);
     for (method, path) in [
         (Method::GET, "/v1/whatsapp/embedded/start"),

@@ -3,50 +3,11 @@
 
 mod common;
 
-use common::{TestApp, spawn_app, unique_email};
+use common::{spawn_app, unique_email};
 use reqwest::Method;
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery";
-
-/// Invites `role` into the admin's tenant, accepts, logs in: (user, session).
-async fn member(app: &TestApp, admin: &str, role: &str) -> (Value, Value) {
-    let email = unique_email();
-    let invited = app
-        .call(
-            Method::POST,
-            "/v1/team/invitations",
-            Some(admin),
-            Some(&json!({"email": email, "role": role})),
-        )
-        .await;
-    assert_eq!(invited.status, 201, "{}", invited.body);
-    let token = invited.body["invitation_token"].clone();
-    let accept = json!({"invitation_token": token, "full_name": "Bea Agent", "password": PASSWORD});
-    let joined = app
-        .call(
-            Method::POST,
-            "/v1/team/invitations/accept",
-            None,
-            Some(&accept),
-        )
-        .await;
-    assert_eq!(joined.status, 201, "{}", joined.body);
-    let again = app
-        .call(
-            Method::POST,
-            "/v1/team/invitations/accept",
-            None,
-            Some(&accept),
-        )
-        .await;
-    assert_eq!(
-        (again.status, again.body["error"]["code"].as_str()),
-        (404, Some("invitation_not_found")),
-        "an invitation works once"
-    );
-    (joined.body, app.login(&email).await)
-}
 
 fn bearer(session: &Value) -> String {
     session["access_token"].as_str().unwrap().to_string()
@@ -56,7 +17,7 @@ fn bearer(session: &Value) -> String {
 async fn an_invited_agent_joins_reaches_its_identity_but_no_settings() {
     let app = spawn_app().await;
     let admin = app.new_admin().await;
-    let (user, session) = member(&app, &admin, "agent").await;
+    let (user, session) = app.member(&admin, "agent").await;
     assert_eq!(user["role"], "agent");
     let agent = bearer(&session);
     let me = app.call(Method::GET, "/v1/me", Some(&agent), None).await;
@@ -113,7 +74,7 @@ async fn an_invited_agent_joins_reaches_its_identity_but_no_settings() {
 async fn roles_change_deactivation_ends_sessions_and_admins_cannot_change_themselves() {
     let app = spawn_app().await;
     let admin = app.new_admin().await;
-    let (user, session) = member(&app, &admin, "agent").await;
+    let (user, session) = app.member(&admin, "agent").await;
     let id = user["id"].as_str().unwrap();
 
     let promoted = app
@@ -193,7 +154,7 @@ async fn another_tenants_user_ids_answer_404_and_change_nothing() {
     let app = spawn_app().await;
     let alice = app.new_admin().await;
     let mallory = app.new_admin().await;
-    let (user, session) = member(&app, &alice, "agent").await;
+    let (user, session) = app.member(&alice, "agent").await;
     let id = user["id"].as_str().unwrap();
     let attempts = [
         (

@@ -241,17 +241,22 @@ impl TestApp {
     }
 
     /// Creates a super admin the way `aerostic admin create-super-admin`
-    /// does and signs in on the admin host; the access token.
-    pub async fn super_admin(&self) -> String {
+    /// does; their email (password `correct horse battery`).
+    pub async fn create_super_admin(&self) -> String {
         let email = format!("root+{}@example.com", uuid::Uuid::new_v4().simple());
-        let tenants = aerostic_tenancy::tenants::Tenants::new(
+        aerostic_tenancy::tenants::Tenants::new(
             self.db().await,
             aerostic_kit::outbox::Outbox::new(aerostic_tenancy::OUTBOX_TABLE),
-        );
-        tenants
-            .create_super_admin(&email, "correct horse battery")
-            .await
-            .expect("a super admin");
+        )
+        .create_super_admin(&email, "correct horse battery")
+        .await
+        .expect("a super admin");
+        email
+    }
+
+    /// A new super admin signed in on the admin host; the access token.
+    pub async fn super_admin(&self) -> String {
+        let email = self.create_super_admin().await;
         let session = self
             .call_on(
                 ADMIN_HOST,
@@ -263,6 +268,63 @@ impl TestApp {
             .await;
         assert_eq!(session.status, 200, "{}", session.body);
         session.body["access_token"].as_str().unwrap().to_string()
+    }
+
+    /// A new API key of `admin`'s workspace with `scopes`; its secret.
+    pub async fn api_key(&self, admin: &str, scopes: &[&str]) -> String {
+        let created = self
+            .call(
+                reqwest::Method::POST,
+                "/v1/billing/api-keys",
+                Some(admin),
+                Some(&serde_json::json!({"name": "k", "scopes": scopes})),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.body);
+        created.body["secret"].as_str().unwrap().to_string()
+    }
+
+    /// Invites `role` into `admin`'s tenant, accepts (checking the invitation
+    /// works only once), logs in: (user, session).
+    pub async fn member(&self, admin: &str, role: &str) -> (Value, Value) {
+        let email = unique_email();
+        let invited = self
+            .call(
+                reqwest::Method::POST,
+                "/v1/team/invitations",
+                Some(admin),
+                Some(&serde_json::json!({"email": email, "role": role})),
+            )
+            .await;
+        assert_eq!(invited.status, 201, "{}", invited.body);
+        let accept = serde_json::json!({
+            "invitation_token": invited.body["invitation_token"],
+            "full_name": "Bea Agent",
+            "password": "correct horse battery",
+        });
+        let joined = self
+            .call(
+                reqwest::Method::POST,
+                "/v1/team/invitations/accept",
+                None,
+                Some(&accept),
+            )
+            .await;
+        assert_eq!(joined.status, 201, "{}", joined.body);
+        let again = self
+            .call(
+                reqwest::Method::POST,
+                "/v1/team/invitations/accept",
+                None,
+                Some(&accept),
+            )
+            .await;
+        assert_eq!(
+            (again.status, again.body["error"]["code"].as_str()),
+            (404, Some("invitation_not_found")),
+            "an invitation works once"
+        );
+        (joined.body, self.login(&email).await)
     }
 
     /// A call to the sandbox's control API.
