@@ -1,4 +1,4 @@
-//! `/v1/auth/*`: translate to tenancy's gRPC and back.
+//! `/v1/auth/*` and `/v1/me`: translate to tenancy's gRPC and back.
 
 use std::net::SocketAddr;
 
@@ -7,55 +7,68 @@ use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::ToSchema;
 
-use crate::hosts::Surface;
+use crate::error::ErrorBody;
+use crate::hosts::{RequestHost, Surface};
 use crate::identity::Caller;
 use crate::json::ApiJson;
+use crate::openapi::{BodyErrors, CallerErrors, ServerErrors};
+use crate::views::{MeView, RegisteredView, SessionView};
 use crate::{AppState, GatewayError};
 
 /// `POST /v1/auth/register` body. Absent fields read as empty and are
 /// reported by the service per field.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterBody {
+    /// The workspace's name.
     #[serde(default)]
+    #[schema(required = true)]
     tenant_name: String,
+    /// The first admin's email; it signs in with it.
     #[serde(default)]
+    #[schema(required = true)]
     email: String,
+    /// At least 12 characters.
     #[serde(default)]
+    #[schema(required = true)]
     password: String,
+    /// The admin's display name.
     #[serde(default)]
     full_name: String,
 }
 
 /// `POST /v1/auth/login` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
+    /// The account's email.
     #[serde(default)]
+    #[schema(required = true)]
     email: String,
+    /// Its password.
     #[serde(default)]
+    #[schema(required = true)]
     password: String,
 }
 
-pub(crate) fn user_json(user: Option<pb::User>) -> Value {
-    let user = user.unwrap_or_default();
-    json!({
-        "id": user.id,
-        "tenant_id": user.tenant_id,
-        "email": user.email,
-        "full_name": user.full_name,
-        "role": user.role().wire_name(),
-    })
-}
-
-/// Creates a tenant and its admin: 201 with both.
+/// Creates a workspace and its first admin. On a reseller's domain the
+/// workspace belongs to that reseller.
+#[utoipa::path(post, operation_id = "auth_register", path = "/v1/auth/register", tag = "auth", request_body = RegisterBody,
+    responses(
+        (status = 201, description = "The workspace and its admin", body = RegisteredView),
+        BodyErrors,
+        (status = 403, description = "`signup_disabled`: the platform does not take sign-ups now", body = ErrorBody),
+        (status = 409, description = "`email_taken`", body = ErrorBody),
+        (status = 429, description = "`register_rate_limited`; see `Retry-After`", body = ErrorBody),
+        ServerErrors,
+    ))]
 pub async fn register(
     State(state): State<AppState>,
-    axum::Extension(crate::hosts::RequestHost(host)): axum::Extension<crate::hosts::RequestHost>,
+    axum::Extension(RequestHost(host)): axum::Extension<RequestHost>,
     ApiJson(body): ApiJson<RegisterBody>,
-) -> Result<(StatusCode, Json<Value>), GatewayError> {
+) -> Result<(StatusCode, Json<RegisteredView>), GatewayError> {
     let reply = state
         .tenancy
         .clone()
@@ -68,28 +81,26 @@ pub async fn register(
         })
         .await?
         .into_inner();
-    let tenant = reply.tenant.unwrap_or_default();
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({
-            "tenant": {
-                "id": tenant.id,
-                "name": tenant.name,
-                "status": tenant.status().wire_name(),
-                "plan": tenant.plan.map(|p| p.code).unwrap_or_default(),
-            },
-            "user": user_json(reply.user),
-        })),
-    ))
+    Ok((StatusCode::CREATED, Json(RegisteredView::of(reply))))
 }
 
-/// Exchanges credentials for an access token.
+/// Exchanges credentials for an access token and a refresh token. Failures
+/// are counted per account and per IP; too many answer 429.
+#[utoipa::path(post, operation_id = "auth_login", path = "/v1/auth/login", tag = "auth", request_body = LoginBody,
+    responses(
+        (status = 200, description = "A new session", body = SessionView),
+        BodyErrors,
+        (status = 401, description = "`invalid_credentials` (the same for an unknown email and a wrong password)", body = ErrorBody),
+        (status = 403, description = "`tenant_suspended`; `use_admin_host`: super admins sign in on the admin host, and only they may", body = ErrorBody),
+        (status = 429, description = "`too_many_login_attempts`; see `Retry-After`", body = ErrorBody),
+        ServerErrors,
+    ))]
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     axum::Extension(surface): axum::Extension<Surface>,
     ApiJson(body): ApiJson<LoginBody>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<SessionView>, GatewayError> {
     let reply = state
         .tenancy
         .clone()
@@ -101,46 +112,40 @@ pub async fn login(
         })
         .await?
         .into_inner();
-    Ok(Json(session_json(reply)))
-}
-
-fn session_json(reply: pb::LoginResponse) -> Value {
-    json!({
-        "access_token": reply.access_token,
-        "token_type": reply.token_type,
-        "expires_in": reply.expires_in,
-        "refresh_token": reply.refresh_token,
-        "user": user_json(reply.user),
-    })
+    Ok(Json(SessionView::of(reply)))
 }
 
 /// `POST /v1/auth/refresh` and `/v1/auth/logout` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshBody {
+    /// The session's current refresh token.
     #[serde(default)]
+    #[schema(required = true)]
     refresh_token: String,
 }
 
 fn required_refresh_token(body: &RefreshBody) -> Result<(), GatewayError> {
     if body.refresh_token.is_empty() {
-        return Err(GatewayError(
-            aerostic_kit::ApiError::new(
-                aerostic_kit::ErrorKind::InvalidArgument,
-                "validation_failed",
-                "the request has invalid fields",
-            )
-            .with_detail("refresh_token", "is required"),
-        ));
+        return Err(aerostic_kit::ApiError::invalid_field("refresh_token", "is required").into());
     }
     Ok(())
 }
 
-/// Spends a refresh token for a new access token and refresh token.
+/// Spends a refresh token for a new access token and refresh token. Spending
+/// one twice revokes the whole session family.
+#[utoipa::path(post, operation_id = "auth_refresh", path = "/v1/auth/refresh", tag = "auth", request_body = RefreshBody,
+    responses(
+        (status = 200, description = "The session, renewed", body = SessionView),
+        BodyErrors,
+        (status = 401, description = "`invalid_refresh_token`, `refresh_token_expired`, `refresh_token_reused` (the family is now revoked)", body = ErrorBody),
+        (status = 403, description = "`tenant_suspended`", body = ErrorBody),
+        ServerErrors,
+    ))]
 pub async fn refresh(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<RefreshBody>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<SessionView>, GatewayError> {
     required_refresh_token(&body)?;
     let reply = state
         .tenancy
@@ -150,10 +155,17 @@ pub async fn refresh(
         })
         .await?
         .into_inner();
-    Ok(Json(session_json(reply)))
+    Ok(Json(SessionView::of(reply)))
 }
 
-/// Ends the session of a refresh token: 204.
+/// Ends the session of a refresh token. Idempotent: an unknown or spent
+/// token also answers 204.
+#[utoipa::path(post, operation_id = "auth_logout", path = "/v1/auth/logout", tag = "auth", request_body = RefreshBody,
+    responses(
+        (status = 204, description = "The session is over"),
+        BodyErrors,
+        ServerErrors,
+    ))]
 pub async fn logout(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<RefreshBody>,
@@ -169,13 +181,20 @@ pub async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /v1/me`: who the credential stands for.
-pub async fn me(Caller(caller): Caller) -> Json<Value> {
-    Json(json!({
-        "tenant_id": caller.tenant_id.to_string(),
-        "user_id": caller.user_id.map(|u| u.to_string()),
-        "role": caller.role.as_str(),
-        "api_key_id": caller.api_key_id,
-        "scopes": caller.scopes,
-    }))
+/// Who the credential stands for.
+#[utoipa::path(get, operation_id = "auth_me", path = "/v1/me", tag = "auth",
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The caller", body = MeView),
+        CallerErrors,
+        ServerErrors,
+    ))]
+pub async fn me(Caller(caller): Caller) -> Json<MeView> {
+    Json(MeView {
+        tenant_id: caller.tenant_id.to_string(),
+        user_id: caller.user_id.map(|u| u.to_string()),
+        role: caller.role.as_str().to_string(),
+        api_key_id: caller.api_key_id,
+        scopes: caller.scopes,
+    })
 }

@@ -4,6 +4,40 @@ use aerostic_kit::{ApiError, ErrorKind};
 use axum::Json;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+/// Every REST error: `{"error":{"code","message","details"}}`.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable snake_case reason to branch on, e.g. `email_taken`.
+    #[schema(example = "validation_failed")]
+    pub code: String,
+    /// What went wrong, for people.
+    pub message: String,
+    /// Field name to what is wrong with it (empty when not about fields).
+    pub details: BTreeMap<String, String>,
+}
+
+impl From<&ApiError> for ErrorBody {
+    fn from(e: &ApiError) -> Self {
+        Self {
+            error: ErrorDetail {
+                code: e.code.clone(),
+                message: e.message.clone(),
+                details: e.details.clone(),
+            },
+        }
+    }
+}
 
 /// An [`ApiError`] on its way out as JSON.
 #[derive(Debug)]
@@ -24,7 +58,7 @@ impl From<tonic::Status> for GatewayError {
 impl IntoResponse for GatewayError {
     fn into_response(self) -> Response {
         let status = self.0.kind.http_status();
-        let mut response = (status, Json(self.0.to_json())).into_response();
+        let mut response = (status, Json(ErrorBody::from(&self.0))).into_response();
         if self.0.kind == ErrorKind::RateLimited {
             let retry = self
                 .0
@@ -58,7 +92,7 @@ pub async fn method_not_allowed() -> Response {
     );
     (
         axum::http::StatusCode::METHOD_NOT_ALLOWED,
-        Json(err.to_json()),
+        Json(ErrorBody::from(&err)),
     )
         .into_response()
 }

@@ -14,8 +14,10 @@ mod health;
 pub mod hosts;
 pub mod identity;
 mod json;
+pub mod openapi;
 mod team;
 mod trace;
+pub mod views;
 mod whatsapp;
 mod workspace;
 
@@ -28,9 +30,16 @@ use aerostic_kit::grpc::{TracedChannel, channel};
 use aerostic_kit::identity::{Identity, IdentitySeal};
 use aerostic_kit::jwt::JwtKeys;
 use aerostic_proto::v1::tenancy_client::TenancyClient;
+use std::sync::Arc;
+
 use axum::Router;
-use axum::routing::{delete, get, patch, post};
+use axum::http::header;
+use axum::routing::get;
 use tokio::net::TcpListener;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_scalar::{Scalar, Servable};
 
 pub use error::GatewayError;
 
@@ -83,57 +92,71 @@ impl AppState {
     }
 }
 
+/// Every documented route, registered with the OpenAPI document as it is
+/// registered with the router, so the two cannot disagree.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(auth::register))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::me))
+        .routes(routes!(api_keys::list, api_keys::create))
+        .routes(routes!(api_keys::revoke))
+        .routes(routes!(team::invite))
+        .routes(routes!(team::accept))
+        .routes(routes!(team::list))
+        .routes(routes!(team::change_role))
+        .routes(routes!(team::deactivate))
+        .routes(routes!(workspace::change_password))
+        .routes(routes!(workspace::forgot_password))
+        .routes(routes!(workspace::reset_password))
+        .routes(routes!(workspace::branding))
+        .routes(routes!(workspace::tenant))
+        .routes(routes!(workspace::audit_events))
+        .routes(routes!(whatsapp::start))
+        .routes(routes!(whatsapp::finish))
+        .routes(routes!(whatsapp::callback))
+        .routes(routes!(whatsapp::cloud_init))
+        .routes(routes!(whatsapp::me))
+        .routes(routes!(admin::get_config, admin::update_config))
+        .routes(routes!(admin::list_tenants))
+        .routes(routes!(admin::change_plan))
+        .routes(routes!(admin::suspend))
+        .routes(routes!(admin::reactivate))
+        .routes(routes!(admin::list_plans))
+        .routes(routes!(admin::list_resellers, admin::create_reseller))
+        .routes(routes!(admin::add_domain))
+        .routes(routes!(admin::token_status, admin::rotate_token))
+        .routes(routes!(admin::verify_audit))
+        .routes(routes!(admin::audit_events))
+}
+
+/// The OpenAPI document of every REST endpoint.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    api_routes().into_openapi()
+}
+
 /// Every route of the gateway.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/v1/auth/register", post(auth::register))
-        .route("/v1/auth/login", post(auth::login))
-        .route("/v1/auth/refresh", post(auth::refresh))
-        .route("/v1/auth/logout", post(auth::logout))
-        .route("/v1/me", get(auth::me))
+    let (routes, document) = api_routes().split_for_parts();
+    let spec: Arc<str> = document
+        .to_json()
+        .expect("the OpenAPI document serialises")
+        .into();
+    routes
         .route(
-            "/v1/billing/api-keys",
-            get(api_keys::list).post(api_keys::create),
+            "/v1/openapi.json",
+            get(move || async move {
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    spec.to_string(),
+                )
+            }),
         )
-        .route("/v1/billing/api-keys/{id}", delete(api_keys::revoke))
-        .route("/v1/team/invitations", post(team::invite))
-        .route("/v1/team/invitations/accept", post(team::accept))
-        .route("/v1/team/users", get(team::list))
-        .route("/v1/team/users/{id}", patch(team::change_role))
-        .route("/v1/team/users/{id}/deactivate", post(team::deactivate))
-        .route("/v1/auth/password/change", post(workspace::change_password))
-        .route("/v1/auth/password/forgot", post(workspace::forgot_password))
-        .route("/v1/auth/password/reset", post(workspace::reset_password))
-        .route("/v1/branding", get(workspace::branding))
-        .route("/v1/tenant", get(workspace::tenant))
-        .route("/v1/audit/events", get(workspace::audit_events))
-        .route("/v1/whatsapp/embedded/start", get(whatsapp::start))
-        .route("/v1/whatsapp/embedded/finish", post(whatsapp::finish))
-        .route("/v1/meta/callback", get(whatsapp::callback))
-        .route("/v1/whatsapp/cloud/init", post(whatsapp::cloud_init))
-        .route("/v1/whatsapp/me", get(whatsapp::me))
-        .route(
-            "/v1/admin/config",
-            get(admin::get_config).post(admin::update_config),
-        )
-        .route("/v1/admin/tenants", get(admin::list_tenants))
-        .route("/v1/admin/tenants/{id}/plan", patch(admin::change_plan))
-        .route("/v1/admin/tenants/{id}/suspend", post(admin::suspend))
-        .route("/v1/admin/tenants/{id}/reactivate", post(admin::reactivate))
-        .route("/v1/admin/plans", get(admin::list_plans))
-        .route(
-            "/v1/admin/resellers",
-            get(admin::list_resellers).post(admin::create_reseller),
-        )
-        .route("/v1/admin/resellers/{id}/domains", post(admin::add_domain))
-        .route(
-            "/v1/admin/meta/system-user-token",
-            get(admin::token_status).post(admin::rotate_token),
-        )
-        .route("/v1/admin/audit/verify", get(admin::verify_audit))
-        .route("/v1/admin/audit/events", get(admin::audit_events))
+        .merge(Scalar::with_url("/docs", document))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state.clone())

@@ -1,32 +1,49 @@
-//! `/v1/team/*`: invitations and the workspace's users.
+//! `/v1/team/*`: invitations and the workspace's users (workspace admins;
+//! accepting an invitation needs only its token).
 
 use aerostic_proto::v1 as pb;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::ToSchema;
 
+use crate::error::ErrorBody;
 use crate::identity::Caller;
 use crate::json::ApiJson;
+use crate::openapi::{BodyErrors, CallerErrors, ServerErrors};
+use crate::views::{DataList, InvitationView, UserView};
 use crate::{AppState, GatewayError};
 
 /// `POST /v1/team/invitations` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InviteBody {
+    /// Who to invite.
     #[serde(default)]
+    #[schema(required = true)]
     email: String,
+    /// `workspace_admin` or `agent`.
     #[serde(default)]
+    #[schema(required = true, example = "agent")]
     role: String,
 }
 
-/// Invites someone: 201 with the single-use token (shown once).
+/// Invites someone; the single-use token is in this answer only.
+#[utoipa::path(post, operation_id = "team_invite", path = "/v1/team/invitations", tag = "team", request_body = InviteBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The invitation", body = InvitationView),
+        BodyErrors, CallerErrors,
+        (status = 409, description = "`email_taken`: the email already has an account", body = ErrorBody),
+        (status = 422, description = "`plan_limit_reached`: every seat of the plan is taken", body = ErrorBody),
+        ServerErrors,
+    ))]
 pub async fn invite(
     State(state): State<AppState>,
     Caller(caller): Caller,
     ApiJson(body): ApiJson<InviteBody>,
-) -> Result<(StatusCode, Json<Value>), GatewayError> {
+) -> Result<(StatusCode, Json<InvitationView>), GatewayError> {
     let request = state.as_caller(
         &caller,
         pb::InviteUserRequest {
@@ -42,31 +59,46 @@ pub async fn invite(
         .into_inner();
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "invitation_id": reply.invitation_id,
-            "invitation_token": reply.invitation_token,
-            "expires_at": crate::api_keys::rfc3339(reply.expires_at),
-        })),
+        Json(InvitationView {
+            invitation_id: reply.invitation_id,
+            invitation_token: reply.invitation_token,
+            expires_at: crate::views::rfc3339(reply.expires_at),
+        }),
     ))
 }
 
 /// `POST /v1/team/invitations/accept` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AcceptBody {
+    /// The token from the invitation.
     #[serde(default)]
+    #[schema(required = true)]
     invitation_token: String,
+    /// The new user's display name.
     #[serde(default)]
+    #[schema(required = true)]
     full_name: String,
+    /// At least 12 characters.
     #[serde(default)]
+    #[schema(required = true)]
     password: String,
 }
 
 /// The invitee joins (no credential: the token is the credential).
+#[utoipa::path(post, operation_id = "team_accept", path = "/v1/team/invitations/accept", tag = "team", request_body = AcceptBody,
+    responses(
+        (status = 201, description = "The new user", body = UserView),
+        BodyErrors,
+        (status = 404, description = "`invitation_not_found`: unknown, expired or already used", body = ErrorBody),
+        (status = 409, description = "`email_taken`", body = ErrorBody),
+        (status = 422, description = "`plan_limit_reached`: every seat of the plan is taken", body = ErrorBody),
+        ServerErrors,
+    ))]
 pub async fn accept(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<AcceptBody>,
-) -> Result<(StatusCode, Json<Value>), GatewayError> {
+) -> Result<(StatusCode, Json<UserView>), GatewayError> {
     let user = state
         .tenancy
         .clone()
@@ -77,17 +109,20 @@ pub async fn accept(
         })
         .await?
         .into_inner();
-    Ok((
-        StatusCode::CREATED,
-        Json(crate::auth::user_json(Some(user))),
-    ))
+    Ok((StatusCode::CREATED, Json(UserView::of(user))))
 }
 
 /// The workspace's users.
+#[utoipa::path(get, operation_id = "team_list", path = "/v1/team/users", tag = "team",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The users, deactivated ones included", body = DataList<UserView>),
+        CallerErrors, ServerErrors,
+    ))]
 pub async fn list(
     State(state): State<AppState>,
     Caller(caller): Caller,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<DataList<UserView>>, GatewayError> {
     let request = state.as_caller(&caller, pb::ListUsersRequest { page: None });
     let reply = state
         .tenancy
@@ -95,34 +130,36 @@ pub async fn list(
         .list_users(request)
         .await?
         .into_inner();
-    let users: Vec<Value> = reply
-        .users
-        .into_iter()
-        .map(|u| {
-            let active = u.active;
-            let mut json = crate::auth::user_json(Some(u));
-            json["active"] = json!(active);
-            json
-        })
-        .collect();
-    Ok(Json(json!({ "data": users })))
+    Ok(Json(DataList::of(reply.users, UserView::with_active)))
 }
 
 /// `PATCH /v1/team/users/{id}` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleBody {
+    /// `workspace_admin` or `agent`.
     #[serde(default)]
+    #[schema(required = true, example = "workspace_admin")]
     role: String,
 }
 
 /// Changes a user's role.
+#[utoipa::path(patch, operation_id = "team_change_role", path = "/v1/team/users/{id}", tag = "team", request_body = RoleBody,
+    params(("id" = String, Path, description = "The user's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The user", body = UserView),
+        BodyErrors, CallerErrors,
+        (status = 404, description = "`user_not_found` (also for another workspace's user)", body = ErrorBody),
+        (status = 422, description = "`cannot_change_self`: admins do not demote themselves", body = ErrorBody),
+        ServerErrors,
+    ))]
 pub async fn change_role(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<RoleBody>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<UserView>, GatewayError> {
     let request = state.as_caller(
         &caller,
         pb::UpdateUserRoleRequest {
@@ -136,15 +173,25 @@ pub async fn change_role(
         .update_user_role(request)
         .await?
         .into_inner();
-    Ok(Json(crate::auth::user_json(Some(user))))
+    Ok(Json(UserView::of(user)))
 }
 
 /// Deactivates a user and ends their sessions.
+#[utoipa::path(post, operation_id = "team_deactivate", path = "/v1/team/users/{id}/deactivate", tag = "team",
+    params(("id" = String, Path, description = "The user's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The user, inactive", body = UserView),
+        CallerErrors,
+        (status = 404, description = "`user_not_found` (also for another workspace's user)", body = ErrorBody),
+        (status = 422, description = "`cannot_change_self`: admins do not deactivate themselves", body = ErrorBody),
+        ServerErrors,
+    ))]
 pub async fn deactivate(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<UserView>, GatewayError> {
     let request = state.as_caller(&caller, pb::DeactivateUserRequest { user_id: id });
     let user = state
         .tenancy
@@ -152,7 +199,8 @@ pub async fn deactivate(
         .deactivate_user(request)
         .await?
         .into_inner();
-    let mut json = crate::auth::user_json(Some(user));
-    json["active"] = json!(false);
-    Ok(Json(json))
+    Ok(Json(UserView {
+        active: Some(false),
+        ..UserView::of(user)
+    }))
 }

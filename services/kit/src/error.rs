@@ -211,13 +211,6 @@ impl ApiError {
             format!("{what} is unavailable"),
         )
     }
-
-    /// The REST body: `{"error":{"code","message","details"}}`.
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "error": { "code": self.code, "message": self.message, "details": self.details }
-        })
-    }
 }
 
 impl From<ApiError> for tonic::Status {
