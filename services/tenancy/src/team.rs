@@ -244,6 +244,8 @@ impl Team {
         user_id: &str,
         role: &str,
     ) -> Result<user::Model, ApiError> {
+        // Permission before validation: who may not act learns nothing more.
+        caller.require(Permission::ManageTeam)?;
         let mut problems = Problems::default();
         let role = problems.check("role", assignable(role));
         problems.finish()?;
