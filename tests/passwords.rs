@@ -135,7 +135,8 @@ async fn changing_a_password_needs_the_current_one_and_ends_every_session() {
 }
 
 #[tokio::test]
-async fn a_reset_token_reaches_the_mailer_encrypted_works_once_and_unknown_emails_look_the_same() {
+async fn a_reset_link_is_emailed_its_token_travels_encrypted_works_once_and_unknown_emails_look_the_same()
+ {
     let app = spawn_app().await;
     let (mut inbox, _sub) = mailbox(&app).await;
     let email = unique_email();
@@ -187,6 +188,14 @@ async fn a_reset_token_reaches_the_mailer_encrypted_works_once_and_unknown_email
     )
     .unwrap();
     assert!(token.starts_with("pr_"));
+    let mail = app.mail_to(&email).await;
+    assert!(mail.contains("Subject: Reset your password"), "{mail}");
+    assert!(
+        mail.contains(&format!(
+            "https://app.localhost/reset-password?token={token}"
+        )),
+        "the email carries the link: {mail}"
+    );
 
     let weak = app
         .call(
@@ -251,5 +260,6 @@ async fn a_reset_token_reaches_the_mailer_encrypted_works_once_and_unknown_email
         .await;
     assert_eq!(login.status, 200);
     assert!(inbox.try_recv().is_err(), "the unknown email sent nothing");
+    assert_eq!(app.sent_mail().len(), 1, "one email, to the known account");
     app.platform.stop().await;
 }

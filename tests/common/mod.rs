@@ -19,6 +19,8 @@ pub struct TestApp {
     pub sandbox: Option<(String, String)>,
     /// The platform's secrets (to read what it encrypted).
     pub secrets: Secrets,
+    /// Where the platform's emails land, one `.eml` file each.
+    pub mail_dir: std::path::PathBuf,
 }
 
 /// The host the platform admin API answers on in tests.
@@ -81,6 +83,7 @@ pub async fn spawn_with(
     let backends = real_backends().await;
     let secrets = test_secrets();
     let any = SocketAddr::from(([127, 0, 0, 1], 0));
+    let mail_dir = std::env::temp_dir().join(format!("aerostic-mail-{}", backends.namespace));
     let platform = Platform::start(PlatformSpec {
         backends: backends.clone(),
         secrets: secrets.clone(),
@@ -90,6 +93,11 @@ pub async fn spawn_with(
         sandbox: sandbox_control.clone().map(|c| (any, c)),
         meta,
         base_domain: "localhost".into(),
+        mail: aerostic_kit::config::MailConfig {
+            url: format!("file://{}", mail_dir.display()),
+            from: "Aerostic <no-reply@localhost>".into(),
+            app_url: "https://app.localhost".into(),
+        },
     })
     .await
     .expect("the platform starts");
@@ -104,6 +112,7 @@ pub async fn spawn_with(
         http: reqwest::Client::new(),
         sandbox,
         secrets,
+        mail_dir,
     }
 }
 
@@ -371,5 +380,33 @@ impl TestApp {
             .as_str()
             .unwrap()
             .to_string()
+    }
+}
+
+impl TestApp {
+    /// The emails sent so far, decoded to text (quoted-printable undone).
+    pub fn sent_mail(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(&self.mail_dir) else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+            .map(|raw| raw.replace("=\r\n", "").replace("=3D", "="))
+            .collect()
+    }
+
+    /// Waits (up to 10 s) for an email to `to`; its text.
+    pub async fn mail_to(&self, to: &str) -> String {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Some(mail) = self.sent_mail().into_iter().find(|m| m.contains(to)) {
+                return mail;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no email to {to} within 10 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 }

@@ -421,6 +421,71 @@ impl MetaConfig {
     }
 }
 
+/// The base domain (`AEROSTIC_BASE_DOMAIN`, default `localhost`), normalised.
+pub fn base_domain(src: &Source) -> String {
+    src.optional("AEROSTIC_BASE_DOMAIN")
+        .unwrap_or_else(|| "localhost".into())
+        .trim()
+        .trim_end_matches('.')
+        .to_ascii_lowercase()
+}
+
+/// How the platform sends email (password resets, invitations).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct MailConfig {
+    /// `AEROSTIC_MAIL_URL`: `smtps://user:pass@host:465`,
+    /// `smtp://user:pass@host:587?tls=required`, or `file:///dir` (each
+    /// email a `.eml` file there). Empty: mail waits in its queue until set.
+    pub url: String,
+    /// `AEROSTIC_MAIL_FROM` (default `Aerostic <no-reply@<base domain>>`).
+    pub from: String,
+    /// `AEROSTIC_APP_URL`: where links in emails point (default
+    /// `https://app.<base domain>`).
+    pub app_url: String,
+}
+
+impl std::fmt::Debug for MailConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may carry SMTP credentials.
+        let scheme = self.url.split("://").next().unwrap_or_default();
+        f.debug_struct("MailConfig")
+            .field("scheme", &scheme)
+            .field("app_url", &self.app_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MailConfig {
+    /// Reads the `AEROSTIC_MAIL_*` settings and `AEROSTIC_APP_URL`.
+    pub fn from_source(src: &Source) -> Result<Self, ConfigError> {
+        let base = base_domain(src);
+        let url = src.optional("AEROSTIC_MAIL_URL").unwrap_or_default();
+        if !url.is_empty() {
+            check_scheme(
+                "AEROSTIC_MAIL_URL",
+                &url,
+                &["smtp://", "smtps://", "file://"],
+            )?;
+        }
+        let app_url = src
+            .optional("AEROSTIC_APP_URL")
+            .unwrap_or_else(|| format!("https://app.{base}"));
+        check_scheme("AEROSTIC_APP_URL", &app_url, &["http://", "https://"])?;
+        Ok(Self {
+            url,
+            from: src
+                .optional("AEROSTIC_MAIL_FROM")
+                .unwrap_or_else(|| format!("Aerostic <no-reply@{base}>")),
+            app_url: app_url.trim_end_matches('/').to_string(),
+        })
+    }
+
+    /// Whether email can be sent.
+    pub fn is_configured(&self) -> bool {
+        !self.url.is_empty()
+    }
+}
+
 /// One internal service process.
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
@@ -438,6 +503,8 @@ pub struct ServiceConfig {
     pub upstreams: Upstreams,
     /// Meta's Graph API.
     pub meta: MetaConfig,
+    /// Outgoing email.
+    pub mail: MailConfig,
 }
 
 impl ServiceConfig {
@@ -454,6 +521,7 @@ impl ServiceConfig {
             secrets: Secrets::from_source(src)?,
             upstreams: Upstreams::from_source(src)?,
             meta: MetaConfig::from_source(src)?,
+            mail: MailConfig::from_source(src)?,
         })
     }
 }
@@ -523,12 +591,7 @@ impl GatewayConfig {
             upstreams: Upstreams::from_source(src)?,
             backends: Backends::from_source(src)?,
             secrets: Secrets::from_source(src)?,
-            base_domain: src
-                .optional("AEROSTIC_BASE_DOMAIN")
-                .unwrap_or_else(|| "localhost".into())
-                .trim()
-                .trim_end_matches('.')
-                .to_ascii_lowercase(),
+            base_domain: base_domain(src),
         })
     }
 }

@@ -6,7 +6,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::broker::{self, Broker};
 use crate::cache::{self, Cache};
-use crate::config::{Backends, MetaConfig, Secrets, Upstreams};
+use crate::config::{Backends, MailConfig, MetaConfig, Secrets, Upstreams};
 use crate::crypto::KeyRing;
 
 /// A dependency could not be reached at start.
@@ -89,6 +89,8 @@ pub struct Context {
     pub upstreams: Upstreams,
     /// Meta's Graph API (unconfigured until [`Context::with_meta`]).
     pub meta: MetaConfig,
+    /// Outgoing email (unconfigured until [`Context::with_mail`]).
+    pub mail: MailConfig,
 }
 
 impl Context {
@@ -110,12 +112,19 @@ impl Context {
             secrets,
             upstreams,
             meta: MetaConfig::default(),
+            mail: MailConfig::default(),
         })
     }
 
     /// The same context reaching Meta through `meta`.
     pub fn with_meta(mut self, meta: MetaConfig) -> Self {
         self.meta = meta;
+        self
+    }
+
+    /// The same context sending email through `mail`.
+    pub fn with_mail(mut self, mail: MailConfig) -> Self {
+        self.mail = mail;
         self
     }
 }

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use aerostic_kit::config::{Backends, Secrets, ServiceName, Source};
+use aerostic_kit::config::{Backends, MailConfig, Secrets, ServiceName, Source};
 use aerostic_kit::crypto::KeyRing;
 use anyhow::Context as _;
 
@@ -77,7 +77,18 @@ pub fn prepare_dev(opts: &DevOptions) -> anyhow::Result<PlatformSpec> {
         sandbox: Some((opts.sandbox_addr, control)),
         meta: Default::default(),
         base_domain: "localhost".into(),
+        // Emails land as files to open, never leave the machine.
+        mail: MailConfig {
+            url: format!("file://{}", mail_dir(&opts.data_dir).display()),
+            from: "Aerostic <no-reply@localhost>".into(),
+            app_url: format!("http://{}", opts.gateway_addr),
+        },
     })
+}
+
+/// Where `aerostic dev` writes the emails it sends.
+pub fn mail_dir(data_dir: &Path) -> PathBuf {
+    std::path::absolute(data_dir.join("mail")).unwrap_or_else(|_| data_dir.join("mail"))
 }
 
 fn write_secrets(path: &Path) -> anyhow::Result<()> {
@@ -119,12 +130,13 @@ pub fn banner(
         ));
     }
     out.push_str(&format!(
-        "  data        {}\n\nTry first:\n  curl -s -X POST http://{gateway}/v1/auth/register -H 'content-type: application/json' \\\n    \
+        "  data        {}\n  mail        {}  (emails the platform sends, as .eml files)\n\nTry first:\n  curl -s -X POST http://{gateway}/v1/auth/register -H 'content-type: application/json' \\\n    \
          -d '{{\"tenant_name\":\"Acme\",\"email\":\"you@example.com\",\"password\":\"correct horse battery\"}}'\n  \
          curl -s -X POST http://{gateway}/v1/auth/login -H 'content-type: application/json' \\\n    \
          -d '{{\"email\":\"you@example.com\",\"password\":\"correct horse battery\"}}'\n  \
          then connect a number: GET /v1/whatsapp/embedded/start, POST {{sandbox}}/_sandbox/signup, POST /v1/whatsapp/embedded/finish\n\nCtrl-C stops it.\n",
-        data_dir.display()
+        data_dir.display(),
+        mail_dir(data_dir).display()
     ));
     out
 }

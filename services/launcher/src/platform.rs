@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use aerostic_kit::config::{Backends, MetaConfig, Secrets, ServiceName, Upstreams};
+use aerostic_kit::config::{Backends, MailConfig, MetaConfig, Secrets, ServiceName, Upstreams};
 use aerostic_kit::context::{Connections, Context};
 use aerostic_migrations::{Migrator, MigratorTrait};
 use anyhow::Context as _;
@@ -29,6 +29,8 @@ pub struct PlatformSpec {
     pub meta: MetaConfig,
     /// The base domain of the hosts (`localhost` in development).
     pub base_domain: String,
+    /// Outgoing email.
+    pub mail: MailConfig,
 }
 
 /// A running platform.
@@ -110,8 +112,9 @@ impl Platform {
             Some(addr) if !spec.meta.is_configured() => sandbox_meta(addr),
             _ => spec.meta.clone(),
         };
-        let ctx =
-            Context::new(conns.clone(), spec.secrets.clone(), upstreams.clone())?.with_meta(meta);
+        let ctx = Context::new(conns.clone(), spec.secrets.clone(), upstreams.clone())?
+            .with_meta(meta)
+            .with_mail(spec.mail.clone());
         let (stop, rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
         for (name, listener) in listeners {

@@ -52,7 +52,9 @@ async fn serve_metrics(addr: std::net::SocketAddr) -> anyhow::Result<()> {
 pub async fn service_process(name: ServiceName, src: &Source) -> anyhow::Result<()> {
     let cfg = ServiceConfig::from_source(name, src)?;
     let conns = Connections::connect(&cfg.backends).await?;
-    let ctx = Context::new(conns, cfg.secrets, cfg.upstreams)?.with_meta(cfg.meta);
+    let ctx = Context::new(conns, cfg.secrets, cfg.upstreams)?
+        .with_meta(cfg.meta)
+        .with_mail(cfg.mail);
     serve_metrics(cfg.metrics_addr).await?;
     let listener = TcpListener::bind(cfg.grpc_addr)
         .await

@@ -12,9 +12,11 @@ pub mod chain;
 pub mod credentials;
 pub mod entity;
 pub mod grpc;
+pub mod mail;
 pub mod meta;
 pub mod password;
 pub mod resellers;
+pub mod reset_mail;
 pub mod sessions;
 pub mod settings;
 pub mod team;
@@ -25,7 +27,7 @@ pub mod whatsapp;
 use std::future::Future;
 use std::time::Duration;
 
-use aerostic_kit::broker::RetryPolicy;
+use aerostic_kit::broker::{RetryPolicy, Subscription};
 use aerostic_kit::context::Context;
 use aerostic_kit::outbox::Outbox;
 use aerostic_proto::v1::tenancy_server::TenancyServer;
@@ -53,6 +55,7 @@ pub async fn run(
             RetryPolicy::default(),
         )
         .await?;
+    let reset_mail = start_reset_mail(&ctx).await?;
     let outbox = Outbox::new(OUTBOX_TABLE);
     let relay =
         outbox
@@ -101,6 +104,29 @@ pub async fn run(
     watcher.abort();
     relay.abort();
     consumer.shutdown().await;
+    if let Some(reset_mail) = reset_mail {
+        reset_mail.shutdown().await;
+    }
     served?;
     Ok(())
+}
+
+/// Declares the reset-mail queue and, when mail is configured, consumes it;
+/// otherwise notices wait there until a tenancy with mail runs.
+async fn start_reset_mail(ctx: &Context) -> anyhow::Result<Option<Subscription>> {
+    ctx.broker.declare(&reset_mail::queue()).await?;
+    if !ctx.mail.is_configured() {
+        tracing::warn!("AEROSTIC_MAIL_URL is not set: password reset emails wait in their queue");
+        return Ok(None);
+    }
+    let sender = reset_mail::ResetMailer::new(ctx.mail.clone(), ctx.keys.clone())?;
+    let subscription = ctx
+        .broker
+        .consume(
+            &reset_mail::queue().name,
+            std::sync::Arc::new(sender),
+            RetryPolicy::default(),
+        )
+        .await?;
+    Ok(Some(subscription))
 }
