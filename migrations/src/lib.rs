@@ -10,6 +10,7 @@ mod m20261124_000002_sessions;
 mod m20261124_000003_invitations;
 mod m20261124_000004_platform;
 mod m20261124_000005_whatsapp;
+mod m20261202_000006_billing;
 
 /// Every migration of the platform.
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000003_invitations::Migration),
             Box::new(m20261124_000004_platform::Migration),
             Box::new(m20261124_000005_whatsapp::Migration),
+            Box::new(m20261202_000006_billing::Migration),
         ]
     }
 }

@@ -5,6 +5,10 @@
 
 #![warn(missing_docs)]
 
+pub mod ledger;
+pub mod money;
+pub mod wallet;
+
 use std::future::Future;
 
 use aerostic_kit::context::Context;

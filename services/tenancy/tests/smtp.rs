@@ -85,7 +85,10 @@ async fn a_refused_recipient_is_permanent_and_a_busy_server_is_transient() {
         .unwrap()
         .send("no-reply@example.com", email("gone@example.com"))
         .await;
-    assert!(matches!(refused, Err(MailError::Rejected(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(MailError::Rejected(_))),
+        "{refused:?}"
+    );
 
     let (url, _) = smtp_server("451 try again later\r\n").await;
     let busy = Mailer::from_url(&url)
@@ -103,11 +106,19 @@ async fn a_refused_recipient_is_permanent_and_a_busy_server_is_transient() {
 
 #[tokio::test]
 async fn unusable_settings_are_named() {
-    assert!(matches!(Mailer::from_url("smtp://"), Err(MailError::Config(_))));
+    assert!(matches!(
+        Mailer::from_url("smtp://"),
+        Err(MailError::Config(_))
+    ));
     let dir = std::env::temp_dir().join(format!("aerostic-mail-unit-{}", std::process::id()));
     let mailer = Mailer::from_url(&format!("file://{}", dir.display())).unwrap();
-    let bad_from = mailer.send("not an address", email("bea@example.com")).await;
-    assert!(matches!(bad_from, Err(MailError::Config(_))), "{bad_from:?}");
+    let bad_from = mailer
+        .send("not an address", email("bea@example.com"))
+        .await;
+    assert!(
+        matches!(bad_from, Err(MailError::Config(_))),
+        "{bad_from:?}"
+    );
     let bad_to = mailer.send("no-reply@example.com", email("nobody")).await;
     assert!(matches!(bad_to, Err(MailError::Message(_))), "{bad_to:?}");
 }
