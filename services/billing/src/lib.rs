@@ -5,9 +5,12 @@
 
 #![warn(missing_docs)]
 
+pub mod entity;
 pub mod ledger;
 pub mod money;
+pub mod store;
 pub mod wallet;
+pub mod writer;
 
 use std::future::Future;
 

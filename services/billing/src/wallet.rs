@@ -130,6 +130,8 @@ pub enum Outcome {
     Unchanged(MessageState),
     /// Refused, with why.
     Refused(Refusal),
+    /// A credit with this reference was already recorded, as this transaction.
+    Recorded(String),
 }
 
 /// A wallet's balances and its messages in flight.
@@ -163,13 +165,17 @@ impl WalletState {
     }
 
     /// Applies `op` at `now`. `past` is where its message stands when it is
-    /// not held here (the writer reads it from the ledger); unused otherwise.
+    /// not held here, as far as the caller knows (the writer reads it from the
+    /// ledger; the ledger's unique keys catch what it did not know).
     pub fn apply(&mut self, op: Op, past: &MessageState, now: DateTime<Utc>) -> Outcome {
         let t = self.tenant_id;
         match op {
             Op::Reserve(hold) => {
                 if let Some(held) = self.holds.get(&hold.message_id) {
                     return Outcome::Unchanged(MessageState::Held(held.clone()));
+                }
+                if *past != MessageState::NotBilled {
+                    return Outcome::Unchanged(past.clone()); // reserved once already
                 }
                 let total = hold.price.total();
                 if total <= 0 || hold.price.base < 0 || hold.price.markup < 0 {

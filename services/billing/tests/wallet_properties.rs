@@ -43,18 +43,12 @@ fn play(steps: &[Step]) -> (WalletState, Vec<Transaction>) {
     let mut ledger = Vec::new();
     for s in steps {
         let op = match s.clone() {
-            Step::Reserve(m, base, markup, reseller) => {
-                // A message reserved before (the ledger's unique key) is not reserved again.
-                if past.contains_key(&messages[m]) && !wallet.holds.contains_key(&messages[m]) {
-                    continue;
-                }
-                Op::Reserve(Hold {
-                    message_id: messages[m],
-                    price: Price { base, markup },
-                    reseller_id: reseller.then(|| "r1".to_string()),
-                    category: "marketing".into(),
-                })
-            }
+            Step::Reserve(m, base, markup, reseller) => Op::Reserve(Hold {
+                message_id: messages[m],
+                price: Price { base, markup },
+                reseller_id: reseller.then(|| "r1".to_string()),
+                category: "marketing".into(),
+            }),
             Step::Settle(m) => Op::Settle(messages[m]),
             Step::Release(m) => Op::Release {
                 message_id: messages[m],
@@ -99,7 +93,7 @@ fn play(steps: &[Step]) -> (WalletState, Vec<Transaction>) {
                 }
                 ledger.push(tx);
             }
-            Outcome::Unchanged(_) | Outcome::Refused(_) => {}
+            Outcome::Unchanged(_) | Outcome::Refused(_) | Outcome::Recorded(_) => {}
         }
         assert!(wallet.available >= 0 && wallet.held >= 0, "{wallet:?}");
     }

@@ -1,0 +1,244 @@
+//! One writer task per active wallet. Operations queue to it; it takes all
+//! that are waiting (up to [`MAX_BATCH`]), applies them in memory in order,
+//! appends their transactions in one database transaction, and answers each
+//! caller after the commit. A hot wallet therefore costs one commit per
+//! batch, not one locked row update per message, and nothing else waits on
+//! it. Correctness does not rest on there being one writer: the ledger's
+//! unique `(tenant, seq)` and `(tenant, kind, reference)` keys make any other
+//! writer (another replica) collide, and a collision reloads the wallet and
+//! replays the batch one operation at a time.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aerostic_kit::ids::{MessageId, TenantId};
+use sea_orm::DatabaseConnection;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::ledger::Kind;
+use crate::money::Currency;
+use crate::store::{self, Batch, StoreError};
+use crate::wallet::{MessageState, Op, Outcome, WalletState};
+
+/// Most operations committed together.
+pub const MAX_BATCH: usize = 256;
+/// A writer with nothing to do for this long stops (its wallet reloads on next use).
+const IDLE: Duration = Duration::from_secs(60);
+/// Times a collided operation is replayed before giving up.
+const ATTEMPTS: usize = 3;
+
+/// Why an operation got no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum WriterError {
+    /// The database failed; nothing was written.
+    #[error("database: {0}")]
+    Database(String),
+    /// Other writers kept moving the wallet.
+    #[error("the wallet is contended; retry")]
+    Contended,
+}
+
+type Reply = oneshot::Sender<Result<Outcome, WriterError>>;
+
+struct Command {
+    op: Op,
+    reply: Reply,
+}
+
+/// Every tenant's wallet writer, started on first use.
+#[derive(Clone)]
+pub struct Wallets {
+    db: DatabaseConnection,
+    currency: Currency,
+    writers: Arc<Mutex<HashMap<TenantId, mpsc::Sender<Command>>>>,
+}
+
+impl Wallets {
+    /// Wallets stored in `db`; new wallets are in `currency`.
+    pub fn new(db: DatabaseConnection, currency: Currency) -> Self {
+        Self {
+            db,
+            currency,
+            writers: Arc::default(),
+        }
+    }
+
+    /// The platform's wallet currency.
+    pub fn currency(&self) -> Currency {
+        self.currency
+    }
+
+    /// Runs `op` on `tenant`'s wallet, once it is durably recorded.
+    pub async fn run(&self, tenant: TenantId, op: Op) -> Result<Outcome, WriterError> {
+        // A writer may be stopping just as we send: then start another.
+        for _ in 0..2 {
+            let sender = self.writer(tenant);
+            let (reply, answer) = oneshot::channel();
+            let command = Command {
+                op: op.clone(),
+                reply,
+            };
+            if sender.send(command).await.is_err() {
+                self.forget(tenant, &sender);
+                continue;
+            }
+            if let Ok(result) = answer.await {
+                return result;
+            }
+        }
+        Err(WriterError::Database("the wallet writer stopped".into()))
+    }
+
+    /// The wallet's state as its writer has it (loading it if idle).
+    pub async fn state(&self, tenant: TenantId) -> Result<WalletState, WriterError> {
+        store::load(&self.db, tenant, self.currency)
+            .await
+            .map_err(|e| WriterError::Database(e.to_string()))
+    }
+
+    fn writer(&self, tenant: TenantId) -> mpsc::Sender<Command> {
+        let mut writers = self.writers.lock().expect("writers lock");
+        if let Some(sender) = writers.get(&tenant).filter(|s| !s.is_closed()) {
+            return sender.clone();
+        }
+        let (sender, receiver) = mpsc::channel(4 * MAX_BATCH);
+        writers.insert(tenant, sender.clone());
+        let task = Writer {
+            db: self.db.clone(),
+            tenant,
+            currency: self.currency,
+            state: None,
+        };
+        let wallets = self.clone();
+        let mine = sender.clone();
+        tokio::spawn(async move {
+            task.run(receiver).await;
+            wallets.forget(tenant, &mine);
+        });
+        sender
+    }
+
+    fn forget(&self, tenant: TenantId, sender: &mpsc::Sender<Command>) {
+        let mut writers = self.writers.lock().expect("writers lock");
+        if writers.get(&tenant).is_some_and(|s| s.same_channel(sender)) {
+            writers.remove(&tenant);
+        }
+    }
+}
+
+struct Writer {
+    db: DatabaseConnection,
+    tenant: TenantId,
+    currency: Currency,
+    /// `None` until loaded, and again whenever memory may be ahead of the ledger.
+    state: Option<WalletState>,
+}
+
+impl Writer {
+    async fn run(mut self, mut receiver: mpsc::Receiver<Command>) {
+        while let Ok(Some(first)) = tokio::time::timeout(IDLE, receiver.recv()).await {
+            let mut commands = vec![first];
+            while commands.len() < MAX_BATCH {
+                match receiver.try_recv() {
+                    Ok(c) => commands.push(c),
+                    Err(_) => break,
+                }
+            }
+            let ops: Vec<Op> = commands.iter().map(|c| c.op.clone()).collect();
+            match self.apply(&ops, false).await {
+                Ok(outcomes) => {
+                    for (command, outcome) in commands.into_iter().zip(outcomes) {
+                        let _ = command.reply.send(Ok(outcome));
+                    }
+                }
+                // Something in the batch collided (or the database failed):
+                // replay each alone, so one operation's trouble is its own.
+                Err(_) => {
+                    for command in commands {
+                        let answer = self.alone(command.op).await;
+                        let _ = command.reply.send(answer);
+                    }
+                }
+            }
+        }
+    }
+
+    /// One operation, reloading the wallet after each collision.
+    async fn alone(&mut self, op: Op) -> Result<Outcome, WriterError> {
+        for _ in 0..ATTEMPTS {
+            match self.apply(std::slice::from_ref(&op), true).await {
+                Ok(mut outcomes) => return Ok(outcomes.remove(0)),
+                Err(StoreError::Conflict(_)) => continue,
+                Err(StoreError::Database(e)) => return Err(WriterError::Database(e.to_string())),
+            }
+        }
+        Err(WriterError::Contended)
+    }
+
+    /// Applies `ops` in order and commits their transactions together. On
+    /// any error memory is dropped, to be reloaded from the ledger.
+    async fn apply(&mut self, ops: &[Op], careful: bool) -> Result<Vec<Outcome>, StoreError> {
+        let result = self.try_apply(ops, careful).await;
+        if result.is_err() {
+            self.state = None;
+        }
+        result
+    }
+
+    async fn try_apply(&mut self, ops: &[Op], careful: bool) -> Result<Vec<Outcome>, StoreError> {
+        if self.state.is_none() {
+            self.state = Some(store::load(&self.db, self.tenant, self.currency).await?);
+        }
+        let state = self.state.as_mut().expect("loaded");
+        // What the ledger knows of messages this batch settles and are not
+        // held here; carefully (a replay) also of those it reserves.
+        let unknown: Vec<MessageId> = ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::Reserve(h) if careful => Some(h.message_id),
+                other => other.settles(),
+            })
+            .filter(|m| !state.holds.contains_key(m))
+            .collect();
+        let mut pasts = store::pasts(&self.db, self.tenant, &unknown).await?;
+        let now = chrono::Utc::now();
+        let mut batch = Batch::default();
+        let mut outcomes = Vec::with_capacity(ops.len());
+        for op in ops {
+            if careful
+                && let Op::Credit {
+                    kind, reference, ..
+                } = op
+                && let Some(done) = store::recorded(&self.db, self.tenant, *kind, reference).await?
+            {
+                outcomes.push(Outcome::Recorded(done.id));
+                continue;
+            }
+            let message = match op {
+                Op::Reserve(h) => Some(h.message_id),
+                other => other.settles(),
+            };
+            let past = message
+                .and_then(|m| pasts.get(&m).cloned())
+                .unwrap_or(MessageState::NotBilled);
+            let outcome = state.apply(op.clone(), &past, now);
+            if let Outcome::Applied(tx, after) = &outcome {
+                match (tx.kind, after) {
+                    (Kind::Reserve, MessageState::Held(h)) => batch.holds_added.push(h.clone()),
+                    (Kind::Settle | Kind::Release, _) => {
+                        batch.holds_ended.extend(message);
+                    }
+                    _ => {}
+                }
+                if let Some(m) = message {
+                    pasts.insert(m, after.clone());
+                }
+                batch.transactions.push(tx.clone());
+            }
+            outcomes.push(outcome);
+        }
+        store::commit(&self.db, self.tenant, &batch).await?;
+        Ok(outcomes)
+    }
+}
