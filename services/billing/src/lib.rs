@@ -1,46 +1,34 @@
-//! The billing service of Aerostic: wallets, the append-only ledger, prices and usage.
+//! The billing service of Aerostic: wallets on an append-only double-entry
+//! ledger, price lists with reseller markup, and the send cycle (quote,
+//! reserve, settle, release, refund) that the dispatcher drives.
 //!
-//! Its contract (`proto/aerostic/v1/billing.proto`) is served in full; every RPC
-//! answers `UNIMPLEMENTED` until the billing issue builds it.
+//! [`wallet`] is the pure state machine, [`writer`] serialises each wallet's
+//! operations into batched commits through [`store`], [`service`] is the
+//! domain callers see and [`grpc`] translates.
 
 #![warn(missing_docs)]
 
+pub mod directory;
 pub mod entity;
+pub mod grpc;
 pub mod ledger;
 pub mod money;
+pub mod prices;
+pub mod service;
 pub mod store;
 pub mod wallet;
 pub mod writer;
 
 use std::future::Future;
 
+use aerostic_kit::config::ServiceName;
 use aerostic_kit::context::Context;
-use aerostic_proto::v1 as pb;
-use aerostic_proto::v1::billing_server::{Billing, BillingServer};
+use aerostic_proto::v1::billing_server::BillingServer;
+use aerostic_proto::v1::tenancy_client::TenancyClient;
 use tokio::net::TcpListener;
 
-/// The gRPC server of billing.
-pub struct BillingGrpc {
-    _ctx: Context,
-}
-
-aerostic_kit::service_impl! {
-    impl Billing for BillingGrpc {}
-    unimplemented {
-        get_wallet(pb::GetWalletRequest) -> pb::Wallet;
-        quote(pb::QuoteRequest) -> pb::QuoteResponse;
-        reserve(pb::ReserveRequest) -> pb::Reservation;
-        charge(pb::ChargeRequest) -> pb::LedgerEntry;
-        release(pb::ReleaseRequest) -> pb::LedgerEntry;
-        top_up(pb::TopUpRequest) -> pb::LedgerEntry;
-        refund(pb::RefundRequest) -> pb::LedgerEntry;
-        list_ledger_entries(pb::ListLedgerEntriesRequest) -> pb::ListLedgerEntriesResponse;
-        get_price_list(pb::GetPriceListRequest) -> pb::PriceList;
-        set_tenant_price(pb::SetTenantPriceRequest) -> pb::PriceList;
-        record_usage(pb::RecordUsageRequest) -> pb::RecordUsageResponse;
-        get_usage(pb::GetUsageRequest) -> pb::GetUsageResponse;
-    }
-}
+/// The currency of every wallet and price list.
+pub const CURRENCY: &str = "USD";
 
 /// Serves billing on `listener` until `shutdown` resolves.
 pub async fn run(
@@ -48,8 +36,15 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
+    let tenancy = TenancyClient::new(aerostic_kit::grpc::channel(
+        ctx.upstreams.url(ServiceName::Tenancy),
+    )?);
+    let seal = ctx.secrets.identity_seal();
+    let directory = directory::Directory::new(tenancy, seal.clone());
+    let currency = money::Currency::parse(CURRENCY).expect("a valid currency");
+    let billing = service::Billing::new(ctx.db.clone(), currency, directory);
     aerostic_kit::grpc::serve(
-        BillingServer::new(BillingGrpc { _ctx: ctx }),
+        BillingServer::new(grpc::BillingGrpc { billing, seal }),
         listener,
         shutdown,
     )

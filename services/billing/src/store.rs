@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use aerostic_kit::ids::{MessageId, TenantId};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, Set, SqlErr,
-    TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, Set, SqlErr, Statement, TransactionTrait,
 };
 
 use crate::entity::{billing_hold, ledger_posting, ledger_transaction};
@@ -197,6 +197,9 @@ pub async fn commit(
     if batch.transactions.is_empty() {
         return Ok(());
     }
+    if db.get_database_backend() == DbBackend::Postgres {
+        return commit_postgres(db, tenant, batch).await;
+    }
     let txn = db.begin().await?;
     let rows = batch
         .transactions
@@ -265,6 +268,102 @@ pub async fn commit(
             .await?;
     }
     txn.commit().await?;
+    Ok(())
+}
+
+/// The whole batch as one PostgreSQL statement (atomic by itself, one round
+/// trip): the rows travel as JSON and `jsonb_to_recordset` turns them back
+/// into rows, so the statement text never changes with the batch's size and
+/// PostgreSQL plans it once, where a `VALUES` list of thousands of
+/// parameters cost about 0.2 ms a row to parse and plan.
+async fn commit_postgres(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+    batch: &Batch,
+) -> Result<(), StoreError> {
+    let txs: Vec<serde_json::Value> = batch
+        .transactions
+        .iter()
+        .map(|t| {
+            serde_json::json!({
+                "id": t.id, "tenant_id": t.tenant_id.to_string(), "seq": t.seq,
+                "kind": t.kind.as_str(), "reference": t.reference, "currency": t.currency.to_string(),
+                "amount": t.amount, "available_after": t.available_after, "held_after": t.held_after,
+                "detail": t.detail.chars().take(500).collect::<String>(), "created_at": t.created_at,
+            })
+        })
+        .collect();
+    let postings: Vec<serde_json::Value> = batch
+        .transactions
+        .iter()
+        .flat_map(|t| {
+            t.postings.iter().map(|p| {
+                serde_json::json!({
+                    "transaction_id": t.id, "account": p.account.to_string(), "amount": p.amount,
+                    "currency": t.currency.to_string(), "created_at": t.created_at,
+                })
+            })
+        })
+        .collect();
+    let holds: Vec<serde_json::Value> = batch
+        .holds_added
+        .iter()
+        .filter(|h| !batch.holds_ended.contains(&h.message_id))
+        .map(|h| {
+            serde_json::json!({
+                "message_id": h.message_id.to_string(), "amount": h.price.total(),
+                "base_amount": h.price.base, "markup_amount": h.price.markup,
+                "reseller_id": h.reseller_id, "category": h.category,
+            })
+        })
+        .collect();
+    let ended: Vec<String> = batch.holds_ended.iter().map(ToString::to_string).collect();
+    let sql = r#"
+WITH t AS (
+  INSERT INTO ledger_transactions (id, tenant_id, seq, kind, reference, currency, amount,
+    available_after, held_after, detail, created_at)
+  SELECT id, tenant_id, seq, kind, reference, currency, amount, available_after, held_after,
+    detail, created_at
+  FROM jsonb_to_recordset($1::jsonb) AS x(id varchar, tenant_id varchar, seq bigint,
+    kind varchar, reference varchar, currency varchar, amount bigint, available_after bigint,
+    held_after bigint, detail varchar, created_at timestamptz)
+  RETURNING 1
+), p AS (
+  INSERT INTO ledger_postings (transaction_id, account, amount, currency, created_at)
+  SELECT transaction_id, account, amount, currency, created_at
+  FROM jsonb_to_recordset($2::jsonb) AS x(transaction_id varchar, account varchar,
+    amount bigint, currency varchar, created_at timestamptz)
+  RETURNING 1
+), h AS (
+  INSERT INTO billing_holds (tenant_id, message_id, amount, base_amount, markup_amount,
+    reseller_id, category, created_at)
+  SELECT $3, message_id, amount, base_amount, markup_amount, reseller_id, category, now()
+  FROM jsonb_to_recordset($4::jsonb) AS x(message_id varchar, amount bigint,
+    base_amount bigint, markup_amount bigint, reseller_id varchar, category varchar)
+  ON CONFLICT DO NOTHING
+  RETURNING 1
+), d AS (
+  DELETE FROM billing_holds
+  WHERE tenant_id = $3 AND message_id IN (SELECT jsonb_array_elements_text($5::jsonb))
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM t) + (SELECT count(*) FROM p) + (SELECT count(*) FROM h)
+  + (SELECT count(*) FROM d)"#;
+    fn json<T: serde::Serialize>(rows: &T) -> String {
+        serde_json::to_string(rows).expect("rows serialise")
+    }
+    let statement = Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        [
+            json(&txs).into(),
+            json(&postings).into(),
+            tenant.to_string().into(),
+            json(&holds).into(),
+            json(&ended).into(),
+        ],
+    );
+    db.query_one_raw(statement).await.map_err(classify)?;
     Ok(())
 }
 

@@ -196,6 +196,18 @@ impl Resellers {
         Ok(out)
     }
 
+    /// The markup of the reseller owning a tenant (0 without one), in basis points.
+    pub async fn markup_of(&self, reseller_id: Option<&str>) -> Result<u32, ApiError> {
+        let Some(id) = reseller_id else {
+            return Ok(0);
+        };
+        let found = reseller::Entity::find_by_id(id)
+            .one(&self.db)
+            .await
+            .map_err(ApiError::internal)?;
+        Ok(found.map_or(0, |r| u32::try_from(r.markup_bps).unwrap_or(0)))
+    }
+
     async fn domains(&self, reseller_id: &str) -> Result<Vec<String>, ApiError> {
         Ok(reseller_domain::Entity::find()
             .filter(reseller_domain::Column::ResellerId.eq(reseller_id))

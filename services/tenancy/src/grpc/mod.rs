@@ -170,7 +170,11 @@ aerostic_kit::service_impl! {
         async fn get_tenant(&self, request: Request<pb::GetTenantRequest>) -> Result<Response<pb::Tenant>, Status> {
             let caller = self.caller(&request)?;
             let (tenant, plan) = self.tenants.own(&caller).await?;
-            Ok(Response::new(tenant_pb(tenant, Some(plan))))
+            let markup = self.resellers.markup_of(tenant.reseller_id.as_deref()).await?;
+            Ok(Response::new(pb::Tenant {
+                reseller_markup_bps: markup,
+                ..tenant_pb(tenant, Some(plan))
+            }))
         }
 
         async fn list_tenants(&self, request: Request<pb::ListTenantsRequest>) -> Result<Response<pb::ListTenantsResponse>, Status> {

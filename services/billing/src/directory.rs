@@ -1,0 +1,62 @@
+//! What billing needs to know of a tenant (its reseller and markup), asked
+//! of tenancy with the caller's own identity and cached briefly: billing
+//! never reads tenancy's tables.
+
+use std::time::Duration;
+
+use aerostic_kit::ApiError;
+use aerostic_kit::grpc::TracedChannel;
+use aerostic_kit::identity::{Identity, IdentitySeal};
+use aerostic_kit::ids::TenantId;
+use aerostic_proto::v1 as pb;
+use aerostic_proto::v1::tenancy_client::TenancyClient;
+
+/// How long a tenant's reseller and markup are reused before asking again.
+pub const PROFILE_TTL: Duration = Duration::from_secs(60);
+
+/// A tenant as billing sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Profile {
+    /// The reseller that owns it, if any.
+    pub reseller_id: Option<String>,
+    /// The reseller's markup in basis points.
+    pub markup_bps: u32,
+}
+
+/// Tenancy, asked for tenants' billing profiles.
+#[derive(Clone)]
+pub struct Directory {
+    tenancy: TenancyClient<TracedChannel>,
+    seal: IdentitySeal,
+    cache: moka::sync::Cache<TenantId, Profile>,
+}
+
+impl Directory {
+    /// Asks `tenancy`, sealing callers' identities with `seal`.
+    pub fn new(tenancy: TenancyClient<TracedChannel>, seal: IdentitySeal) -> Self {
+        Self {
+            tenancy,
+            seal,
+            cache: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(PROFILE_TTL)
+                .build(),
+        }
+    }
+
+    /// The caller's tenant's profile.
+    pub async fn profile(&self, caller: &Identity) -> Result<Profile, ApiError> {
+        if let Some(hit) = self.cache.get(&caller.tenant_id) {
+            return Ok(hit);
+        }
+        let mut request = tonic::Request::new(pb::GetTenantRequest {});
+        self.seal.attach(&mut request, caller);
+        let tenant = self.tenancy.clone().get_tenant(request).await?.into_inner();
+        let profile = Profile {
+            reseller_id: (!tenant.reseller_id.is_empty()).then_some(tenant.reseller_id),
+            markup_bps: tenant.reseller_markup_bps,
+        };
+        self.cache.insert(caller.tenant_id, profile.clone());
+        Ok(profile)
+    }
+}
