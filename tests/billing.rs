@@ -1,0 +1,461 @@
+//! Billing through the mesh, as the dispatcher and the admin API will call
+//! it: top-ups once per payment reference, the send cycle with Meta's free
+//! cases, a reseller's markup and a tenant's template price, short funds
+//! refused with the figures, and a failed template refunded once.
+
+mod common;
+
+use aerostic_kit::config::ServiceName;
+use aerostic_kit::identity::{Identity, Role};
+use aerostic_proto::v1 as pb;
+use aerostic_proto::v1::billing_client::BillingClient;
+use common::{ADMIN_HOST, TestApp, spawn_app};
+use reqwest::Method;
+use serde_json::json;
+
+type Client = BillingClient<aerostic_kit::grpc::TracedChannel>;
+
+fn client(app: &TestApp) -> Client {
+    let addr = app
+        .platform
+        .grpc
+        .iter()
+        .find(|(n, _)| *n == ServiceName::Billing)
+        .unwrap()
+        .1;
+    BillingClient::new(aerostic_kit::grpc::channel(&format!("http://{addr}")).unwrap())
+}
+
+/// The identity behind an access token, as the gateway would seal it.
+async fn identity(app: &TestApp, token: &str) -> Identity {
+    let me = app
+        .call(Method::GET, "/v1/me", Some(token), None)
+        .await
+        .body;
+    Identity {
+        tenant_id: me["tenant_id"].as_str().unwrap().parse().unwrap(),
+        user_id: me["user_id"].as_str().map(|u| u.parse().unwrap()),
+        role: Role::parse(me["role"].as_str().unwrap()).unwrap(),
+        api_key_id: None,
+        scopes: vec![],
+    }
+}
+
+fn as_caller<T>(app: &TestApp, who: &Identity, message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    app.secrets.identity_seal().attach(&mut request, who);
+    request
+}
+
+fn usd(amount_minor: i64) -> Option<pb::Money> {
+    Some(pb::Money {
+        currency: "USD".into(),
+        amount_minor,
+    })
+}
+
+fn marketing(template: &str) -> Option<pb::PricedMessage> {
+    Some(pb::PricedMessage {
+        category: "marketing".into(),
+        country: "BR".into(),
+        template_name: template.into(),
+        ..Default::default()
+    })
+}
+
+async fn top_up(
+    app: &TestApp,
+    root: &Identity,
+    tenant: &Identity,
+    amount: i64,
+    reference: &str,
+) -> pb::LedgerEntry {
+    client(app)
+        .top_up(as_caller(
+            app,
+            root,
+            pb::TopUpRequest {
+                tenant_id: tenant.tenant_id.to_string(),
+                amount: usd(amount),
+                reference: reference.into(),
+                note: "wire transfer".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+async fn root_identity(app: &TestApp) -> Identity {
+    let token = app.super_admin().await;
+    let me = app
+        .call_on(ADMIN_HOST, Method::GET, "/v1/me", Some(&token), None)
+        .await
+        .body;
+    Identity {
+        tenant_id: me["tenant_id"].as_str().unwrap().parse().unwrap(),
+        user_id: me["user_id"].as_str().map(|u| u.parse().unwrap()),
+        role: Role::SuperAdmin,
+        api_key_id: None,
+        scopes: vec![],
+    }
+}
+
+#[tokio::test]
+async fn the_send_cycle_holds_earns_refunds_once_and_refuses_short_funds_with_the_figures() {
+    let app = spawn_app().await;
+    let root = root_identity(&app).await;
+    let admin = identity(&app, &app.new_admin().await).await;
+    let mut billing = client(&app);
+
+    let first = top_up(&app, &root, &admin, 10, "pay_1").await;
+    let again = top_up(&app, &root, &admin, 10, "pay_1").await;
+    assert_eq!(
+        first.id, again.id,
+        "a repeated payment reference credits once"
+    );
+    let not_admin = billing
+        .top_up(as_caller(
+            &app,
+            &admin,
+            pb::TopUpRequest {
+                tenant_id: admin.tenant_id.to_string(),
+                amount: usd(1_000),
+                reference: "self".into(),
+                note: String::new(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        not_admin.code(),
+        tonic::Code::PermissionDenied,
+        "tenants cannot credit themselves"
+    );
+
+    // Free: a service message, a utility template inside the window.
+    for (category, window_open) in [("service", false), ("utility", true)] {
+        let q = billing
+            .quote(as_caller(
+                &app,
+                &admin,
+                pb::QuoteRequest {
+                    message: Some(pb::PricedMessage {
+                        category: category.into(),
+                        country: "IN".into(),
+                        window_open,
+                        ..Default::default()
+                    }),
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(q.price.unwrap().amount_minor, 0, "{category} is free");
+        assert!(!q.free_because.is_empty());
+    }
+
+    // Marketing costs 3 cents by default: three fit in 10, the fourth does not.
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let id = uuid::Uuid::now_v7().to_string();
+        let held = billing
+            .reserve(as_caller(
+                &app,
+                &admin,
+                pb::ReserveRequest {
+                    message_id: id.clone(),
+                    message: marketing(""),
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            (held.state.as_str(), held.amount.unwrap().amount_minor),
+            ("held", 3)
+        );
+        ids.push(id);
+    }
+    let short = billing
+        .reserve(as_caller(
+            &app,
+            &admin,
+            pb::ReserveRequest {
+                message_id: uuid::Uuid::now_v7().to_string(),
+                message: marketing(""),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(short.code(), tonic::Code::FailedPrecondition);
+    let error = aerostic_kit::ApiError::from(short);
+    assert_eq!(error.code, "insufficient_funds");
+    assert_eq!(error.details["available_minor"], "1");
+    assert_eq!(error.details["required_minor"], "3");
+
+    // Settle one, release one, and a failed settled template is refunded once.
+    let settle = |id: &str| pb::SettleRequest {
+        message_id: id.to_string(),
+    };
+    assert_eq!(
+        billing
+            .settle(as_caller(&app, &admin, settle(&ids[0])))
+            .await
+            .unwrap()
+            .into_inner()
+            .state,
+        "settled"
+    );
+    assert_eq!(
+        billing
+            .settle(as_caller(&app, &admin, settle(&ids[0])))
+            .await
+            .unwrap()
+            .into_inner()
+            .state,
+        "settled"
+    );
+    let released = billing
+        .release(as_caller(
+            &app,
+            &admin,
+            pb::ReleaseRequest {
+                message_id: ids[1].clone(),
+                reason: "131026".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(released.state, "released");
+    for _ in 0..10 {
+        let refunded = billing
+            .refund(as_caller(
+                &app,
+                &admin,
+                pb::RefundRequest {
+                    message_id: ids[0].clone(),
+                    reason: "failed".into(),
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(refunded.state, "refunded");
+    }
+    let wallet = billing
+        .get_wallet(as_caller(&app, &admin, pb::GetWalletRequest {}))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        wallet.available.unwrap().amount_minor,
+        10 - 3,
+        "only the third message is still held"
+    );
+    assert_eq!(wallet.held.unwrap().amount_minor, 3);
+
+    let history = billing
+        .list_ledger_entries(as_caller(
+            &app,
+            &admin,
+            pb::ListLedgerEntriesRequest {
+                page: Some(pb::PageRequest {
+                    page_size: 3,
+                    cursor: String::new(),
+                }),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let refunds: Vec<_> = history
+        .entries
+        .iter()
+        .filter(|e| e.kind() == pb::LedgerKind::Refund)
+        .collect();
+    assert_eq!(refunds.len(), 1, "one refund entry");
+    assert_eq!(
+        refunds[0].available_change.as_ref().unwrap().amount_minor,
+        3
+    );
+    let next = history.page.unwrap().next_cursor;
+    assert!(!next.is_empty(), "more history pages");
+    let older = billing
+        .list_ledger_entries(as_caller(
+            &app,
+            &admin,
+            pb::ListLedgerEntriesRequest {
+                page: Some(pb::PageRequest {
+                    page_size: 50,
+                    cursor: next,
+                }),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let seqs: Vec<i64> = history
+        .entries
+        .iter()
+        .chain(&older.entries)
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as i64).rev().collect::<Vec<_>>(),
+        "every entry once, newest first"
+    );
+}
+
+#[tokio::test]
+async fn a_resellers_markup_and_a_tenants_template_price_are_applied() {
+    let app = spawn_app().await;
+    let root_token = app.super_admin().await;
+    let root = root_identity(&app).await;
+    let reseller = app
+        .call_on(
+            ADMIN_HOST,
+            Method::POST,
+            "/v1/admin/resellers",
+            Some(&root_token),
+            Some(&json!({"name": "Acme Resale", "logo_url": "https://resale.example/logo.png", "primary_color": "#0f766e", "accent_color": "#111827", "markup_bps": 5000})),
+        )
+        .await;
+    assert_eq!(reseller.status, 201, "{}", reseller.body);
+    let domain = app
+        .call_on(
+            ADMIN_HOST,
+            Method::POST,
+            &format!(
+                "/v1/admin/resellers/{}/domains",
+                reseller.body["id"].as_str().unwrap()
+            ),
+            Some(&root_token),
+            Some(&json!({"domain": "chat.resale.example"})),
+        )
+        .await;
+    assert_eq!(domain.status, 201, "{}", domain.body);
+    let email = common::unique_email();
+    let registered = app
+        .call_on(
+            "chat.resale.example",
+            Method::POST,
+            "/v1/auth/register",
+            None,
+            Some(&json!({"tenant_name": "Resold", "email": email, "password": "correct horse battery"})),
+        )
+        .await;
+    assert_eq!(registered.status, 201, "{}", registered.body);
+    let token = app.login(&email).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let tenant = identity(&app, &token).await;
+    let mut billing = client(&app);
+
+    let quote = |template: &str| {
+        as_caller(
+            &app,
+            &tenant,
+            pb::QuoteRequest {
+                message: marketing(template),
+            },
+        )
+    };
+    let q = billing.quote(quote("")).await.unwrap().into_inner();
+    assert_eq!(
+        (
+            q.base.unwrap().amount_minor,
+            q.markup.unwrap().amount_minor,
+            q.price.unwrap().amount_minor
+        ),
+        (3, 2, 5),
+        "3 cents plus 50% (1.5, rounded half up)"
+    );
+
+    let set = billing
+        .set_price(as_caller(
+            &app,
+            &root,
+            pb::SetPriceRequest {
+                tenant_id: tenant.tenant_id.to_string(),
+                price: Some(pb::Price {
+                    category: "marketing".into(),
+                    country: "*".into(),
+                    template_name: "spring_sale".into(),
+                    unit_price: usd(10),
+                }),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(set.scope, tenant.tenant_id.to_string());
+    let q = billing
+        .quote(quote("spring_sale"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (q.base.unwrap().amount_minor, q.price.unwrap().amount_minor),
+        (10, 15),
+        "the template's own price"
+    );
+    let q = billing
+        .quote(quote("other_template"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        q.base.unwrap().amount_minor,
+        3,
+        "other templates keep the category price"
+    );
+
+    let bad = billing
+        .set_price(as_caller(
+            &app,
+            &root,
+            pb::SetPriceRequest {
+                tenant_id: String::new(),
+                price: Some(pb::Price {
+                    category: "promo".into(),
+                    country: "Brazil".into(),
+                    template_name: String::new(),
+                    unit_price: Some(pb::Money {
+                        currency: "EUR".into(),
+                        amount_minor: -1,
+                    }),
+                }),
+            },
+        ))
+        .await
+        .unwrap_err();
+    let bad = aerostic_kit::ApiError::from(bad);
+    for field in ["category", "country", "unit_price", "currency"] {
+        assert!(bad.details.contains_key(field), "{field}: {bad:?}");
+    }
+    let by_tenant = billing
+        .set_price(as_caller(
+            &app,
+            &tenant,
+            pb::SetPriceRequest {
+                tenant_id: tenant.tenant_id.to_string(),
+                price: Some(pb::Price {
+                    category: "marketing".into(),
+                    country: "*".into(),
+                    template_name: String::new(),
+                    unit_price: usd(0),
+                }),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        by_tenant.code(),
+        tonic::Code::PermissionDenied,
+        "tenants do not set their own prices"
+    );
+}
