@@ -459,3 +459,118 @@ async fn a_resellers_markup_and_a_tenants_template_price_are_applied() {
         "tenants do not set their own prices"
     );
 }
+
+#[tokio::test]
+async fn metas_statuses_settle_once_release_free_messages_and_refund_a_failure_once() {
+    use aerostic_billing::status::{MessageStatus, Pricing, TOPIC};
+    use aerostic_kit::broker::Envelope;
+
+    let app = spawn_app().await;
+    let root = root_identity(&app).await;
+    let admin = identity(&app, &app.new_admin().await).await;
+    top_up(&app, &root, &admin, 100, "pay_statuses").await;
+    let mut billing = client(&app);
+    let (billed, free) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    for id in [billed, free] {
+        billing
+            .reserve(as_caller(
+                &app,
+                &admin,
+                pb::ReserveRequest {
+                    message_id: id.to_string(),
+                    message: marketing(""),
+                },
+            ))
+            .await
+            .unwrap();
+    }
+    let broker = aerostic_kit::broker::connect(
+        &app.backends.broker_url,
+        &app.backends.namespace,
+        app.backends.idle_queue_expiry,
+    )
+    .await
+    .unwrap();
+    let status = |id: uuid::Uuid, status: &str, kind: Option<&str>| MessageStatus {
+        tenant_id: admin.tenant_id,
+        message_id: id.to_string().parse().unwrap(),
+        wamid: format!("wamid.{id}"),
+        status: status.into(),
+        pricing: kind.map(|k| Pricing {
+            billable: Some(k == "regular"),
+            kind: Some(k.into()),
+            category: Some("marketing".into()),
+            pricing_model: Some("PMP".into()),
+        }),
+        error_code: (status == "failed").then_some(131026),
+    };
+    // Pricing on `sent` and again on `delivered`, a redelivery, then a
+    // failure three times; a free one; all possibly out of order.
+    let events = [
+        status(billed, "delivered", Some("regular")),
+        status(billed, "sent", Some("regular")),
+        status(billed, "sent", Some("regular")),
+        status(free, "sent", Some("free_customer_service")),
+        status(billed, "failed", None),
+        status(billed, "failed", None),
+        status(billed, "failed", None),
+    ];
+    for event in &events {
+        broker.publish(Envelope::json(TOPIC, event)).await.unwrap();
+    }
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    let history_kinds = || async {
+        let history = client(&app)
+            .list_ledger_entries(as_caller(
+                &app,
+                &admin,
+                pb::ListLedgerEntriesRequest { page: None },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        history
+            .entries
+            .iter()
+            .map(|e| e.kind())
+            .collect::<Vec<pb::LedgerKind>>()
+    };
+    loop {
+        let kinds = history_kinds().await;
+        if kinds.contains(&pb::LedgerKind::Refund) && kinds.contains(&pb::LedgerKind::Release) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "statuses not applied: {kinds:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // Let any straggling duplicate land before counting.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let kinds = history_kinds().await;
+    let count = |k: pb::LedgerKind| kinds.iter().filter(|x| **x == k).count();
+    assert_eq!(
+        count(pb::LedgerKind::Settle),
+        1,
+        "billed once though pricing came twice: {kinds:?}"
+    );
+    assert_eq!(count(pb::LedgerKind::Refund), 1, "refunded once: {kinds:?}");
+    assert_eq!(
+        count(pb::LedgerKind::Release),
+        1,
+        "the free message gave its hold back"
+    );
+    let wallet = billing
+        .get_wallet(as_caller(&app, &admin, pb::GetWalletRequest {}))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (
+            wallet.available.unwrap().amount_minor,
+            wallet.held.unwrap().amount_minor
+        ),
+        (100, 0)
+    );
+}

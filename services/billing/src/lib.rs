@@ -4,7 +4,8 @@
 //!
 //! [`wallet`] is the pure state machine, [`writer`] serialises each wallet's
 //! operations into batched commits through [`store`], [`service`] is the
-//! domain callers see and [`grpc`] translates.
+//! domain callers see, [`grpc`] translates and [`status`] settles from
+//! Meta's delivery statuses.
 
 #![warn(missing_docs)]
 
@@ -15,12 +16,14 @@ pub mod ledger;
 pub mod money;
 pub mod prices;
 pub mod service;
+pub mod status;
 pub mod store;
 pub mod wallet;
 pub mod writer;
 
 use std::future::Future;
 
+use aerostic_kit::broker::RetryPolicy;
 use aerostic_kit::config::ServiceName;
 use aerostic_kit::context::Context;
 use aerostic_proto::v1::billing_server::BillingServer;
@@ -43,11 +46,22 @@ pub async fn run(
     let directory = directory::Directory::new(tenancy, seal.clone());
     let currency = money::Currency::parse(CURRENCY).expect("a valid currency");
     let billing = service::Billing::new(ctx.db.clone(), currency, directory);
-    aerostic_kit::grpc::serve(
+    ctx.broker.declare(&status::queue()).await?;
+    let statuses = ctx
+        .broker
+        .consume(
+            &status::queue().name,
+            std::sync::Arc::new(status::StatusConsumer::new(billing.clone())),
+            RetryPolicy::default(),
+        )
+        .await?;
+    let served = aerostic_kit::grpc::serve(
         BillingServer::new(grpc::BillingGrpc { billing, seal }),
         listener,
         shutdown,
     )
-    .await?;
+    .await;
+    statuses.shutdown().await;
+    served?;
     Ok(())
 }
