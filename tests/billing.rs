@@ -105,7 +105,8 @@ async fn root_identity(app: &TestApp) -> Identity {
 async fn the_send_cycle_holds_earns_refunds_once_and_refuses_short_funds_with_the_figures() {
     let app = spawn_app().await;
     let root = root_identity(&app).await;
-    let admin = identity(&app, &app.new_admin().await).await;
+    let token = app.new_admin().await;
+    let admin = identity(&app, &token).await;
     let mut billing = client(&app);
 
     let first = top_up(&app, &root, &admin, 10, "pay_1").await;

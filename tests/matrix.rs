@@ -24,6 +24,8 @@ enum Policy {
     SignedInUser,
     /// Workspace admins only.
     WorkspaceAdmin,
+    /// Workspace admins, and API keys with the scope it needs.
+    AdminOrScopedKey,
     /// Super admins, on the admin host only; hidden from everyone else.
     PlatformAdmin,
 }
@@ -44,6 +46,7 @@ fn policy(operation_id: &str) -> Option<Policy> {
         | "whatsapp_callback" => Public,
         "auth_me" | "workspace_tenant" | "whatsapp_me" => AnyCaller,
         "workspace_change_password" => SignedInUser,
+        "billing_wallet" | "billing_ledger" | "billing_prices" => AdminOrScopedKey,
         "api_keys_list"
         | "api_keys_create"
         | "api_keys_revoke"
@@ -87,6 +90,7 @@ fn expected(policy: Policy, who: Who) -> Outcome {
         (_, Who::Nobody) => Unauthenticated,
         (Policy::AnyCaller, _) | (_, Who::Admin) => Allowed,
         (Policy::SignedInUser, Who::Agent) => Allowed,
+        (Policy::AdminOrScopedKey, Who::Key) => Allowed,
         _ => Forbidden,
     }
 }
@@ -225,6 +229,8 @@ async fn snapshot(app: &TestApp, admin: &str) -> BTreeMap<&'static str, Value> {
         "/v1/billing/api-keys",
         "/v1/audit/events",
         "/v1/whatsapp/me",
+        "/v1/billing/wallet",
+        "/v1/billing/ledger",
     ] {
         let answer = app
             .call_on(APP_HOST, Method::GET, path, Some(admin), None)

@@ -9,6 +9,7 @@
 mod admin;
 mod api_keys;
 mod auth;
+mod billing;
 mod error;
 mod health;
 pub mod hosts;
@@ -29,6 +30,7 @@ use aerostic_kit::context::Connections;
 use aerostic_kit::grpc::{TracedChannel, channel};
 use aerostic_kit::identity::{Identity, IdentitySeal};
 use aerostic_kit::jwt::JwtKeys;
+use aerostic_proto::v1::billing_client::BillingClient;
 use aerostic_proto::v1::tenancy_client::TenancyClient;
 use std::sync::Arc;
 
@@ -48,6 +50,7 @@ pub use error::GatewayError;
 pub struct AppState {
     upstreams: Upstreams,
     tenancy: TenancyClient<TracedChannel>,
+    billing: BillingClient<TracedChannel>,
     connections: Connections,
     keys: JwtKeys,
     seal: IdentitySeal,
@@ -66,7 +69,9 @@ impl AppState {
         base_domain: &str,
     ) -> anyhow::Result<Self> {
         let tenancy = TenancyClient::new(channel(upstreams.url(ServiceName::Tenancy))?);
+        let billing = BillingClient::new(channel(upstreams.url(ServiceName::Billing))?);
         Ok(Self {
+            billing,
             upstreams,
             tenancy,
             connections,
@@ -105,6 +110,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::me))
         .routes(routes!(api_keys::list, api_keys::create))
         .routes(routes!(api_keys::revoke))
+        .routes(routes!(billing::wallet))
+        .routes(routes!(billing::ledger))
+        .routes(routes!(billing::prices))
         .routes(routes!(team::invite))
         .routes(routes!(team::accept))
         .routes(routes!(team::list))

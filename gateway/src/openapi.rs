@@ -31,6 +31,7 @@ use crate::error::ErrorBody;
         (name = "auth", description = "Registration, sessions and passwords"),
         (name = "workspace", description = "The caller's workspace, brand and audit trail"),
         (name = "api-keys", description = "Developer API keys"),
+        (name = "billing", description = "The wallet, its ledger and prices"),
         (name = "team", description = "Users, roles and invitations"),
         (name = "whatsapp", description = "Connecting WhatsApp numbers (Embedded Signup, Cloud API)"),
         (name = "admin", description = "Platform administration, on the admin host only"),

@@ -497,3 +497,141 @@ pub struct AuditVerifyView {
     /// The first event whose hash does not hold.
     pub first_broken_event_id: Option<String>,
 }
+
+fn minor(m: Option<pb::Money>) -> (String, i64) {
+    let m = m.unwrap_or_default();
+    (m.currency, m.amount_minor)
+}
+
+/// A workspace's wallet.
+#[derive(Serialize, ToSchema)]
+pub struct WalletView {
+    /// ISO 4217.
+    #[schema(example = "USD")]
+    pub currency: String,
+    /// Spendable, in minor units.
+    pub available_minor: i64,
+    /// Held by messages in flight, in minor units.
+    pub held_minor: i64,
+}
+
+impl WalletView {
+    /// The view of `wallet`.
+    pub fn of(w: pb::Wallet) -> Self {
+        let (currency, available_minor) = minor(w.available);
+        Self {
+            currency,
+            available_minor,
+            held_minor: minor(w.held).1,
+        }
+    }
+}
+
+/// One movement of the wallet.
+#[derive(Serialize, ToSchema)]
+pub struct LedgerEntryView {
+    /// Entry id.
+    pub id: String,
+    /// Its position in the wallet's history (1, 2, …).
+    pub seq: i64,
+    /// `top_up`, `adjustment`, `reserve`, `settle`, `release` or `refund`.
+    pub kind: String,
+    /// The change of the available balance, signed, minor units.
+    pub available_change_minor: i64,
+    /// Available after it.
+    pub available_after_minor: i64,
+    /// Held after it.
+    pub held_after_minor: i64,
+    /// ISO 4217.
+    pub currency: String,
+    /// The message id or payment reference.
+    pub reference: String,
+    /// Why.
+    pub detail: String,
+    /// When.
+    pub created_at: Option<String>,
+}
+
+impl LedgerEntryView {
+    /// The view of `entry`.
+    pub fn of(e: pb::LedgerEntry) -> Self {
+        let kind = match e.kind() {
+            pb::LedgerKind::TopUp => "top_up",
+            pb::LedgerKind::Adjustment => "adjustment",
+            pb::LedgerKind::Reserve => "reserve",
+            pb::LedgerKind::Settle => "settle",
+            pb::LedgerKind::Release => "release",
+            pb::LedgerKind::Refund => "refund",
+            pb::LedgerKind::Unspecified => "unknown",
+        };
+        let (currency, available_change_minor) = minor(e.available_change);
+        Self {
+            kind: kind.into(),
+            available_change_minor,
+            available_after_minor: minor(e.available_after).1,
+            held_after_minor: minor(e.held_after).1,
+            currency,
+            created_at: rfc3339(e.created_at),
+            id: e.id,
+            seq: e.seq,
+            reference: e.reference,
+            detail: e.detail,
+        }
+    }
+}
+
+/// A page of the wallet's history.
+#[derive(Serialize, ToSchema)]
+pub struct LedgerPage {
+    /// Newest first.
+    pub data: Vec<LedgerEntryView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// One price.
+#[derive(Serialize, ToSchema)]
+pub struct PriceView {
+    /// `marketing`, `utility`, `authentication`, `authentication-international` or `service`.
+    pub category: String,
+    /// ISO 3166-1 alpha-2, or `*` for any country.
+    pub country: String,
+    /// A template's own price, or empty for the category's.
+    pub template_name: String,
+    /// Minor units per message, before markup.
+    pub unit_price_minor: i64,
+    /// ISO 4217.
+    pub currency: String,
+}
+
+/// A price list: the workspace's overrides first, then the platform's.
+#[derive(Serialize, ToSchema)]
+pub struct PriceListView {
+    /// The prices.
+    pub data: Vec<PriceView>,
+    /// The reseller's markup on every price, basis points.
+    pub markup_bps: u32,
+}
+
+impl PriceListView {
+    /// The view of `list`.
+    pub fn of(list: pb::PriceList) -> Self {
+        Self {
+            markup_bps: list.markup_bps,
+            data: list
+                .prices
+                .into_iter()
+                .map(|p| {
+                    let (currency, unit_price_minor) = minor(p.unit_price);
+                    PriceView {
+                        category: p.category,
+                        country: p.country,
+                        template_name: p.template_name,
+                        unit_price_minor,
+                        currency,
+                    }
+                })
+                .collect(),
+        }
+    }
+}

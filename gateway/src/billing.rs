@@ -1,0 +1,110 @@
+//! `/v1/billing/*` (besides API keys): the workspace's wallet, its history
+//! and its prices. Workspace admins, and API keys with `billing:read`.
+
+use aerostic_kit::ApiError;
+use aerostic_proto::v1 as pb;
+use axum::Json;
+use axum::extract::{Query, State};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::identity::Caller;
+use crate::openapi::{CallerErrors, ServerErrors};
+use crate::views::{LedgerEntryView, LedgerPage, PriceListView, WalletView};
+use crate::{AppState, GatewayError};
+
+/// The workspace's wallet: what it can spend and what messages in flight hold.
+#[utoipa::path(get, path = "/v1/billing/wallet", operation_id = "billing_wallet", tag = "billing",
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The balances, in minor units", body = WalletView),
+        CallerErrors, ServerErrors,
+    ))]
+pub async fn wallet(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+) -> Result<Json<WalletView>, GatewayError> {
+    let w = s
+        .billing
+        .clone()
+        .get_wallet(s.as_caller(&c, pb::GetWalletRequest {}))
+        .await?
+        .into_inner();
+    Ok(Json(WalletView::of(w)))
+}
+
+/// Paging of the ledger.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LedgerQuery {
+    /// `next_cursor` of the previous page; absent for the newest entries.
+    #[serde(default)]
+    cursor: String,
+    /// Entries per page, 1–200 (default 50).
+    #[serde(default)]
+    limit: String,
+}
+
+/// The wallet's history, newest first, a page at a time.
+#[utoipa::path(get, path = "/v1/billing/ledger", operation_id = "billing_ledger", tag = "billing",
+    params(LedgerQuery),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "A page of entries", body = LedgerPage),
+        (status = 400, description = "`validation_failed`: `limit` is not 1–200, or `page.cursor` is not one this API gave", body = crate::error::ErrorBody),
+        CallerErrors, ServerErrors,
+    ))]
+pub async fn ledger(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Query(q): Query<LedgerQuery>,
+) -> Result<Json<LedgerPage>, GatewayError> {
+    let page_size = match q.limit.as_str() {
+        "" => 0,
+        raw => raw
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=200).contains(n))
+            .ok_or_else(|| ApiError::invalid_field("limit", "must be a number from 1 to 200"))?,
+    };
+    let reply = s
+        .billing
+        .clone()
+        .list_ledger_entries(s.as_caller(
+            &c,
+            pb::ListLedgerEntriesRequest {
+                page: Some(pb::PageRequest {
+                    page_size,
+                    cursor: q.cursor,
+                }),
+            },
+        ))
+        .await?
+        .into_inner();
+    let next = reply.page.map(|p| p.next_cursor).filter(|c| !c.is_empty());
+    Ok(Json(LedgerPage {
+        data: reply.entries.into_iter().map(LedgerEntryView::of).collect(),
+        next_cursor: next,
+    }))
+}
+
+/// The workspace's prices: its own overrides, then the platform's list, with
+/// its reseller's markup.
+#[utoipa::path(get, path = "/v1/billing/prices", operation_id = "billing_prices", tag = "billing",
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "Unit prices in minor units", body = PriceListView),
+        CallerErrors, ServerErrors,
+    ))]
+pub async fn prices(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+) -> Result<Json<PriceListView>, GatewayError> {
+    let list = s
+        .billing
+        .clone()
+        .get_price_list(s.as_caller(&c, pb::GetPriceListRequest {}))
+        .await?
+        .into_inner();
+    Ok(Json(PriceListView::of(list)))
+}
