@@ -10,7 +10,7 @@ use sea_orm::{
 };
 
 use crate::entity::{billing_hold, ledger_posting, ledger_transaction};
-use crate::ledger::{Account, Kind, Transaction};
+use crate::ledger::{Kind, Transaction};
 use crate::money::{Currency, Price};
 use crate::wallet::{Hold, MessageState, WalletState};
 
@@ -41,6 +41,27 @@ pub async fn load(
     tenant: TenantId,
     currency: Currency,
 ) -> Result<WalletState, DbErr> {
+    let mut state = balances(db, tenant, currency).await?;
+    let holds = billing_hold::Entity::find()
+        .filter(billing_hold::Column::TenantId.eq(tenant.to_string()))
+        .all(db)
+        .await?;
+    for h in holds {
+        let Ok(message_id) = h.message_id.parse() else {
+            continue;
+        };
+        state.holds.insert(message_id, hold_of(&h, message_id));
+    }
+    Ok(state)
+}
+
+/// A wallet's balances from its newest transaction, without its holds (what
+/// reading a balance needs).
+pub async fn balances(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+    currency: Currency,
+) -> Result<WalletState, DbErr> {
     let newest = ledger_transaction::Entity::find()
         .filter(ledger_transaction::Column::TenantId.eq(tenant.to_string()))
         .order_by_desc(ledger_transaction::Column::Seq)
@@ -52,16 +73,6 @@ pub async fn load(
         state.available = tx.available_after;
         state.held = tx.held_after;
         state.currency = Currency::parse(&tx.currency).unwrap_or(currency);
-    }
-    let holds = billing_hold::Entity::find()
-        .filter(billing_hold::Column::TenantId.eq(tenant.to_string()))
-        .all(db)
-        .await?;
-    for h in holds {
-        let Ok(message_id) = h.message_id.parse() else {
-            continue;
-        };
-        state.holds.insert(message_id, hold_of(&h, message_id));
     }
     Ok(state)
 }
@@ -365,25 +376,4 @@ SELECT (SELECT count(*) FROM t) + (SELECT count(*) FROM p) + (SELECT count(*) FR
     );
     db.query_one_raw(statement).await.map_err(classify)?;
     Ok(())
-}
-
-/// The sum of every posting on `account` (for reseller margins and checks).
-pub async fn account_balance(db: &DatabaseConnection, account: &Account) -> Result<i64, DbErr> {
-    use sea_orm::{FromQueryResult, QuerySelect};
-    #[derive(FromQueryResult)]
-    struct Sum {
-        total: Option<i64>,
-    }
-    let sum = ledger_posting::Entity::find()
-        .select_only()
-        // PostgreSQL sums a bigint as numeric; cast back (SQLite agrees).
-        .column_as(
-            sea_orm::sea_query::Expr::cust("CAST(SUM(amount) AS BIGINT)"),
-            "total",
-        )
-        .filter(ledger_posting::Column::Account.eq(account.to_string()))
-        .into_model::<Sum>()
-        .one(db)
-        .await?;
-    Ok(sum.and_then(|s| s.total).unwrap_or(0))
 }

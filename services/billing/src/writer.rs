@@ -90,9 +90,9 @@ impl Wallets {
         Err(WriterError::Database("the wallet writer stopped".into()))
     }
 
-    /// The wallet's state as its writer has it (loading it if idle).
+    /// The wallet's committed balances (its holds are not read).
     pub async fn state(&self, tenant: TenantId) -> Result<WalletState, WriterError> {
-        store::load(&self.db, tenant, self.currency)
+        store::balances(&self.db, tenant, self.currency)
             .await
             .map_err(|e| WriterError::Database(e.to_string()))
     }
