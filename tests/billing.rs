@@ -28,8 +28,12 @@ fn client(app: &TestApp) -> Client {
 
 /// The identity behind an access token, as the gateway would seal it.
 async fn identity(app: &TestApp, token: &str) -> Identity {
+    identity_on(app, common::APP_HOST, token).await
+}
+
+async fn identity_on(app: &TestApp, host: &str, token: &str) -> Identity {
     let me = app
-        .call(Method::GET, "/v1/me", Some(token), None)
+        .call_on(host, Method::GET, "/v1/me", Some(token), None)
         .await
         .body;
     Identity {
@@ -88,17 +92,7 @@ async fn top_up(
 
 async fn root_identity(app: &TestApp) -> Identity {
     let token = app.super_admin().await;
-    let me = app
-        .call_on(ADMIN_HOST, Method::GET, "/v1/me", Some(&token), None)
-        .await
-        .body;
-    Identity {
-        tenant_id: me["tenant_id"].as_str().unwrap().parse().unwrap(),
-        user_id: me["user_id"].as_str().map(|u| u.parse().unwrap()),
-        role: Role::SuperAdmin,
-        api_key_id: None,
-        scopes: vec![],
-    }
+    identity_on(app, ADMIN_HOST, &token).await
 }
 
 #[tokio::test]

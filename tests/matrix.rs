@@ -7,11 +7,9 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{ADMIN_HOST, TestApp, spawn_app, unique_email};
+use common::{ADMIN_HOST, APP_HOST, TestApp, spawn_app, unique_email};
 use reqwest::Method;
 use serde_json::{Value, json};
-
-const APP_HOST: &str = "app.localhost";
 
 /// Who may call an endpoint.
 #[derive(Debug, Clone, Copy, PartialEq)]

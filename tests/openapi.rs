@@ -4,11 +4,9 @@
 
 mod common;
 
-use common::{ADMIN_HOST, TestApp, spawn_app};
+use common::{ADMIN_HOST, APP_HOST, TestApp, spawn_app};
 use reqwest::Method;
 use serde_json::{Value, json};
-
-const APP_HOST: &str = "app.localhost";
 
 /// Every operation of `doc`: (method, path template, operation).
 fn operations(doc: &Value) -> Vec<(Method, String, Value)> {

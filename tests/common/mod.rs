@@ -25,6 +25,8 @@ pub struct TestApp {
 
 /// The host the platform admin API answers on in tests.
 pub const ADMIN_HOST: &str = "admin.localhost";
+/// The host the tenant API answers on in tests.
+pub const APP_HOST: &str = "app.localhost";
 
 pub fn redis_url() -> String {
     std::env::var("AEROSTIC_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
