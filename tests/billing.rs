@@ -569,3 +569,102 @@ async fn metas_statuses_settle_once_release_free_messages_and_refund_a_failure_o
         (100, 0)
     );
 }
+
+#[tokio::test]
+async fn usage_is_counted_once_per_event_against_the_plans_limit() {
+    let app = spawn_app().await;
+    let admin = identity(&app, &app.new_admin().await).await;
+    let mut billing = client(&app);
+    let record = |event: &str, quantity: u64| {
+        as_caller(
+            &app,
+            &admin,
+            pb::RecordUsageRequest {
+                metric: "ai_credits".into(),
+                quantity,
+                event_id: event.into(),
+            },
+        )
+    };
+    assert_eq!(
+        billing
+            .record_usage(record("ai-1", 3))
+            .await
+            .unwrap()
+            .into_inner()
+            .total_this_period,
+        3
+    );
+    assert_eq!(
+        billing
+            .record_usage(record("ai-1", 3))
+            .await
+            .unwrap()
+            .into_inner()
+            .total_this_period,
+        3,
+        "a repeated event counts once"
+    );
+    assert_eq!(
+        billing
+            .record_usage(record("ai-2", 2))
+            .await
+            .unwrap()
+            .into_inner()
+            .total_this_period,
+        5
+    );
+    let usage = billing
+        .get_usage(as_caller(
+            &app,
+            &admin,
+            pb::GetUsageRequest {
+                metric: "ai_credits".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (usage.used, usage.limit),
+        (5, 100),
+        "the starter plan's 100 credits"
+    );
+    let start = usage.period_start.unwrap();
+    let start = chrono::DateTime::from_timestamp(start.seconds, 0).unwrap();
+    assert_eq!(
+        start.format("%d %H:%M").to_string(),
+        "01 00:00",
+        "a monthly period"
+    );
+
+    let bad = billing
+        .record_usage(as_caller(
+            &app,
+            &admin,
+            pb::RecordUsageRequest {
+                metric: "free_lunch".into(),
+                quantity: 0,
+                event_id: String::new(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    let bad = aerostic_kit::ApiError::from(bad);
+    for field in ["metric", "quantity", "event_id"] {
+        assert!(bad.details.contains_key(field), "{field}: {bad:?}");
+    }
+    let other = identity(&app, &app.new_admin().await).await;
+    let theirs = billing
+        .get_usage(as_caller(
+            &app,
+            &other,
+            pb::GetUsageRequest {
+                metric: "ai_credits".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(theirs.used, 0, "usage is per tenant");
+}

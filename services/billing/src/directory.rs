@@ -1,4 +1,4 @@
-//! What billing needs to know of a tenant (its reseller and markup), asked
+//! What billing needs to know of a tenant (its reseller, markup and plan limits), asked
 //! of tenancy with the caller's own identity and cached briefly: billing
 //! never reads tenancy's tables.
 
@@ -21,6 +21,10 @@ pub struct Profile {
     pub reseller_id: Option<String>,
     /// The reseller's markup in basis points.
     pub markup_bps: u32,
+    /// The plan's messages per day.
+    pub messages_per_day: u32,
+    /// The plan's AI credits per month.
+    pub ai_credits: u32,
 }
 
 /// Tenancy, asked for tenants' billing profiles.
@@ -52,9 +56,12 @@ impl Directory {
         let mut request = tonic::Request::new(pb::GetTenantRequest {});
         self.seal.attach(&mut request, caller);
         let tenant = self.tenancy.clone().get_tenant(request).await?.into_inner();
+        let plan = tenant.plan.unwrap_or_default();
         let profile = Profile {
             reseller_id: (!tenant.reseller_id.is_empty()).then_some(tenant.reseller_id),
             markup_bps: tenant.reseller_markup_bps,
+            messages_per_day: plan.messages_per_day,
+            ai_credits: plan.ai_credits,
         };
         self.cache.insert(caller.tenant_id, profile.clone());
         Ok(profile)

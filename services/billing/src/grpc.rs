@@ -219,11 +219,27 @@ aerostic_kit::service_impl! {
             let rows = self.billing.scope_prices(&scope).await?;
             Ok(Response::new(price_list_pb(scope, rows, 0)))
         }
+
+        async fn record_usage(&self, request: Request<pb::RecordUsageRequest>) -> Result<Response<pb::RecordUsageResponse>, Status> {
+            let caller = self.caller(&request)?;
+            let r = request.into_inner();
+            let total = self.billing.record_usage(&caller, &r.metric, r.quantity, &r.event_id).await?;
+            Ok(Response::new(pb::RecordUsageResponse { total_this_period: total.max(0) as u64 }))
+        }
+
+        async fn get_usage(&self, request: Request<pb::GetUsageRequest>) -> Result<Response<pb::GetUsageResponse>, Status> {
+            let caller = self.caller(&request)?;
+            let metric = request.into_inner().metric;
+            let (used, limit, start) = self.billing.usage(&caller, &metric).await?;
+            Ok(Response::new(pb::GetUsageResponse {
+                metric: metric.trim().to_ascii_lowercase(),
+                used: used.max(0) as u64,
+                limit: u64::from(limit),
+                period_start: timestamp(start),
+            }))
+        }
     }
-    unimplemented {
-        record_usage(pb::RecordUsageRequest) -> pb::RecordUsageResponse;
-        get_usage(pb::GetUsageRequest) -> pb::GetUsageResponse;
-    }
+    unimplemented {}
 }
 
 fn parse_message(id: &str) -> Result<aerostic_kit::ids::MessageId, ApiError> {

@@ -18,6 +18,7 @@ pub mod prices;
 pub mod service;
 pub mod status;
 pub mod store;
+pub mod usage;
 pub mod wallet;
 pub mod writer;
 
