@@ -9,7 +9,7 @@ use tonic::{Request, Response, Status};
 use crate::ledger::Kind;
 use crate::money::Currency;
 use crate::prices::{self, Priced};
-use crate::service::{Billing, Entry};
+use crate::service::{Billing, Entry, message_id};
 use crate::wallet::{MessageState, Op};
 
 /// Serves [`BillingRpc`] over the domain.
@@ -154,7 +154,7 @@ aerostic_kit::service_impl! {
         async fn settle(&self, request: Request<pb::SettleRequest>) -> Result<Response<pb::MessageCharge>, Status> {
             let caller = self.caller(&request)?;
             let id = request.into_inner().message_id;
-            let op = Op::Settle(parse_message(&id)?);
+            let op = Op::Settle(message_id(&id)?);
             let state = self.billing.finish(&caller, op).await?;
             Ok(Response::new(charge(&id, &state, self.billing.wallets().currency())))
         }
@@ -162,7 +162,7 @@ aerostic_kit::service_impl! {
         async fn release(&self, request: Request<pb::ReleaseRequest>) -> Result<Response<pb::MessageCharge>, Status> {
             let caller = self.caller(&request)?;
             let r = request.into_inner();
-            let op = Op::Release { message_id: parse_message(&r.message_id)?, reason: r.reason };
+            let op = Op::Release { message_id: message_id(&r.message_id)?, reason: r.reason };
             let state = self.billing.finish(&caller, op).await?;
             Ok(Response::new(charge(&r.message_id, &state, self.billing.wallets().currency())))
         }
@@ -170,7 +170,7 @@ aerostic_kit::service_impl! {
         async fn refund(&self, request: Request<pb::RefundRequest>) -> Result<Response<pb::MessageCharge>, Status> {
             let caller = self.caller(&request)?;
             let r = request.into_inner();
-            let op = Op::Refund { message_id: parse_message(&r.message_id)?, reason: r.reason };
+            let op = Op::Refund { message_id: message_id(&r.message_id)?, reason: r.reason };
             let state = self.billing.finish(&caller, op).await?;
             Ok(Response::new(charge(&r.message_id, &state, self.billing.wallets().currency())))
         }
@@ -240,11 +240,6 @@ aerostic_kit::service_impl! {
         }
     }
     unimplemented {}
-}
-
-fn parse_message(id: &str) -> Result<aerostic_kit::ids::MessageId, ApiError> {
-    id.parse()
-        .map_err(|_| ApiError::invalid_field("message_id", "must be a UUID"))
 }
 
 fn price_list_pb(

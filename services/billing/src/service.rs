@@ -24,6 +24,8 @@ pub struct Quote {
     pub currency: Currency,
     /// Why it is free, when it is.
     pub free_because: Option<&'static str>,
+    /// The reseller earning the markup.
+    pub reseller_id: Option<String>,
 }
 
 /// One entry of a wallet's history.
@@ -55,7 +57,8 @@ fn writer_error(e: WriterError) -> ApiError {
     }
 }
 
-fn message_id(raw: &str) -> Result<MessageId, ApiError> {
+/// A message id from outside, parsed once.
+pub(crate) fn message_id(raw: &str) -> Result<MessageId, ApiError> {
     raw.parse()
         .map_err(|_| ApiError::invalid_field("message_id", "must be a UUID"))
 }
@@ -113,6 +116,7 @@ impl Billing {
                 price: Price::default(),
                 currency,
                 free_because: Some(why),
+                reseller_id: None,
             });
         }
         let (base, list_currency) = self
@@ -139,6 +143,7 @@ impl Billing {
             price: Price::with_markup(base, profile.markup_bps),
             currency,
             free_because: None,
+            reseller_id: profile.reseller_id,
         })
     }
 
@@ -156,11 +161,10 @@ impl Billing {
         if quote.price.total() == 0 {
             return Ok((MessageState::NotBilled, quote));
         }
-        let reseller_id = self.directory.profile(caller).await?.reseller_id;
         let hold = Hold {
             message_id,
             price: quote.price,
-            reseller_id,
+            reseller_id: quote.reseller_id.clone(),
             category: m.category.clone(),
         };
         let outcome = self

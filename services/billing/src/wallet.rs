@@ -96,6 +96,14 @@ pub enum Op {
 }
 
 impl Op {
+    /// The message the operation concerns (none for credits).
+    pub fn message(&self) -> Option<MessageId> {
+        match self {
+            Self::Reserve(h) => Some(h.message_id),
+            other => other.settles(),
+        }
+    }
+
     /// The message a settle, release or refund concerns.
     pub fn settles(&self) -> Option<MessageId> {
         match self {

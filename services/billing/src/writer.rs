@@ -215,10 +215,7 @@ impl Writer {
                 outcomes.push(Outcome::Recorded(done.id));
                 continue;
             }
-            let message = match op {
-                Op::Reserve(h) => Some(h.message_id),
-                other => other.settles(),
-            };
+            let message = op.message();
             let past = message
                 .and_then(|m| pasts.get(&m).cloned())
                 .unwrap_or(MessageState::NotBilled);

@@ -3,8 +3,6 @@
 //! double-spend, and random reordered and repeated operations leave a ledger
 //! where every account sums to zero and each balance equals its postings.
 
-use std::collections::HashMap;
-
 use aerostic_billing::ledger::Kind;
 use aerostic_billing::money::{Currency, Price};
 use aerostic_billing::wallet::{Hold, Op, Outcome, Refusal};
@@ -290,7 +288,6 @@ async fn reordered_and_repeated_operations_keep_the_books_exact() {
     )
     .await;
     assert_eq!(top_ups, 3, "a repeated payment reference credits once");
-    let mut per_message: HashMap<String, i64> = HashMap::new();
     for kind in ["refund", "settle", "release"] {
         let n = scalar(
             &db,
@@ -301,7 +298,6 @@ async fn reordered_and_repeated_operations_keep_the_books_exact() {
         )
         .await;
         assert_eq!(n, 0, "no {kind} without its reservation");
-        per_message.insert(kind.into(), n);
     }
     let refunded_unsettled = scalar(
         &db,

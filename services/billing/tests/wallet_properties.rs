@@ -76,10 +76,7 @@ fn play(steps: &[Step]) -> (WalletState, Vec<Transaction>) {
                 }
             }
         };
-        let message = match &op {
-            Op::Reserve(h) => Some(h.message_id),
-            other => other.settles(),
-        };
+        let message = op.message();
         let known = message
             .and_then(|m| past.get(&m).cloned())
             .unwrap_or(MessageState::NotBilled);
