@@ -45,3 +45,11 @@ mod names {
         }
     }
 }
+
+/// A UTC time as a protobuf timestamp (every service's one conversion).
+pub fn timestamp(at: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: at.timestamp_subsec_nanos() as i32,
+    }
+}

@@ -28,10 +28,7 @@ fn money(currency: Currency, amount_minor: i64) -> Option<pb::Money> {
 }
 
 fn timestamp(t: chrono::DateTime<chrono::Utc>) -> Option<prost_types::Timestamp> {
-    Some(prost_types::Timestamp {
-        seconds: t.timestamp(),
-        nanos: t.timestamp_subsec_nanos() as i32,
-    })
+    Some(aerostic_proto::timestamp(t))
 }
 
 /// A priced message from the wire, every field checked.

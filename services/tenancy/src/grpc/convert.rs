@@ -8,12 +8,7 @@ use crate::resellers::Branding;
 use crate::sessions::Tokens;
 use crate::whatsapp::system_token::TokenStatus;
 
-pub(super) fn timestamp(at: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: at.timestamp_subsec_nanos() as i32,
-    }
-}
+pub(super) use aerostic_proto::timestamp;
 
 pub(super) fn login_response(tokens: Tokens, user: user::Model) -> pb::LoginResponse {
     pb::LoginResponse {
