@@ -19,12 +19,56 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false);
+    if let Some(port) = postgres_tcp_port(&url) {
+        options.map_sqlx_postgres_pool_opts(move |pool| {
+            pool.after_connect(move |_connection, _meta| {
+                Box::pin(async move {
+                    crate::tcp_nodelay::set_on_sockets_to(port);
+                    Ok(())
+                })
+            })
+        });
+    }
     Database::connect(options).await
+}
+
+/// The TCP port of a `postgres://` URL, `None` for a Unix socket (a host
+/// starting with `/` or `%2F`) or any other database.
+fn postgres_tcp_port(url: &str) -> Option<u16> {
+    let rest = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))?;
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    let host_port = authority.rsplit('@').next().unwrap_or_default();
+    if host_port.is_empty() || host_port.starts_with('%') {
+        return None;
+    }
+    match host_port.rsplit_once(':') {
+        Some((_, port)) if !port.ends_with(']') => port.parse().ok(),
+        _ => Some(5432),
+    }
 }
 
 /// Whether the database answers (for readiness).
 pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
     db.execute_unprepared("SELECT 1").await.map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::postgres_tcp_port;
+
+    #[test]
+    fn the_port_comes_from_the_url_or_defaults_to_5432() {
+        assert_eq!(postgres_tcp_port("postgres://u:p@db:6543/x"), Some(6543));
+        assert_eq!(postgres_tcp_port("postgresql://db/x"), Some(5432));
+        assert_eq!(postgres_tcp_port("postgres://[::1]/x"), Some(5432));
+        assert_eq!(
+            postgres_tcp_port("postgres://u@%2Fvar%2Frun%2Fpostgresql/x"),
+            None
+        );
+        assert_eq!(postgres_tcp_port("sqlite:dev.db"), None);
+    }
 }
 
 /// Helpers for tests that need a database of their own.

@@ -29,6 +29,7 @@ pub mod jwt;
 pub mod mask;
 pub mod outbox;
 pub mod seal;
+pub mod tcp_nodelay;
 pub mod telemetry;
 
 pub use error::{ApiError, ErrorKind};
