@@ -225,7 +225,7 @@ pub async fn commit(
             amount: Set(t.amount),
             available_after: Set(t.available_after),
             held_after: Set(t.held_after),
-            detail: Set(t.detail.chars().take(500).collect()),
+            detail: Set(clip(&t.detail, 500).to_string()),
             created_at: Set(t.created_at),
         });
     ledger_transaction::Entity::insert_many(rows)
@@ -292,58 +292,92 @@ async fn commit_postgres(
     tenant: TenantId,
     batch: &Batch,
 ) -> Result<(), StoreError> {
-    let txs: Vec<serde_json::Value> = batch
+    #[derive(serde::Serialize)]
+    struct TransactionRow<'a> {
+        id: &'a str,
+        seq: i64,
+        kind: &'static str,
+        reference: &'a str,
+        amount: i64,
+        available_after: i64,
+        held_after: i64,
+        detail: &'a str,
+        created_at: chrono::DateTime<chrono::Utc>,
+    }
+    #[derive(serde::Serialize)]
+    struct PostingRow<'a> {
+        transaction_id: &'a str,
+        account: String,
+        amount: i64,
+        created_at: chrono::DateTime<chrono::Utc>,
+    }
+    #[derive(serde::Serialize)]
+    struct HoldRow<'a> {
+        message_id: String,
+        amount: i64,
+        base_amount: i64,
+        markup_amount: i64,
+        reseller_id: Option<&'a str>,
+        category: &'a str,
+    }
+    let txs: Vec<TransactionRow> = batch
         .transactions
         .iter()
-        .map(|t| {
-            serde_json::json!({
-                "id": t.id, "tenant_id": t.tenant_id.to_string(), "seq": t.seq,
-                "kind": t.kind.as_str(), "reference": t.reference, "currency": t.currency.to_string(),
-                "amount": t.amount, "available_after": t.available_after, "held_after": t.held_after,
-                "detail": t.detail.chars().take(500).collect::<String>(), "created_at": t.created_at,
-            })
+        .map(|t| TransactionRow {
+            id: &t.id,
+            seq: t.seq,
+            kind: t.kind.as_str(),
+            reference: &t.reference,
+            amount: t.amount,
+            available_after: t.available_after,
+            held_after: t.held_after,
+            detail: clip(&t.detail, 500),
+            created_at: t.created_at,
         })
         .collect();
-    let postings: Vec<serde_json::Value> = batch
+    let postings: Vec<PostingRow> = batch
         .transactions
         .iter()
         .flat_map(|t| {
-            t.postings.iter().map(|p| {
-                serde_json::json!({
-                    "transaction_id": t.id, "account": p.account.to_string(), "amount": p.amount,
-                    "currency": t.currency.to_string(), "created_at": t.created_at,
-                })
+            t.postings.iter().map(|p| PostingRow {
+                transaction_id: &t.id,
+                account: p.account.to_string(),
+                amount: p.amount,
+                created_at: t.created_at,
             })
         })
         .collect();
-    let holds: Vec<serde_json::Value> = batch
+    let holds: Vec<HoldRow> = batch
         .holds_added
         .iter()
         .filter(|h| !batch.holds_ended.contains(&h.message_id))
-        .map(|h| {
-            serde_json::json!({
-                "message_id": h.message_id.to_string(), "amount": h.price.total(),
-                "base_amount": h.price.base, "markup_amount": h.price.markup,
-                "reseller_id": h.reseller_id, "category": h.category,
-            })
+        .map(|h| HoldRow {
+            message_id: h.message_id.to_string(),
+            amount: h.price.total(),
+            base_amount: h.price.base,
+            markup_amount: h.price.markup,
+            reseller_id: h.reseller_id.as_deref(),
+            category: &h.category,
         })
         .collect();
     let ended: Vec<String> = batch.holds_ended.iter().map(ToString::to_string).collect();
+    // Every transaction of a batch is the one wallet's, in its one currency.
+    let currency = batch.transactions[0].currency.to_string();
     let sql = r#"
 WITH t AS (
   INSERT INTO ledger_transactions (id, tenant_id, seq, kind, reference, currency, amount,
     available_after, held_after, detail, created_at)
-  SELECT id, tenant_id, seq, kind, reference, currency, amount, available_after, held_after,
+  SELECT id, $3, seq, kind, reference, $6, amount, available_after, held_after,
     detail, created_at
-  FROM jsonb_to_recordset($1::jsonb) AS x(id varchar, tenant_id varchar, seq bigint,
-    kind varchar, reference varchar, currency varchar, amount bigint, available_after bigint,
-    held_after bigint, detail varchar, created_at timestamptz)
+  FROM jsonb_to_recordset($1::jsonb) AS x(id varchar, seq bigint, kind varchar,
+    reference varchar, amount bigint, available_after bigint, held_after bigint,
+    detail varchar, created_at timestamptz)
   RETURNING 1
 ), p AS (
   INSERT INTO ledger_postings (transaction_id, account, amount, currency, created_at)
-  SELECT transaction_id, account, amount, currency, created_at
+  SELECT transaction_id, account, amount, $6, created_at
   FROM jsonb_to_recordset($2::jsonb) AS x(transaction_id varchar, account varchar,
-    amount bigint, currency varchar, created_at timestamptz)
+    amount bigint, created_at timestamptz)
   RETURNING 1
 ), h AS (
   INSERT INTO billing_holds (tenant_id, message_id, amount, base_amount, markup_amount,
@@ -372,8 +406,17 @@ SELECT (SELECT count(*) FROM t) + (SELECT count(*) FROM p) + (SELECT count(*) FR
             tenant.to_string().into(),
             json(&holds).into(),
             json(&ended).into(),
+            currency.into(),
         ],
     );
     db.query_one_raw(statement).await.map_err(classify)?;
     Ok(())
+}
+
+/// The first `chars` characters of `text` (a detail column's width).
+fn clip(text: &str, chars: usize) -> &str {
+    match text.char_indices().nth(chars) {
+        Some((end, _)) => &text[..end],
+        None => text,
+    }
 }
