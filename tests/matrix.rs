@@ -44,7 +44,9 @@ fn policy(operation_id: &str) -> Option<Policy> {
         | "whatsapp_callback" => Public,
         "auth_me" | "workspace_tenant" | "whatsapp_me" => AnyCaller,
         "workspace_change_password" => SignedInUser,
-        "billing_wallet" | "billing_ledger" | "billing_prices" => AdminOrScopedKey,
+        "billing_wallet" | "billing_ledger" | "billing_prices" | "billing_usage" => {
+            AdminOrScopedKey
+        }
         "api_keys_list"
         | "api_keys_create"
         | "api_keys_revoke"

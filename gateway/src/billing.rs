@@ -10,7 +10,7 @@ use utoipa::IntoParams;
 
 use crate::identity::Caller;
 use crate::openapi::{CallerErrors, ServerErrors};
-use crate::views::{LedgerEntryView, LedgerPage, PriceListView, WalletView};
+use crate::views::{DataList, LedgerEntryView, LedgerPage, PriceListView, UsageView, WalletView};
 use crate::{AppState, GatewayError};
 
 /// The workspace's wallet: what it can spend and what messages in flight hold.
@@ -107,4 +107,27 @@ pub async fn prices(
         .await?
         .into_inner();
     Ok(Json(PriceListView::of(list)))
+}
+
+/// The workspace's use of every metric against its plan: AI credits this
+/// month, messages today, numbers and seats in use.
+#[utoipa::path(get, path = "/v1/billing/usage", operation_id = "billing_usage", tag = "billing",
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "Every metric, used and limit", body = DataList<UsageView>),
+        CallerErrors, ServerErrors,
+    ))]
+pub async fn usage(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+) -> Result<Json<DataList<UsageView>>, GatewayError> {
+    let report = s
+        .billing
+        .clone()
+        .list_usage(s.as_caller(&c, pb::ListUsageRequest {}))
+        .await?
+        .into_inner();
+    Ok(Json(DataList {
+        data: report.usage.into_iter().map(UsageView::of).collect(),
+    }))
 }

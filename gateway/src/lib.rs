@@ -113,6 +113,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(billing::wallet))
         .routes(routes!(billing::ledger))
         .routes(routes!(billing::prices))
+        .routes(routes!(billing::usage))
         .routes(routes!(team::invite))
         .routes(routes!(team::accept))
         .routes(routes!(team::list))

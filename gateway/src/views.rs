@@ -635,3 +635,38 @@ impl PriceListView {
         }
     }
 }
+
+/// One metric's use against the workspace's plan.
+#[derive(Serialize, ToSchema)]
+pub struct UsageView {
+    /// `ai_credits` (per month), `messages.outbound` (per UTC day, every
+    /// category), `messages.outbound.<category>`, `messages.inbound`,
+    /// `numbers` or `agents` (in use now).
+    #[schema(example = "messages.outbound")]
+    pub metric: String,
+    /// Used this period, or in use now.
+    pub used: u64,
+    /// The plan's bound; null where the plan sets none.
+    pub limit: Option<u64>,
+    /// What is left of the limit; null where there is none.
+    pub remaining: Option<u64>,
+    /// The period counted (RFC 3339); null for numbers and agents.
+    pub period_start: Option<String>,
+    /// When the count starts again (RFC 3339).
+    pub period_end: Option<String>,
+}
+
+impl UsageView {
+    /// The view of `usage`.
+    pub fn of(u: pb::Usage) -> Self {
+        let limit = u.limited.then_some(u.limit);
+        Self {
+            remaining: limit.map(|l| l.saturating_sub(u.used)),
+            metric: u.metric,
+            used: u.used,
+            limit,
+            period_start: rfc3339(u.period_start),
+            period_end: rfc3339(u.period_end),
+        }
+    }
+}

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod billing;
+
 use std::net::SocketAddr;
 
 use aerostic_kit::config::{Backends, Secrets, Source};

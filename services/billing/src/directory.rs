@@ -1,4 +1,5 @@
-//! What billing needs to know of a tenant (its reseller, markup and plan limits), asked
+//! What billing needs to know of a tenant (its reseller, markup, plan limits
+//! and the numbers and seats it uses), asked
 //! of tenancy with the caller's own identity and cached briefly: billing
 //! never reads tenancy's tables.
 
@@ -25,6 +26,14 @@ pub struct Profile {
     pub messages_per_day: u32,
     /// The plan's AI credits per month.
     pub ai_credits: u32,
+    /// The plan's most connected numbers.
+    pub max_numbers: u32,
+    /// The plan's most seats (users and open invitations).
+    pub max_agents: u32,
+    /// Numbers connected now.
+    pub numbers_in_use: u32,
+    /// Seats taken now.
+    pub agents_in_use: u32,
 }
 
 /// Tenancy, asked for tenants' billing profiles.
@@ -62,6 +71,10 @@ impl Directory {
             markup_bps: tenant.reseller_markup_bps,
             messages_per_day: plan.messages_per_day,
             ai_credits: plan.ai_credits,
+            max_numbers: plan.max_numbers,
+            max_agents: plan.max_agents,
+            numbers_in_use: tenant.numbers_in_use,
+            agents_in_use: tenant.agents_in_use,
         };
         self.cache.insert(caller.tenant_id, profile.clone());
         Ok(profile)

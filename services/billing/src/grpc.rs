@@ -224,16 +224,23 @@ aerostic_kit::service_impl! {
             Ok(Response::new(pb::RecordUsageResponse { total_this_period: total.max(0) as u64 }))
         }
 
-        async fn get_usage(&self, request: Request<pb::GetUsageRequest>) -> Result<Response<pb::GetUsageResponse>, Status> {
+        async fn get_usage(&self, request: Request<pb::GetUsageRequest>) -> Result<Response<pb::Usage>, Status> {
             let caller = self.caller(&request)?;
-            let metric = request.into_inner().metric;
-            let (used, limit, start) = self.billing.usage(&caller, &metric).await?;
-            Ok(Response::new(pb::GetUsageResponse {
-                metric: metric.trim().to_ascii_lowercase(),
-                used: used.max(0) as u64,
-                limit: u64::from(limit),
-                period_start: timestamp(start),
-            }))
+            let usage = self.billing.usage(&caller, &request.into_inner().metric).await?;
+            Ok(Response::new(usage_pb(usage)))
+        }
+
+        async fn list_usage(&self, request: Request<pb::ListUsageRequest>) -> Result<Response<pb::ListUsageResponse>, Status> {
+            let caller = self.caller(&request)?;
+            let report = self.billing.usage_report(&caller).await?;
+            Ok(Response::new(pb::ListUsageResponse { usage: report.into_iter().map(usage_pb).collect() }))
+        }
+
+        async fn check_limit(&self, request: Request<pb::CheckLimitRequest>) -> Result<Response<pb::CheckLimitResponse>, Status> {
+            let caller = self.caller(&request)?;
+            let r = request.into_inner();
+            let (allowed, usage) = self.billing.check_limit(&caller, &r.metric, r.quantity).await?;
+            Ok(Response::new(pb::CheckLimitResponse { allowed, remaining: usage.remaining(), usage: Some(usage_pb(usage)) }))
         }
     }
     unimplemented {}
@@ -259,5 +266,16 @@ fn price_list_pb(
                 template_name: p.template,
             })
             .collect(),
+    }
+}
+
+fn usage_pb(u: crate::limits::Usage) -> pb::Usage {
+    pb::Usage {
+        metric: u.metric,
+        used: u.used.max(0) as u64,
+        limit: u.limit.map_or(0, u64::from),
+        limited: u.limit.is_some(),
+        period_start: u.period.and_then(|(start, _)| timestamp(start)),
+        period_end: u.period.and_then(|(_, end)| timestamp(end)),
     }
 }

@@ -13,6 +13,7 @@ pub mod directory;
 pub mod entity;
 pub mod grpc;
 pub mod ledger;
+pub mod limits;
 pub mod money;
 pub mod prices;
 pub mod service;

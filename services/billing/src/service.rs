@@ -40,13 +40,13 @@ pub struct Entry {
 /// Billing for every tenant.
 #[derive(Clone)]
 pub struct Billing {
-    db: DatabaseConnection,
-    wallets: Wallets,
+    pub(crate) db: DatabaseConnection,
+    pub(crate) wallets: Wallets,
     prices: Prices,
-    directory: Directory,
+    pub(crate) directory: Directory,
 }
 
-fn internal(e: impl std::fmt::Display) -> ApiError {
+pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::internal(e)
 }
 
@@ -65,7 +65,7 @@ pub(crate) fn message_id(raw: &str) -> Result<MessageId, ApiError> {
 
 /// Who may read a wallet, its history and prices: workspace admins, and API
 /// keys with `billing:read`.
-fn may_view(caller: &Identity) -> Result<(), ApiError> {
+pub(crate) fn may_view(caller: &Identity) -> Result<(), ApiError> {
     if caller.api_key_id.is_some() {
         caller.require_scope("billing:read")
     } else {
@@ -75,7 +75,7 @@ fn may_view(caller: &Identity) -> Result<(), ApiError> {
 
 /// Who may spend on messages: users who answer conversations (and the AI
 /// agent), and API keys with `messages:send`.
-fn may_send(caller: &Identity) -> Result<(), ApiError> {
+pub(crate) fn may_send(caller: &Identity) -> Result<(), ApiError> {
     if caller.api_key_id.is_some() {
         caller.require_scope("messages:send")
     } else {
@@ -159,6 +159,17 @@ impl Billing {
         let message_id = message_id(id)?;
         let quote = self.quote(caller, m).await?;
         if quote.price.total() == 0 {
+            // Nothing to hold, but the plan counts every message sent (a
+            // paid one is counted by the batch that holds its price).
+            crate::usage::record(
+                &self.db,
+                &caller.tenant_id.to_string(),
+                &crate::usage::Metric::outbound(&m.category),
+                1,
+                &format!("send:{message_id}"),
+            )
+            .await
+            .map_err(internal)?;
             return Ok((MessageState::NotBilled, quote));
         }
         let hold = Hold {
@@ -352,68 +363,6 @@ impl Billing {
         );
         let markup = self.directory.profile(caller).await?.markup_bps;
         Ok((scope, rows, markup))
-    }
-
-    /// Counts `quantity` of `metric` once per `event_id`: this period's total.
-    pub async fn record_usage(
-        &self,
-        caller: &Identity,
-        metric: &str,
-        quantity: u64,
-        event_id: &str,
-    ) -> Result<i64, ApiError> {
-        may_send(caller)?;
-        let mut problems = std::collections::BTreeMap::new();
-        let metric = crate::usage::Metric::parse(metric)
-            .map_err(|e| problems.insert("metric".to_string(), e.to_string()))
-            .ok();
-        let quantity = i64::try_from(quantity).ok().filter(|q| *q > 0);
-        if quantity.is_none() {
-            problems.insert("quantity".into(), "must be a positive number".into());
-        }
-        let event_id = event_id.trim();
-        if event_id.is_empty() || event_id.len() > 200 {
-            problems.insert(
-                "event_id".into(),
-                "is required (at most 200 characters)".into(),
-            );
-        }
-        if !problems.is_empty() {
-            return Err(ApiError::validation(problems));
-        }
-        crate::usage::record(
-            &self.db,
-            &caller.tenant_id.to_string(),
-            &metric.expect("checked"),
-            quantity.expect("checked"),
-            event_id,
-        )
-        .await
-        .map_err(internal)
-    }
-
-    /// This period's use of `metric`, its plan limit (0: none) and the period's start.
-    pub async fn usage(
-        &self,
-        caller: &Identity,
-        metric: &str,
-    ) -> Result<(i64, u32, chrono::DateTime<chrono::Utc>), ApiError> {
-        may_view(caller)?;
-        let metric = crate::usage::Metric::parse(metric)
-            .map_err(|e| ApiError::invalid_field("metric", e))?;
-        let used = crate::usage::used(&self.db, &caller.tenant_id.to_string(), &metric)
-            .await
-            .map_err(internal)?;
-        let profile = self.directory.profile(caller).await?;
-        // Messages per day is one limit shared by every outbound category.
-        let limit = if metric.monthly {
-            profile.ai_credits
-        } else if metric.name.starts_with("messages.outbound.") {
-            profile.messages_per_day
-        } else {
-            0
-        };
-        Ok((used, limit, metric.period(chrono::Utc::now()).1))
     }
 
     /// Every price of `scope` (after [`Billing::set_price`] checked the caller).

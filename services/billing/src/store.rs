@@ -1,7 +1,7 @@
 //! The ledger in the database: load a wallet, read what happened to
 //! messages, and append a batch of transactions in one database transaction.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aerostic_kit::ids::{MessageId, TenantId};
 use sea_orm::{
@@ -197,6 +197,16 @@ pub struct Batch {
     pub holds_added: Vec<Hold>,
     /// Holds that ended (settled, released, refunded).
     pub holds_ended: Vec<MessageId>,
+    /// Messages reserved, per usage metric (`messages.outbound.<category>`):
+    /// counted in the statement that reserves them, so once per message.
+    pub outbound: BTreeMap<String, i64>,
+}
+
+impl Batch {
+    /// The usage counts, as (metric, quantity).
+    fn counts(&self) -> Vec<(String, i64)> {
+        self.outbound.iter().map(|(m, q)| (m.clone(), *q)).collect()
+    }
 }
 
 /// Appends `batch` atomically; a unique key hit is a [`StoreError::Conflict`].
@@ -278,6 +288,8 @@ pub async fn commit(
             .exec(&txn)
             .await?;
     }
+    let period = crate::usage::day_key(now);
+    crate::usage::add(&txn, &tenant.to_string(), &period, &batch.counts()).await?;
     txn.commit().await?;
     Ok(())
 }
@@ -361,6 +373,16 @@ async fn commit_postgres(
         })
         .collect();
     let ended: Vec<String> = batch.holds_ended.iter().map(ToString::to_string).collect();
+    #[derive(serde::Serialize)]
+    struct CountRow {
+        metric: String,
+        quantity: i64,
+    }
+    let counts: Vec<CountRow> = batch
+        .counts()
+        .into_iter()
+        .map(|(metric, quantity)| CountRow { metric, quantity })
+        .collect();
     // Every transaction of a batch is the one wallet's, in its one currency.
     let currency = batch.transactions[0].currency.to_string();
     let sql = r#"
@@ -391,9 +413,16 @@ WITH t AS (
   DELETE FROM billing_holds
   WHERE tenant_id = $3 AND message_id IN (SELECT jsonb_array_elements_text($5::jsonb))
   RETURNING 1
+), u AS (
+  INSERT INTO usage_counters (tenant_id, metric, period, quantity)
+  SELECT $3, metric, $7, quantity
+  FROM jsonb_to_recordset($8::jsonb) AS x(metric varchar, quantity bigint)
+  ON CONFLICT (tenant_id, metric, period)
+  DO UPDATE SET quantity = usage_counters.quantity + excluded.quantity
+  RETURNING 1
 )
 SELECT (SELECT count(*) FROM t) + (SELECT count(*) FROM p) + (SELECT count(*) FROM h)
-  + (SELECT count(*) FROM d)"#;
+  + (SELECT count(*) FROM d) + (SELECT count(*) FROM u)"#;
     fn json<T: serde::Serialize>(rows: &T) -> String {
         serde_json::to_string(rows).expect("rows serialise")
     }
@@ -407,6 +436,8 @@ SELECT (SELECT count(*) FROM t) + (SELECT count(*) FROM p) + (SELECT count(*) FR
             json(&holds).into(),
             json(&ended).into(),
             currency.into(),
+            crate::usage::day_key(chrono::Utc::now()).into(),
+            json(&counts).into(),
         ],
     );
     db.query_one_raw(statement).await.map_err(classify)?;

@@ -2,8 +2,11 @@
 //! per usage event (its id is the idempotency key), against the plan's limits.
 
 use chrono::{DateTime, Datelike, TimeZone, Utc};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, TransactionTrait};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, InsertStatement, OnConflict, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    TransactionTrait,
+};
 
 use crate::entity::usage_counter;
 
@@ -23,7 +26,7 @@ impl Metric {
         let known = name == "ai_credits"
             || name == "messages.inbound"
             || name
-                .strip_prefix("messages.outbound.")
+                .strip_prefix(OUTBOUND_PREFIX)
                 .is_some_and(|c| crate::prices::CATEGORIES.contains(&c));
         if !known {
             return Err("must be ai_credits, messages.inbound or messages.outbound.<category>");
@@ -32,6 +35,14 @@ impl Metric {
             monthly: name == "ai_credits",
             name,
         })
+    }
+
+    /// Outbound messages of `category` (counted per day).
+    pub fn outbound(category: &str) -> Self {
+        Self {
+            name: format!("{OUTBOUND_PREFIX}{category}"),
+            monthly: false,
+        }
     }
 
     /// The period `at` falls in, and when it started.
@@ -43,13 +54,79 @@ impl Metric {
                 .expect("the first of a month exists");
             (at.format("%Y-%m").to_string(), start)
         } else {
-            let start = Utc
-                .with_ymd_and_hms(at.year(), at.month(), at.day(), 0, 0, 0)
-                .single()
-                .expect("midnight exists");
-            (at.format("%Y-%m-%d").to_string(), start)
+            (day_key(at), day_start(at))
         }
     }
+
+    /// When the period `at` falls in ends (the next one starts).
+    pub fn period_end(&self, at: DateTime<Utc>) -> DateTime<Utc> {
+        let (_, start) = self.period(at);
+        if self.monthly {
+            start
+                .checked_add_months(chrono::Months::new(1))
+                .expect("next month exists")
+        } else {
+            start + chrono::Duration::days(1)
+        }
+    }
+}
+
+/// The name prefix of the per-category outbound metrics.
+pub const OUTBOUND_PREFIX: &str = "messages.outbound.";
+
+/// A daily period's key.
+pub fn day_key(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d").to_string()
+}
+
+fn day_start(at: DateTime<Utc>) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(at.year(), at.month(), at.day(), 0, 0, 0)
+        .single()
+        .expect("midnight exists")
+}
+
+/// Outbound messages `tenant` sent today, every category together.
+pub async fn outbound_today(db: &DatabaseConnection, tenant: &str) -> Result<i64, DbErr> {
+    let counters = usage_counter::Entity::find()
+        .filter(usage_counter::Column::TenantId.eq(tenant))
+        .filter(usage_counter::Column::Period.eq(day_key(Utc::now())))
+        .filter(usage_counter::Column::Metric.starts_with(OUTBOUND_PREFIX))
+        .all(db)
+        .await?;
+    Ok(counters.iter().map(|c| c.quantity).sum())
+}
+
+/// Adds `counts` (metric, quantity) to `tenant`'s counters of `period`
+/// inside the caller's transaction (the wallet writer counts reserved
+/// messages in the batch that reserves them).
+pub async fn add(
+    db: &impl ConnectionTrait,
+    tenant: &str,
+    period: &str,
+    counts: &[(String, i64)],
+) -> Result<(), DbErr> {
+    for (metric, quantity) in counts {
+        db.execute(&upsert(tenant, metric, period, *quantity))
+            .await?;
+    }
+    Ok(())
+}
+
+fn upsert(tenant: &str, metric: &str, period: &str, quantity: i64) -> InsertStatement {
+    Query::insert()
+        .into_table(Alias::new("usage_counters"))
+        .columns(["tenant_id", "metric", "period", "quantity"].map(Alias::new))
+        .values_panic([tenant.into(), metric.into(), period.into(), quantity.into()])
+        .on_conflict(
+            OnConflict::columns(["tenant_id", "metric", "period"].map(Alias::new))
+                .value(
+                    Alias::new("quantity"),
+                    Expr::col((Alias::new("usage_counters"), Alias::new("quantity")))
+                        .add(Expr::col((Alias::new("excluded"), Alias::new("quantity")))),
+                )
+                .to_owned(),
+        )
+        .to_owned()
 }
 
 /// Counts `quantity` of `metric` for `tenant` once per `event_id`; the
@@ -81,26 +158,8 @@ pub async fn record(
         .to_owned();
     let inserted = txn.execute(&first).await?.rows_affected() == 1;
     if inserted {
-        let add = Query::insert()
-            .into_table(Alias::new("usage_counters"))
-            .columns(["tenant_id", "metric", "period", "quantity"].map(Alias::new))
-            .values_panic([
-                tenant.into(),
-                metric.name.clone().into(),
-                period.clone().into(),
-                quantity.into(),
-            ])
-            .on_conflict(
-                OnConflict::columns(["tenant_id", "metric", "period"].map(Alias::new))
-                    .value(
-                        Alias::new("quantity"),
-                        Expr::col((Alias::new("usage_counters"), Alias::new("quantity")))
-                            .add(Expr::col((Alias::new("excluded"), Alias::new("quantity")))),
-                    )
-                    .to_owned(),
-            )
-            .to_owned();
-        txn.execute(&add).await?;
+        txn.execute(&upsert(tenant, &metric.name, &period, quantity))
+            .await?;
     }
     txn.commit().await?;
     used(db, tenant, metric).await
@@ -131,6 +190,14 @@ mod tests {
         assert_eq!(
             out.period(at).1,
             Utc.with_ymd_and_hms(2026, 12, 2, 0, 0, 0).unwrap()
+        );
+        assert_eq!(
+            out.period_end(at),
+            Utc.with_ymd_and_hms(2026, 12, 3, 0, 0, 0).unwrap()
+        );
+        assert_eq!(
+            ai.period_end(at),
+            Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap()
         );
         for bad in ["", "credits", "messages.outbound.promo", "messages"] {
             assert!(Metric::parse(bad).is_err(), "{bad}");

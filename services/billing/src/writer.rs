@@ -222,7 +222,15 @@ impl Writer {
             let outcome = state.apply(op.clone(), &past, now);
             if let Outcome::Applied(tx, after) = &outcome {
                 match (tx.kind, after) {
-                    (Kind::Reserve, MessageState::Held(h)) => batch.holds_added.push(h.clone()),
+                    (Kind::Reserve, MessageState::Held(h)) => {
+                        if !h.category.is_empty() {
+                            *batch
+                                .outbound
+                                .entry(crate::usage::Metric::outbound(&h.category).name)
+                                .or_default() += 1;
+                        }
+                        batch.holds_added.push(h.clone());
+                    }
                     (Kind::Settle | Kind::Release, _) => {
                         batch.holds_ended.extend(message);
                     }

@@ -71,8 +71,15 @@ async fn sqlite_keeps_the_same_books_and_counts_usage_once() {
     let state = wallets.state(tenant).await.unwrap();
     assert_eq!((state.available, state.held), (0, 0));
 
-    let metric = Metric::parse("messages.inbound").unwrap();
     let t = tenant.to_string();
+    assert_eq!(
+        usage::used(&db, &t, &Metric::outbound("utility"))
+            .await
+            .unwrap(),
+        10,
+        "each message reserved counted once, in its category"
+    );
+    let metric = Metric::parse("messages.inbound").unwrap();
     assert_eq!(usage::record(&db, &t, &metric, 2, "e1").await.unwrap(), 2);
     assert_eq!(usage::record(&db, &t, &metric, 2, "e1").await.unwrap(), 2);
     assert_eq!(usage::record(&db, &t, &metric, 1, "e2").await.unwrap(), 3);

@@ -176,6 +176,13 @@ async fn many_tasks_reserving_at_once_never_overdraw_a_wallet() {
     let state = wallets.state(tenant).await.unwrap();
     assert_eq!((state.available, state.held), (0, 1_200));
     assert_ledger_holds(&db, tenant).await;
+    assert_eq!(
+        aerostic_billing::usage::outbound_today(&db, &tenant.to_string())
+            .await
+            .unwrap(),
+        100,
+        "the plan counts the messages reserved, not those refused"
+    );
 }
 
 #[tokio::test]
@@ -209,6 +216,13 @@ async fn two_writers_of_one_wallet_collide_instead_of_double_spending() {
         state.held,
         12 * held,
         "what was answered as held is what is held"
+    );
+    assert_eq!(
+        aerostic_billing::usage::outbound_today(&db, &tenant.to_string())
+            .await
+            .unwrap(),
+        held,
+        "a collided batch counted nothing; its replay counted each message once"
     );
 }
 

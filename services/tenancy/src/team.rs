@@ -62,10 +62,9 @@ impl Team {
         Self { db, outbox }
     }
 
-    /// Active users plus open invitations must stay within the plan's agents.
-    async fn check_seats(&self, tenant_id: &str) -> Result<(), ApiError> {
-        let tenant = crate::tenants::find_tenant(&self.db, tenant_id).await?;
-        let plan = crate::tenants::plan_of(&self.db, &tenant).await?;
+    /// Seats a tenant's plan counts against its agents: active users plus
+    /// open invitations.
+    pub async fn seats_taken(&self, tenant_id: &str) -> Result<u64, ApiError> {
         let users = user::Entity::find()
             .filter(user::Column::TenantId.eq(tenant_id))
             .filter(user::Column::Active.eq(true))
@@ -79,7 +78,14 @@ impl Team {
             .count(&self.db)
             .await
             .map_err(db_error)?;
-        if users + open >= plan.max_agents as u64 {
+        Ok(users + open)
+    }
+
+    /// Active users plus open invitations must stay within the plan's agents.
+    async fn check_seats(&self, tenant_id: &str) -> Result<(), ApiError> {
+        let tenant = crate::tenants::find_tenant(&self.db, tenant_id).await?;
+        let plan = crate::tenants::plan_of(&self.db, &tenant).await?;
+        if self.seats_taken(tenant_id).await? >= plan.max_agents as u64 {
             return Err(crate::tenants::limit_reached("max_agents", plan.max_agents));
         }
         Ok(())

@@ -68,7 +68,10 @@ pub(super) fn tenant_pb(t: tenant::Model, plan: Option<plan::Model>) -> pb::Tena
         status: status as i32,
         reseller_id: t.reseller_id.unwrap_or_default(),
         created_at: Some(timestamp(t.created_at)),
+        // GetTenant alone fills these in.
         reseller_markup_bps: 0,
+        numbers_in_use: 0,
+        agents_in_use: 0,
     }
 }
 

@@ -171,8 +171,12 @@ aerostic_kit::service_impl! {
             let caller = self.caller(&request)?;
             let (tenant, plan) = self.tenants.own(&caller).await?;
             let markup = self.resellers.markup_of(tenant.reseller_id.as_deref()).await?;
+            let numbers = self.whatsapp.numbers_in_use(&tenant.id, "").await?;
+            let agents = self.team.seats_taken(&tenant.id).await?;
             Ok(Response::new(pb::Tenant {
                 reseller_markup_bps: markup,
+                numbers_in_use: u32::try_from(numbers).unwrap_or(u32::MAX),
+                agents_in_use: u32::try_from(agents).unwrap_or(u32::MAX),
                 ..tenant_pb(tenant, Some(plan))
             }))
         }

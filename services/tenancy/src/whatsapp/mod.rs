@@ -191,18 +191,23 @@ impl WhatsApp {
             .to_string())
     }
 
+    /// Numbers a tenant's plan counts: every one not disconnected, besides
+    /// `except` (a number being connected again).
+    pub async fn numbers_in_use(&self, tenant_id: &str, except: &str) -> Result<u64, ApiError> {
+        whatsapp_account::Entity::find()
+            .filter(whatsapp_account::Column::TenantId.eq(tenant_id))
+            .filter(whatsapp_account::Column::PhoneNumberId.ne(except))
+            .filter(whatsapp_account::Column::Status.ne("disconnected"))
+            .count(&self.db)
+            .await
+            .map_err(ApiError::internal)
+    }
+
     /// The plan allows one more number (besides `phone_number_id` itself).
     async fn check_room(&self, tenant_id: &str, phone_number_id: &str) -> Result<(), ApiError> {
         let tenant = find_tenant(&self.db, tenant_id).await?;
         let plan = plan_of(&self.db, &tenant).await?;
-        let used = whatsapp_account::Entity::find()
-            .filter(whatsapp_account::Column::TenantId.eq(tenant_id))
-            .filter(whatsapp_account::Column::PhoneNumberId.ne(phone_number_id))
-            .filter(whatsapp_account::Column::Status.ne("disconnected"))
-            .count(&self.db)
-            .await
-            .map_err(ApiError::internal)?;
-        if used >= plan.max_numbers as u64 {
+        if self.numbers_in_use(tenant_id, phone_number_id).await? >= plan.max_numbers as u64 {
             return Err(limit_reached("max_numbers", plan.max_numbers));
         }
         Ok(())
