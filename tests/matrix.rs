@@ -57,7 +57,8 @@ fn policy(operation_id: &str) -> Option<Policy> {
         | "workspace_audit_events"
         | "whatsapp_start"
         | "whatsapp_finish"
-        | "whatsapp_cloud_init" => WorkspaceAdmin,
+        | "whatsapp_cloud_init"
+        | "billing_set_alert" => WorkspaceAdmin,
         id if id.starts_with("admin_") => PlatformAdmin,
         _ => return None,
     })

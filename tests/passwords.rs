@@ -3,50 +3,11 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use aerostic_kit::broker::{Envelope, Handler, HandlerError, QueueSpec, RetryPolicy};
 use aerostic_kit::crypto::Binding;
 use aerostic_tenancy::credentials::{RESET_TOKEN_COLUMN, RESET_TOPIC, ResetNotice};
-use common::{TestApp, spawn_app, unique_email};
+use common::{spawn_app, unique_email};
 use reqwest::Method;
 use serde_json::json;
-use tokio::sync::mpsc;
-
-/// Stands in for the mailer: every reset notice, as the broker delivers it.
-struct Mailbox(mpsc::UnboundedSender<ResetNotice>);
-
-#[async_trait::async_trait]
-impl Handler for Mailbox {
-    async fn handle(&self, envelope: &Envelope) -> Result<(), HandlerError> {
-        let notice: ResetNotice = envelope.parse().map_err(HandlerError::permanent)?;
-        let _ = self.0.send(notice);
-        Ok(())
-    }
-}
-
-async fn mailbox(
-    app: &TestApp,
-) -> (
-    mpsc::UnboundedReceiver<ResetNotice>,
-    aerostic_kit::broker::Subscription,
-) {
-    let broker = aerostic_kit::broker::connect(
-        &app.backends.broker_url,
-        &app.backends.namespace,
-        app.backends.idle_queue_expiry,
-    )
-    .await
-    .unwrap();
-    let spec = QueueSpec::new("test.mailer", &[RESET_TOPIC]);
-    broker.declare(&spec).await.unwrap();
-    let (tx, rx) = mpsc::unbounded_channel();
-    let sub = broker
-        .consume(&spec.name, Arc::new(Mailbox(tx)), RetryPolicy::default())
-        .await
-        .unwrap();
-    (rx, sub)
-}
 
 fn login_body(email: &str, password: &str) -> serde_json::Value {
     json!({"email": email, "password": password})
@@ -138,7 +99,7 @@ async fn changing_a_password_needs_the_current_one_and_ends_every_session() {
 async fn a_reset_link_is_emailed_its_token_travels_encrypted_works_once_and_unknown_emails_look_the_same()
  {
     let app = spawn_app().await;
-    let (mut inbox, _sub) = mailbox(&app).await;
+    let (mut inbox, _sub) = common::events::listen::<ResetNotice>(&app, RESET_TOPIC).await;
     let email = unique_email();
     app.register(&email).await;
     let session = app.login(&email).await;

@@ -6,10 +6,11 @@ use aerostic_proto::v1 as pb;
 use axum::Json;
 use axum::extract::{Query, State};
 use serde::Deserialize;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::identity::Caller;
-use crate::openapi::{CallerErrors, ServerErrors};
+use crate::json::ApiJson;
+use crate::openapi::{BodyErrors, CallerErrors, ServerErrors};
 use crate::views::{DataList, LedgerEntryView, LedgerPage, PriceListView, UsageView, WalletView};
 use crate::{AppState, GatewayError};
 
@@ -28,6 +29,49 @@ pub async fn wallet(
         .billing
         .clone()
         .get_wallet(s.as_caller(&c, pb::GetWalletRequest {}))
+        .await?
+        .into_inner();
+    Ok(Json(WalletView::of(w)))
+}
+
+/// `PUT /v1/billing/wallet/alert` body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlertBody {
+    /// Alert below this available balance, in the wallet's minor units; 0
+    /// removes the alert.
+    #[serde(default)]
+    #[schema(required = true, example = 500)]
+    threshold_minor: Option<i64>,
+}
+
+/// Sets (or, with 0, removes) the workspace's low-balance alert. The alert
+/// is armed: the next movement that leaves the balance below the threshold
+/// publishes `billing.low_balance`, once until the balance is back above it.
+#[utoipa::path(put, path = "/v1/billing/wallet/alert", operation_id = "billing_set_alert", tag = "billing",
+    request_body = AlertBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The wallet with its alert", body = WalletView),
+        BodyErrors, CallerErrors, ServerErrors,
+    ))]
+pub async fn set_alert(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    ApiJson(b): ApiJson<AlertBody>,
+) -> Result<Json<WalletView>, GatewayError> {
+    let w = s
+        .billing
+        .clone()
+        .set_low_balance_alert(s.as_caller(
+            &c,
+            pb::SetLowBalanceAlertRequest {
+                threshold: b.threshold_minor.map(|amount_minor| pb::Money {
+                    currency: String::new(),
+                    amount_minor,
+                }),
+            },
+        ))
         .await?
         .into_inner();
     Ok(Json(WalletView::of(w)))

@@ -111,6 +111,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api_keys::list, api_keys::create))
         .routes(routes!(api_keys::revoke))
         .routes(routes!(billing::wallet))
+        .routes(routes!(billing::set_alert))
         .routes(routes!(billing::ledger))
         .routes(routes!(billing::prices))
         .routes(routes!(billing::usage))

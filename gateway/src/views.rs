@@ -513,6 +513,9 @@ pub struct WalletView {
     pub available_minor: i64,
     /// Held by messages in flight, in minor units.
     pub held_minor: i64,
+    /// Below this available balance a `billing.low_balance` event goes out,
+    /// once per crossing; null when no alert is set.
+    pub low_balance_alert_minor: Option<i64>,
 }
 
 impl WalletView {
@@ -523,6 +526,7 @@ impl WalletView {
             currency,
             available_minor,
             held_minor: minor(w.held).1,
+            low_balance_alert_minor: w.low_balance_alert.map(|m| m.amount_minor),
         }
     }
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod billing;
+pub mod events;
 
 use std::net::SocketAddr;
 

@@ -119,13 +119,15 @@ aerostic_kit::service_impl! {
     impl BillingRpc for BillingGrpc {
         async fn get_wallet(&self, request: Request<pb::GetWalletRequest>) -> Result<Response<pb::Wallet>, Status> {
             let caller = self.caller(&request)?;
-            let w = self.billing.wallet(&caller).await?;
-            Ok(Response::new(pb::Wallet {
-                tenant_id: w.tenant_id.to_string(),
-                available: money(w.currency, w.available),
-                held: money(w.currency, w.held),
-                updated_at: None,
-            }))
+            let (w, alert) = self.billing.wallet(&caller).await?;
+            Ok(Response::new(wallet_pb(w, alert)))
+        }
+
+        async fn set_low_balance_alert(&self, request: Request<pb::SetLowBalanceAlertRequest>) -> Result<Response<pb::Wallet>, Status> {
+            let caller = self.caller(&request)?;
+            let threshold = request.into_inner().threshold.map(|m| (m.amount_minor, m.currency));
+            let (w, alert) = self.billing.set_low_balance_alert(&caller, threshold).await?;
+            Ok(Response::new(wallet_pb(w, alert)))
         }
 
         async fn quote(&self, request: Request<pb::QuoteRequest>) -> Result<Response<pb::QuoteResponse>, Status> {
@@ -277,5 +279,15 @@ fn usage_pb(u: crate::limits::Usage) -> pb::Usage {
         limited: u.limit.is_some(),
         period_start: u.period.and_then(|(start, _)| timestamp(start)),
         period_end: u.period.and_then(|(_, end)| timestamp(end)),
+    }
+}
+
+fn wallet_pb(w: crate::wallet::WalletState, alert: Option<crate::alert::Alert>) -> pb::Wallet {
+    pb::Wallet {
+        tenant_id: w.tenant_id.to_string(),
+        available: money(w.currency, w.available),
+        held: money(w.currency, w.held),
+        updated_at: None,
+        low_balance_alert: alert.and_then(|a| money(w.currency, a.threshold)),
     }
 }

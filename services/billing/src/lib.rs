@@ -9,6 +9,7 @@
 
 #![warn(missing_docs)]
 
+pub mod alert;
 pub mod directory;
 pub mod entity;
 pub mod grpc;
@@ -57,6 +58,11 @@ pub async fn run(
             RetryPolicy::default(),
         )
         .await?;
+    let relay = billing.wallets().outbox().clone().spawn_relay(
+        ctx.db.clone(),
+        ctx.broker.clone(),
+        std::time::Duration::from_secs(1),
+    );
     let served = aerostic_kit::grpc::serve(
         BillingServer::new(grpc::BillingGrpc { billing, seal }),
         listener,
@@ -64,6 +70,7 @@ pub async fn run(
     )
     .await;
     statuses.shutdown().await;
+    relay.abort();
     served?;
     Ok(())
 }

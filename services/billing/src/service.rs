@@ -7,6 +7,7 @@ use aerostic_kit::ids::{MessageId, TenantId};
 use aerostic_kit::{ApiError, ErrorKind};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
+use crate::alert::{self, Alert};
 use crate::directory::Directory;
 use crate::entity::{ledger_posting, ledger_transaction};
 use crate::ledger::Kind;
@@ -99,13 +100,54 @@ impl Billing {
         &self.wallets
     }
 
-    /// The caller's wallet.
-    pub async fn wallet(&self, caller: &Identity) -> Result<WalletState, ApiError> {
+    /// The caller's wallet and its low-balance alert.
+    pub async fn wallet(
+        &self,
+        caller: &Identity,
+    ) -> Result<(WalletState, Option<Alert>), ApiError> {
         may_view(caller)?;
-        self.wallets
+        let state = self
+            .wallets
             .state(caller.tenant_id)
             .await
-            .map_err(writer_error)
+            .map_err(writer_error)?;
+        let alert = alert::load(&self.db, caller.tenant_id)
+            .await
+            .map_err(internal)?;
+        Ok((state, alert))
+    }
+
+    /// Sets the caller's low-balance threshold: minor units and their
+    /// currency (empty: the wallet's); 0 removes the alert. The wallet after.
+    pub async fn set_low_balance_alert(
+        &self,
+        caller: &Identity,
+        threshold: Option<(i64, String)>,
+    ) -> Result<(WalletState, Option<Alert>), ApiError> {
+        caller.require(Permission::ManageSettings)?;
+        let mut problems = std::collections::BTreeMap::new();
+        let (threshold, currency) = threshold.unwrap_or((-1, String::new()));
+        if threshold < 0 {
+            problems.insert(
+                "threshold_minor".to_string(),
+                "is required, in minor units (0 removes the alert)".to_string(),
+            );
+        }
+        // No currency means the wallet's own.
+        if !currency.is_empty() && Currency::parse(&currency).ok() != Some(self.wallets.currency())
+        {
+            problems.insert(
+                "currency".into(),
+                format!("wallets are in {}", self.wallets.currency()),
+            );
+        }
+        if !problems.is_empty() {
+            return Err(ApiError::validation(problems));
+        }
+        alert::set(&self.db, caller.tenant_id, threshold)
+            .await
+            .map_err(internal)?;
+        self.wallet(caller).await
     }
 
     /// The price of `m` for the caller's tenant now.

@@ -3,7 +3,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use aerostic_kit::broker::Envelope;
 use aerostic_kit::ids::{MessageId, TenantId};
+use aerostic_kit::outbox::Outbox;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
     QueryOrder, Set, SqlErr, Statement, TransactionTrait,
@@ -200,6 +202,16 @@ pub struct Batch {
     /// Messages reserved, per usage metric (`messages.outbound.<category>`):
     /// counted in the statement that reserves them, so once per message.
     pub outbound: BTreeMap<String, i64>,
+    /// The low-balance alert's change, if the batch crossed its threshold.
+    pub alert: Option<AlertChange>,
+}
+
+/// A low-balance alert fired (with its event) or re-armed.
+pub struct AlertChange {
+    /// Whether the crossing is now announced.
+    pub notified: bool,
+    /// The event to stage, when it fired.
+    pub event: Option<Envelope>,
 }
 
 impl Batch {
@@ -290,6 +302,14 @@ pub async fn commit(
     }
     let period = crate::usage::day_key(now);
     crate::usage::add(&txn, &tenant.to_string(), &period, &batch.counts()).await?;
+    if let Some(change) = &batch.alert {
+        crate::alert::mark(&txn, tenant, change.notified).await?;
+        if let Some(event) = &change.event {
+            Outbox::new(crate::alert::OUTBOX_TABLE)
+                .stage(&txn, event)
+                .await?;
+        }
+    }
     txn.commit().await?;
     Ok(())
 }
@@ -383,6 +403,28 @@ async fn commit_postgres(
         .into_iter()
         .map(|(metric, quantity)| CountRow { metric, quantity })
         .collect();
+    #[derive(serde::Serialize)]
+    struct EventRow<'a> {
+        id: &'a str,
+        topic: &'a str,
+        headers: String,
+        payload: std::borrow::Cow<'a, str>,
+    }
+    let events: Vec<EventRow> = batch
+        .alert
+        .iter()
+        .filter_map(|change| change.event.as_ref())
+        .map(|e| EventRow {
+            id: &e.id,
+            topic: &e.topic,
+            headers: serde_json::to_string(&e.headers).expect("string map serialises"),
+            payload: String::from_utf8_lossy(&e.payload),
+        })
+        .collect();
+    let notified = match &batch.alert {
+        Some(change) => change.notified.to_string(),
+        None => String::new(),
+    };
     // Every transaction of a batch is the one wallet's, in its one currency.
     let currency = batch.transactions[0].currency.to_string();
     let sql = r#"
@@ -413,6 +455,15 @@ WITH t AS (
   DELETE FROM billing_holds
   WHERE tenant_id = $3 AND message_id IN (SELECT jsonb_array_elements_text($5::jsonb))
   RETURNING 1
+), o AS (
+  INSERT INTO billing_outbox (id, topic, headers, payload, created_at)
+  SELECT id, topic, headers, convert_to(payload, 'UTF8'), now()
+  FROM jsonb_to_recordset($9::jsonb) AS x(id varchar, topic varchar, headers text, payload text)
+  RETURNING 1
+), s AS (
+  UPDATE wallet_settings SET low_balance_notified = ($10 = 'true')
+  WHERE tenant_id = $3 AND $10 <> ''
+  RETURNING 1
 ), u AS (
   INSERT INTO usage_counters (tenant_id, metric, period, quantity)
   SELECT $3, metric, $7, quantity
@@ -422,7 +473,8 @@ WITH t AS (
   RETURNING 1
 )
 SELECT (SELECT count(*) FROM t) + (SELECT count(*) FROM p) + (SELECT count(*) FROM h)
-  + (SELECT count(*) FROM d) + (SELECT count(*) FROM u)"#;
+  + (SELECT count(*) FROM d) + (SELECT count(*) FROM u) + (SELECT count(*) FROM o)
+  + (SELECT count(*) FROM s)"#;
     fn json<T: serde::Serialize>(rows: &T) -> String {
         serde_json::to_string(rows).expect("rows serialise")
     }
@@ -438,6 +490,8 @@ SELECT (SELECT count(*) FROM t) + (SELECT count(*) FROM p) + (SELECT count(*) FR
             currency.into(),
             crate::usage::day_key(chrono::Utc::now()).into(),
             json(&counts).into(),
+            json(&events).into(),
+            notified.into(),
         ],
     );
     db.query_one_raw(statement).await.map_err(classify)?;

@@ -10,15 +10,17 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aerostic_kit::ids::{MessageId, TenantId};
+use aerostic_kit::outbox::Outbox;
 use sea_orm::DatabaseConnection;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::alert::{self, Alert, Change};
 use crate::ledger::Kind;
 use crate::money::Currency;
-use crate::store::{self, Batch, StoreError};
+use crate::store::{self, AlertChange, Batch, StoreError};
 use crate::wallet::{MessageState, Op, Outcome, WalletState};
 
 /// Most operations committed together.
@@ -51,6 +53,7 @@ struct Command {
 pub struct Wallets {
     db: DatabaseConnection,
     currency: Currency,
+    outbox: Outbox,
     writers: Arc<Mutex<HashMap<TenantId, mpsc::Sender<Command>>>>,
 }
 
@@ -60,8 +63,14 @@ impl Wallets {
         Self {
             db,
             currency,
+            outbox: Outbox::new(alert::OUTBOX_TABLE),
             writers: Arc::default(),
         }
+    }
+
+    /// The outbox the writers stage low-balance events in (run its relay).
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
     }
 
     /// The platform's wallet currency.
@@ -108,7 +117,10 @@ impl Wallets {
             db: self.db.clone(),
             tenant,
             currency: self.currency,
+            outbox: self.outbox.clone(),
             state: None,
+            alert: None,
+            alert_read: None,
         };
         let wallets = self.clone();
         let mine = sender.clone();
@@ -131,8 +143,12 @@ struct Writer {
     db: DatabaseConnection,
     tenant: TenantId,
     currency: Currency,
+    outbox: Outbox,
     /// `None` until loaded, and again whenever memory may be ahead of the ledger.
     state: Option<WalletState>,
+    /// The low-balance alert, and when it was read.
+    alert: Option<Alert>,
+    alert_read: Option<Instant>,
 }
 
 impl Writer {
@@ -182,6 +198,7 @@ impl Writer {
         let result = self.try_apply(ops, careful).await;
         if result.is_err() {
             self.state = None;
+            self.alert_read = None;
         }
         result
     }
@@ -189,6 +206,13 @@ impl Writer {
     async fn try_apply(&mut self, ops: &[Op], careful: bool) -> Result<Vec<Outcome>, StoreError> {
         if self.state.is_none() {
             self.state = Some(store::load(&self.db, self.tenant, self.currency).await?);
+        }
+        if self
+            .alert_read
+            .is_none_or(|read| read.elapsed() > alert::REFRESH)
+        {
+            self.alert = alert::load(&self.db, self.tenant).await?;
+            self.alert_read = Some(Instant::now());
         }
         let state = self.state.as_mut().expect("loaded");
         // What the ledger knows of messages this batch settles and are not
@@ -243,7 +267,26 @@ impl Writer {
             }
             outcomes.push(outcome);
         }
+        if let Some(a) = self.alert.filter(|_| !batch.transactions.is_empty()) {
+            batch.alert = match a.after(state.available) {
+                Some(Change::Fire) => Some(AlertChange {
+                    notified: true,
+                    event: Some(alert::event(self.tenant, state.available, a, self.currency)),
+                }),
+                Some(Change::Rearm) => Some(AlertChange {
+                    notified: false,
+                    event: None,
+                }),
+                None => None,
+            };
+        }
         store::commit(&self.db, self.tenant, &batch).await?;
+        if let (Some(change), Some(a)) = (&batch.alert, self.alert.as_mut()) {
+            a.notified = change.notified;
+            if change.event.is_some() {
+                self.outbox.wake();
+            }
+        }
         Ok(outcomes)
     }
 }

@@ -70,6 +70,11 @@ async fn sqlite_keeps_the_same_books_and_counts_usage_once() {
     assert_eq!(settled, 10, "50 cents pay for ten 5-cent messages");
     let state = wallets.state(tenant).await.unwrap();
     assert_eq!((state.available, state.held), (0, 0));
+    assert_eq!(
+        wallets.outbox().pending(&db).await.unwrap(),
+        0,
+        "no alert was set"
+    );
 
     let t = tenant.to_string();
     assert_eq!(
@@ -83,4 +88,49 @@ async fn sqlite_keeps_the_same_books_and_counts_usage_once() {
     assert_eq!(usage::record(&db, &t, &metric, 2, "e1").await.unwrap(), 2);
     assert_eq!(usage::record(&db, &t, &metric, 2, "e1").await.unwrap(), 2);
     assert_eq!(usage::record(&db, &t, &metric, 1, "e2").await.unwrap(), 3);
+}
+
+#[tokio::test]
+async fn sqlite_stages_one_low_balance_event_per_crossing() {
+    let db = sqlite().await;
+    let wallets = Wallets::new(db.clone(), Currency::parse("USD").unwrap());
+    let tenant = TenantId::new();
+    aerostic_billing::alert::set(&db, tenant, 10).await.unwrap();
+    let credit = |reference: &str| Op::Credit {
+        kind: Kind::TopUp,
+        reference: reference.into(),
+        amount: 20,
+        detail: String::new(),
+    };
+    wallets.run(tenant, credit("a")).await.unwrap();
+    for _ in 0..4 {
+        let hold = Hold {
+            message_id: MessageId::new(),
+            price: Price { base: 4, markup: 0 },
+            reseller_id: None,
+            category: "marketing".into(),
+        };
+        wallets.run(tenant, Op::Reserve(hold)).await.unwrap();
+    }
+    assert_eq!(
+        wallets.outbox().pending(&db).await.unwrap(),
+        1,
+        "20 → 4 crossed 10 once"
+    );
+    wallets.run(tenant, credit("b")).await.unwrap();
+    let hold = Hold {
+        message_id: MessageId::new(),
+        price: Price {
+            base: 16,
+            markup: 0,
+        },
+        reseller_id: None,
+        category: "marketing".into(),
+    };
+    wallets.run(tenant, Op::Reserve(hold)).await.unwrap();
+    assert_eq!(
+        wallets.outbox().pending(&db).await.unwrap(),
+        2,
+        "re-armed at 24, crossed again at 8"
+    );
 }
