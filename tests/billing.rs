@@ -156,7 +156,7 @@ async fn the_send_cycle_holds_earns_refunds_once_and_refuses_short_funds_with_th
         assert_eq!(refunded.state, "refunded");
     }
     let wallet = billing
-        .get_wallet(as_caller(&app, &admin, pb::GetWalletRequest {}))
+        .get_wallet(as_caller(&app, &admin, pb::GetWalletRequest::default()))
         .await
         .unwrap()
         .into_inner();
@@ -345,7 +345,7 @@ async fn a_resellers_markup_and_a_tenants_template_price_are_applied() {
         .await
         .unwrap_err();
     let bad = aerostic_kit::ApiError::from(bad);
-    for field in ["category", "country", "unit_price", "currency"] {
+    for field in ["category", "country", "unit_price_minor", "currency"] {
         assert!(bad.details.contains_key(field), "{field}: {bad:?}");
     }
     let by_tenant = billing
@@ -473,7 +473,7 @@ async fn metas_statuses_settle_once_release_free_messages_and_refund_a_failure_o
         "the free message gave its hold back"
     );
     let wallet = billing
-        .get_wallet(as_caller(&app, &admin, pb::GetWalletRequest {}))
+        .get_wallet(as_caller(&app, &admin, pb::GetWalletRequest::default()))
         .await
         .unwrap()
         .into_inner();

@@ -287,6 +287,10 @@ async fn another_tenants_ids_answer_404_everywhere_and_change_nothing() {
             "admin_change_plan" => Some(json!({"plan_code": "growth"})),
             "admin_suspend" => Some(json!({"reason": "taking over"})),
             "admin_add_domain" => Some(json!({"domain": "stolen.example.org"})),
+            "admin_top_up" => Some(json!({"amount_minor": 100, "reference": "taken"})),
+            "admin_set_price" | "admin_set_tenant_price" => {
+                Some(json!({"category": "marketing", "country": "BR", "unit_price_minor": 0}))
+            }
             _ => None,
         };
         if path.contains("{id}") {

@@ -104,7 +104,7 @@ async fn a_draining_wallet_alerts_once_per_crossing_of_its_threshold() {
     assert_eq!(first.currency, "USD");
 
     let wallet = billing
-        .get_wallet(as_caller(&app, &admin, pb::GetWalletRequest {}))
+        .get_wallet(as_caller(&app, &admin, pb::GetWalletRequest::default()))
         .await
         .unwrap()
         .into_inner();

@@ -28,7 +28,7 @@ pub async fn wallet(
     let w = s
         .billing
         .clone()
-        .get_wallet(s.as_caller(&c, pb::GetWalletRequest {}))
+        .get_wallet(s.as_caller(&c, pb::GetWalletRequest::default()))
         .await?
         .into_inner();
     Ok(Json(WalletView::of(w)))

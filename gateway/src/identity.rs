@@ -91,7 +91,7 @@ impl AppState {
         if let Some(active) = self.tenants.get(&key) {
             return Ok(active);
         }
-        let request = self.as_caller(identity, pb::GetTenantRequest {});
+        let request = self.as_caller(identity, pb::GetTenantRequest::default());
         let tenant = self.tenancy.clone().get_tenant(request).await?.into_inner();
         let active = tenant.status() == pb::TenantStatus::Active;
         self.tenants.insert(key, active);

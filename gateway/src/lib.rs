@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 mod admin;
+mod admin_billing;
 mod api_keys;
 mod auth;
 mod billing;
@@ -142,6 +143,14 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::token_status, admin::rotate_token))
         .routes(routes!(admin::verify_audit))
         .routes(routes!(admin::audit_events))
+        .routes(routes!(admin_billing::top_up))
+        .routes(routes!(admin_billing::tenant_wallet))
+        .routes(routes!(admin_billing::reseller_wallet))
+        .routes(routes!(
+            admin_billing::prices,
+            admin_billing::set_default_price
+        ))
+        .routes(routes!(admin_billing::set_tenant_price))
 }
 
 /// The OpenAPI document of every REST endpoint.

@@ -611,6 +611,9 @@ pub struct PriceView {
 /// A price list: the workspace's overrides first, then the platform's.
 #[derive(Serialize, ToSchema)]
 pub struct PriceListView {
+    /// `default` (the platform's list), or the tenant whose own prices
+    /// come first in `data`.
+    pub scope: String,
     /// The prices.
     pub data: Vec<PriceView>,
     /// The reseller's markup on every price, basis points.
@@ -621,6 +624,7 @@ impl PriceListView {
     /// The view of `list`.
     pub fn of(list: pb::PriceList) -> Self {
         Self {
+            scope: list.scope,
             markup_bps: list.markup_bps,
             data: list
                 .prices

@@ -50,7 +50,7 @@ pub async fn tenant(
     let t = s
         .tenancy
         .clone()
-        .get_tenant(s.as_caller(&c, pb::GetTenantRequest {}))
+        .get_tenant(s.as_caller(&c, pb::GetTenantRequest::default()))
         .await?
         .into_inner();
     Ok(Json(TenantView::of(t)))

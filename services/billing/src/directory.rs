@@ -59,24 +59,62 @@ impl Directory {
 
     /// The caller's tenant's profile.
     pub async fn profile(&self, caller: &Identity) -> Result<Profile, ApiError> {
-        if let Some(hit) = self.cache.get(&caller.tenant_id) {
+        self.profile_of(caller, caller.tenant_id).await
+    }
+
+    /// `tenant`'s profile, asked with the caller's identity (so another
+    /// tenant's only for platform admins); `tenant_not_found` if there is none.
+    pub async fn profile_of(
+        &self,
+        caller: &Identity,
+        tenant: TenantId,
+    ) -> Result<Profile, ApiError> {
+        // Checked here too: the cache must not answer what tenancy would refuse.
+        if tenant != caller.tenant_id {
+            caller.require(aerostic_kit::identity::Permission::PlatformAdmin)?;
+        }
+        if let Some(hit) = self.cache.get(&tenant) {
             return Ok(hit);
         }
-        let mut request = tonic::Request::new(pb::GetTenantRequest {});
+        let mut request = tonic::Request::new(pb::GetTenantRequest {
+            tenant_id: tenant.to_string(),
+        });
         self.seal.attach(&mut request, caller);
-        let tenant = self.tenancy.clone().get_tenant(request).await?.into_inner();
-        let plan = tenant.plan.unwrap_or_default();
+        let found = self.tenancy.clone().get_tenant(request).await?.into_inner();
+        let plan = found.plan.unwrap_or_default();
         let profile = Profile {
-            reseller_id: (!tenant.reseller_id.is_empty()).then_some(tenant.reseller_id),
-            markup_bps: tenant.reseller_markup_bps,
+            reseller_id: (!found.reseller_id.is_empty()).then_some(found.reseller_id),
+            markup_bps: found.reseller_markup_bps,
             messages_per_day: plan.messages_per_day,
             ai_credits: plan.ai_credits,
             max_numbers: plan.max_numbers,
             max_agents: plan.max_agents,
-            numbers_in_use: tenant.numbers_in_use,
-            agents_in_use: tenant.agents_in_use,
+            numbers_in_use: found.numbers_in_use,
+            agents_in_use: found.agents_in_use,
         };
-        self.cache.insert(caller.tenant_id, profile.clone());
+        self.cache.insert(tenant, profile.clone());
         Ok(profile)
+    }
+
+    /// Reseller `id`, as a platform admin asks tenancy; `reseller_not_found`
+    /// if there is none.
+    pub async fn reseller(&self, caller: &Identity, id: &str) -> Result<(), ApiError> {
+        let mut request = tonic::Request::new(pb::ListResellersRequest::default());
+        self.seal.attach(&mut request, caller);
+        let resellers = self
+            .tenancy
+            .clone()
+            .list_resellers(request)
+            .await?
+            .into_inner();
+        if resellers.resellers.iter().any(|r| r.id == id) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                aerostic_kit::ErrorKind::NotFound,
+                "reseller_not_found",
+                "no reseller has this id",
+            ))
+        }
     }
 }

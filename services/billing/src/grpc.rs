@@ -119,8 +119,15 @@ aerostic_kit::service_impl! {
     impl BillingRpc for BillingGrpc {
         async fn get_wallet(&self, request: Request<pb::GetWalletRequest>) -> Result<Response<pb::Wallet>, Status> {
             let caller = self.caller(&request)?;
-            let (w, alert) = self.billing.wallet(&caller).await?;
+            let (w, alert) = self.billing.wallet(&caller, &request.get_ref().tenant_id).await?;
             Ok(Response::new(wallet_pb(w, alert)))
+        }
+
+        async fn get_reseller_wallet(&self, request: Request<pb::GetResellerWalletRequest>) -> Result<Response<pb::ResellerWallet>, Status> {
+            let caller = self.caller(&request)?;
+            let id = request.into_inner().reseller_id;
+            let earned = self.billing.reseller_earnings(&caller, &id).await?;
+            Ok(Response::new(pb::ResellerWallet { reseller_id: id, earned: money(self.billing.wallets().currency(), earned) }))
         }
 
         async fn set_low_balance_alert(&self, request: Request<pb::SetLowBalanceAlertRequest>) -> Result<Response<pb::Wallet>, Status> {

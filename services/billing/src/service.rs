@@ -104,17 +104,39 @@ impl Billing {
     pub async fn wallet(
         &self,
         caller: &Identity,
+        tenant: &str,
     ) -> Result<(WalletState, Option<Alert>), ApiError> {
-        may_view(caller)?;
-        let state = self
-            .wallets
-            .state(caller.tenant_id)
-            .await
-            .map_err(writer_error)?;
-        let alert = alert::load(&self.db, caller.tenant_id)
-            .await
-            .map_err(internal)?;
+        let tenant = self.target(caller, tenant).await?;
+        if tenant == caller.tenant_id {
+            may_view(caller)?;
+        }
+        let state = self.wallets.state(tenant).await.map_err(writer_error)?;
+        let alert = alert::load(&self.db, tenant).await.map_err(internal)?;
         Ok((state, alert))
+    }
+
+    /// The tenant a request names: the caller's own when `raw` is empty or
+    /// theirs; another, existing one only for platform admins.
+    async fn target(&self, caller: &Identity, raw: &str) -> Result<TenantId, ApiError> {
+        if raw.is_empty() || raw == caller.tenant_id.to_string() {
+            return Ok(caller.tenant_id);
+        }
+        caller.require(Permission::PlatformAdmin)?;
+        let tenant = raw
+            .parse::<TenantId>()
+            .map_err(|_| ApiError::invalid_field("tenant_id", "must be a UUID"))?;
+        self.directory.profile_of(caller, tenant).await?;
+        Ok(tenant)
+    }
+
+    /// What reseller `id` earned from its markup: the sum of its margin
+    /// postings (platform admins).
+    pub async fn reseller_earnings(&self, caller: &Identity, id: &str) -> Result<i64, ApiError> {
+        caller.require(Permission::PlatformAdmin)?;
+        self.directory.reseller(caller, id).await?;
+        crate::store::account_balance(&self.db, &crate::ledger::Account::ResellerMargin(id.into()))
+            .await
+            .map_err(internal)
     }
 
     /// Sets the caller's low-balance threshold: minor units and their
@@ -147,7 +169,7 @@ impl Billing {
         alert::set(&self.db, caller.tenant_id, threshold)
             .await
             .map_err(internal)?;
-        self.wallet(caller).await
+        self.wallet(caller, "").await
     }
 
     /// The price of `m` for the caller's tenant now.
@@ -255,7 +277,7 @@ impl Billing {
             .with_detail("required_minor", required.to_string())
             .with_detail("currency", currency.to_string())),
             Outcome::Refused(Refusal::BadAmount) => {
-                Err(ApiError::invalid_field("amount", "must not be zero"))
+                Err(ApiError::invalid_field("amount_minor", "must not be zero"))
             }
             Outcome::Recorded(_) => Ok(MessageState::NotBilled),
         }
@@ -279,12 +301,13 @@ impl Billing {
         }
         if amount <= 0 {
             problems.insert(
-                "amount".into(),
+                "amount_minor".into(),
                 "must be a positive number of minor units".into(),
             );
         }
         match Currency::parse(currency) {
             Ok(c) if c == self.wallets.currency() => {}
+            _ if currency.is_empty() => {}
             Ok(_) => {
                 problems.insert(
                     "currency".into(),
@@ -306,6 +329,7 @@ impl Billing {
             return Err(ApiError::validation(problems));
         }
         let tenant = tenant.expect("checked");
+        self.directory.profile_of(caller, tenant).await?;
         let op = Op::Credit {
             kind: Kind::TopUp,
             reference: reference.to_string(),
@@ -458,10 +482,11 @@ impl Billing {
             );
         }
         if unit_minor < 0 {
-            problems.insert("unit_price".into(), "must not be negative".into());
+            problems.insert("unit_price_minor".into(), "must not be negative".into());
         }
         match Currency::parse(currency) {
             Ok(c) if c == self.wallets.currency() => {}
+            _ if currency.is_empty() => {}
             _ => {
                 problems.insert(
                     "currency".into(),
@@ -473,6 +498,9 @@ impl Billing {
             return Err(ApiError::validation(problems));
         }
         let scope = scope.expect("checked");
+        if let Ok(tenant) = scope.parse::<TenantId>() {
+            self.directory.profile_of(caller, tenant).await?;
+        }
         self.prices
             .set(
                 &scope,

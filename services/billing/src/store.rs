@@ -12,7 +12,7 @@ use sea_orm::{
 };
 
 use crate::entity::{billing_hold, ledger_posting, ledger_transaction};
-use crate::ledger::{Kind, Transaction};
+use crate::ledger::{Account, Kind, Transaction};
 use crate::money::{Currency, Price};
 use crate::wallet::{Hold, MessageState, WalletState};
 
@@ -173,6 +173,25 @@ fn earned(mut hold: Hold, postings: &[ledger_posting::Model]) -> Hold {
     }
     hold.price.base -= hold.price.markup;
     hold
+}
+
+/// The sum of every posting to `account` (the ledger has no balance row for
+/// the platform's and resellers' accounts: they are read as sums).
+pub async fn account_balance(db: &DatabaseConnection, account: &Account) -> Result<i64, DbErr> {
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+    let sum = Query::select()
+        .expr_as(
+            Expr::cust("CAST(COALESCE(SUM(amount), 0) AS BIGINT)"),
+            Alias::new("total"),
+        )
+        .from(Alias::new("ledger_postings"))
+        .and_where(Expr::col(Alias::new("account")).eq(account.to_string()))
+        .to_owned();
+    let row = db.query_one(&sum).await?;
+    Ok(row
+        .map(|r| r.try_get::<i64>("", "total"))
+        .transpose()?
+        .unwrap_or(0))
 }
 
 /// A transaction already recorded under `kind` and `reference`.

@@ -88,9 +88,18 @@ impl Tenants {
         Self { db, outbox }
     }
 
-    /// The caller's own tenant with its plan.
-    pub async fn own(&self, caller: &Identity) -> Result<(tenant::Model, plan::Model), ApiError> {
-        let tenant = find_tenant(&self.db, &caller.tenant_id.to_string()).await?;
+    /// Tenant `id` with its plan: the caller's own (`id` empty or theirs),
+    /// or any tenant for platform admins.
+    pub async fn get(
+        &self,
+        caller: &Identity,
+        id: &str,
+    ) -> Result<(tenant::Model, plan::Model), ApiError> {
+        let own = caller.tenant_id.to_string();
+        if !id.is_empty() && id != own {
+            caller.require(Permission::PlatformAdmin)?;
+        }
+        let tenant = find_tenant(&self.db, if id.is_empty() { &own } else { id }).await?;
         let plan = plan_of(&self.db, &tenant).await?;
         Ok((tenant, plan))
     }

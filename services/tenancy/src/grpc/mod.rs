@@ -169,7 +169,7 @@ aerostic_kit::service_impl! {
 
         async fn get_tenant(&self, request: Request<pb::GetTenantRequest>) -> Result<Response<pb::Tenant>, Status> {
             let caller = self.caller(&request)?;
-            let (tenant, plan) = self.tenants.own(&caller).await?;
+            let (tenant, plan) = self.tenants.get(&caller, &request.get_ref().tenant_id).await?;
             let markup = self.resellers.markup_of(tenant.reseller_id.as_deref()).await?;
             let numbers = self.whatsapp.numbers_in_use(&tenant.id, "").await?;
             let agents = self.team.seats_taken(&tenant.id).await?;
