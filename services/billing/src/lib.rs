@@ -12,6 +12,7 @@
 pub mod alert;
 pub mod directory;
 pub mod entity;
+pub mod expiry;
 pub mod grpc;
 pub mod ledger;
 pub mod limits;
@@ -63,6 +64,7 @@ pub async fn run(
         ctx.broker.clone(),
         std::time::Duration::from_secs(1),
     );
+    let sweeper = expiry::spawn(ctx.db.clone(), billing.wallets().clone());
     let served = aerostic_kit::grpc::serve(
         BillingServer::new(grpc::BillingGrpc { billing, seal }),
         listener,
@@ -71,6 +73,7 @@ pub async fn run(
     .await;
     statuses.shutdown().await;
     relay.abort();
+    sweeper.abort();
     served?;
     Ok(())
 }

@@ -379,3 +379,38 @@ async fn ten_duplicated_failures_refund_a_settled_template_once() {
     assert_eq!(restarted.state(tenant).await.unwrap().available, 100);
     assert_ledger_holds(&db, tenant).await;
 }
+
+#[tokio::test]
+async fn holds_left_open_past_metas_retry_period_are_released_and_no_others() {
+    let db = database().await;
+    let wallets = Wallets::new(db.clone(), usd());
+    let tenant = TenantId::new();
+    top_up(&wallets, tenant, 100).await;
+    let (old, fresh) = (MessageId::new(), MessageId::new());
+    for m in [old, fresh] {
+        let outcome = wallets.run(tenant, reserve(m, 10)).await.unwrap();
+        assert!(matches!(outcome, Outcome::Applied(..)), "{outcome:?}");
+    }
+    db.execute_unprepared(&format!(
+        "UPDATE billing_holds SET created_at = now() - interval '40 days' WHERE message_id = '{old}'"
+    ))
+    .await
+    .unwrap();
+    let cutoff = chrono::Utc::now()
+        - chrono::Duration::from_std(aerostic_billing::expiry::HOLD_TTL).unwrap();
+    let released = aerostic_billing::expiry::sweep_once(&db, &wallets, cutoff)
+        .await
+        .unwrap();
+    assert_eq!(released, 1, "only the 40-day-old hold");
+    let state = wallets.state(tenant).await.unwrap();
+    assert_eq!(
+        (state.available, state.held),
+        (88, 12),
+        "the old hold's 12 came back, the fresh one's stays held"
+    );
+    let again = aerostic_billing::expiry::sweep_once(&db, &wallets, cutoff)
+        .await
+        .unwrap();
+    assert_eq!(again, 0, "a released hold is gone from the sweep");
+    assert_ledger_holds(&db, tenant).await;
+}
