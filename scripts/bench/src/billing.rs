@@ -16,19 +16,9 @@ use aerostic_billing::wallet::{Hold, Op, Outcome};
 use aerostic_billing::writer::{MAX_BATCH, Wallets};
 use aerostic_kit::ids::{MessageId, TenantId};
 use aerostic_migrations::{Migrator, MigratorTrait};
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
-async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
-    let row = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            sql.to_string(),
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get_by_index::<Option<i64>>(0).unwrap().unwrap_or(0)
-}
+#[path = "ledger_check.rs"]
+mod ledger_check;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -90,18 +80,7 @@ async fn main() -> anyhow::Result<()> {
     let elapsed = started.elapsed().as_secs_f64();
     samples.sort();
     let p = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e3;
-    let negative = count(
-        &db,
-        "SELECT COUNT(*) FROM ledger_transactions WHERE available_after < 0 OR held_after < 0",
-    )
-    .await;
-    let unbalanced = count(
-        &db,
-        "SELECT COUNT(*) FROM (SELECT transaction_id FROM ledger_postings GROUP BY transaction_id \
-         HAVING SUM(amount) <> 0) u",
-    )
-    .await;
-    let transactions = count(&db, "SELECT COUNT(*) FROM ledger_transactions").await;
+    let (transactions, negative, unbalanced) = ledger_check::check(&db).await;
     println!(
         "billing on {backend}: {clients} clients, one wallet, {seconds} s, batches up to {MAX_BATCH}"
     );
