@@ -229,3 +229,55 @@ async fn super_admins_credit_wallets_set_prices_and_read_a_resellers_earnings() 
         "the admin API is not there for tenants"
     );
 }
+
+#[tokio::test]
+async fn a_tenant_naming_another_tenants_wallet_or_profile_is_refused() {
+    let app = spawn_app().await;
+    let ours = identity(&app, &app.new_admin().await).await;
+    let theirs = identity(&app, &app.new_admin().await).await;
+    let refused = client(&app)
+        .get_wallet(as_caller(
+            &app,
+            &ours,
+            pb::GetWalletRequest {
+                tenant_id: theirs.tenant_id.to_string(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+    let own = client(&app)
+        .get_wallet(as_caller(
+            &app,
+            &ours,
+            pb::GetWalletRequest {
+                tenant_id: ours.tenant_id.to_string(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(own.tenant_id, ours.tenant_id.to_string());
+
+    let addr = app
+        .platform
+        .grpc
+        .iter()
+        .find(|(n, _)| *n == aerostic_kit::config::ServiceName::Tenancy)
+        .unwrap()
+        .1;
+    let mut tenancy = aerostic_proto::v1::tenancy_client::TenancyClient::new(
+        aerostic_kit::grpc::channel(&format!("http://{addr}")).unwrap(),
+    );
+    let refused = tenancy
+        .get_tenant(as_caller(
+            &app,
+            &ours,
+            pb::GetTenantRequest {
+                tenant_id: theirs.tenant_id.to_string(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+}
