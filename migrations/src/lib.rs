@@ -11,6 +11,7 @@ mod m20261124_000003_invitations;
 mod m20261124_000004_platform;
 mod m20261124_000005_whatsapp;
 mod m20261202_000006_billing;
+mod m20261202_000007_inbound;
 
 /// Every migration of the platform.
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000004_platform::Migration),
             Box::new(m20261124_000005_whatsapp::Migration),
             Box::new(m20261202_000006_billing::Migration),
+            Box::new(m20261202_000007_inbound::Migration),
         ]
     }
 }
