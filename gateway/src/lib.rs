@@ -20,6 +20,7 @@ pub mod openapi;
 mod team;
 mod trace;
 pub mod views;
+pub mod webhooks;
 mod whatsapp;
 mod workspace;
 
@@ -32,6 +33,7 @@ use aerostic_kit::grpc::{TracedChannel, channel};
 use aerostic_kit::identity::{Identity, IdentitySeal};
 use aerostic_kit::jwt::JwtKeys;
 use aerostic_proto::v1::billing_client::BillingClient;
+use aerostic_proto::v1::dispatcher_client::DispatcherClient;
 use aerostic_proto::v1::tenancy_client::TenancyClient;
 use std::sync::Arc;
 
@@ -52,6 +54,8 @@ pub struct AppState {
     upstreams: Upstreams,
     tenancy: TenancyClient<TracedChannel>,
     billing: BillingClient<TracedChannel>,
+    dispatcher: DispatcherClient<TracedChannel>,
+    webhooks: webhooks::WebhookKeys,
     connections: Connections,
     keys: JwtKeys,
     seal: IdentitySeal,
@@ -71,8 +75,11 @@ impl AppState {
     ) -> anyhow::Result<Self> {
         let tenancy = TenancyClient::new(channel(upstreams.url(ServiceName::Tenancy))?);
         let billing = BillingClient::new(channel(upstreams.url(ServiceName::Billing))?);
+        let dispatcher = DispatcherClient::new(channel(upstreams.url(ServiceName::Dispatcher))?);
         Ok(Self {
             billing,
+            dispatcher,
+            webhooks: webhooks::WebhookKeys::default(),
             upstreams,
             tenancy,
             connections,
@@ -82,6 +89,12 @@ impl AppState {
             tenants: identity::tenant_cache(),
             hosts: hosts::Hosts::new(base_domain),
         })
+    }
+
+    /// Checks Meta's webhooks with `keys` (without them every webhook is refused).
+    pub fn with_webhooks(mut self, keys: webhooks::WebhookKeys) -> Self {
+        self.webhooks = keys;
+        self
     }
 
     /// Drops what this gateway cached about `tenant_id` (its status changed).
@@ -151,6 +164,14 @@ fn api_routes() -> OpenApiRouter<AppState> {
             admin_billing::set_default_price
         ))
         .routes(routes!(admin_billing::set_tenant_price))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(webhooks::verify, webhooks::receive))
+                // Meta's payloads reach 3 MB; the handler refuses anything over.
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    webhooks::MAX_WEBHOOK_BYTES + 1,
+                )),
+        )
 }
 
 /// The OpenAPI document of every REST endpoint.

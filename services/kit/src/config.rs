@@ -376,6 +376,9 @@ pub struct MetaConfig {
     /// The first system-user token (`AEROSTIC_META_SYSTEM_USER_TOKEN`); once an
     /// admin rotates it, the stored (encrypted) one wins.
     pub system_user_token: Option<String>,
+    /// The token Meta echoes when the webhook callback is saved
+    /// (`AEROSTIC_META_WEBHOOK_VERIFY_TOKEN`); empty: every verification fails.
+    pub webhook_verify_token: String,
 }
 
 impl std::fmt::Debug for MetaConfig {
@@ -405,6 +408,9 @@ impl MetaConfig {
             app_secret: src.optional("AEROSTIC_META_APP_SECRET").unwrap_or_default(),
             config_id: src.optional("AEROSTIC_META_CONFIG_ID").unwrap_or_default(),
             system_user_token: src.optional("AEROSTIC_META_SYSTEM_USER_TOKEN"),
+            webhook_verify_token: src
+                .optional("AEROSTIC_META_WEBHOOK_VERIFY_TOKEN")
+                .unwrap_or_default(),
         };
         if !meta.app_id.is_empty() && meta.app_secret.is_empty() {
             return Err(ConfigError::Invalid {
@@ -581,6 +587,8 @@ pub struct GatewayConfig {
     /// `AEROSTIC_BASE_DOMAIN` (default `localhost`): `app.`, `admin.` and
     /// `api.` hosts hang under it.
     pub base_domain: String,
+    /// The app secret and verify token of Meta's webhooks.
+    pub meta: MetaConfig,
 }
 
 impl GatewayConfig {
@@ -592,6 +600,7 @@ impl GatewayConfig {
             backends: Backends::from_source(src)?,
             secrets: Secrets::from_source(src)?,
             base_domain: base_domain(src),
+            meta: MetaConfig::from_source(src)?,
         })
     }
 }

@@ -49,6 +49,9 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
 }
 
+/// The verify token the platform gives the sandbox with its callback.
+pub const SANDBOX_VERIFY_TOKEN: &str = "sandbox-verify-token";
+
 /// The Meta app the sandbox at `addr` plays: its seeded app, secret and token.
 pub fn sandbox_meta(addr: SocketAddr) -> MetaConfig {
     let seed = aerostic_sandbox::Seed::default();
@@ -58,7 +61,44 @@ pub fn sandbox_meta(addr: SocketAddr) -> MetaConfig {
         app_secret: seed.app_secret,
         config_id: "sandbox-embedded-signup".into(),
         system_user_token: Some(seed.access_token),
+        webhook_verify_token: SANDBOX_VERIFY_TOKEN.into(),
     }
+}
+
+/// Points the sandbox app's webhook callback at the gateway, as an operator
+/// does in Meta's App Dashboard (the sandbox verifies it first, §1).
+async fn subscribe_sandbox(
+    sandbox: SocketAddr,
+    gateway: SocketAddr,
+    meta: &MetaConfig,
+) -> anyhow::Result<()> {
+    let url = format!("http://{sandbox}/v23.0/{}/subscriptions", meta.app_id);
+    let form = [
+        ("object", "whatsapp_business_account".to_string()),
+        ("callback_url", format!("http://{gateway}/webhooks/meta")),
+        ("verify_token", meta.webhook_verify_token.clone()),
+        (
+            "fields",
+            "messages,user_preferences,message_template_status_update,\
+             phone_number_quality_update,account_update"
+                .into(),
+        ),
+        (
+            "access_token",
+            format!("{}|{}", meta.app_id, meta.app_secret),
+        ),
+    ];
+    let answer = reqwest::Client::new()
+        .post(&url)
+        .query(&form)
+        .send()
+        .await?;
+    anyhow::ensure!(
+        answer.status().is_success(),
+        "the sandbox refused the webhook callback: {}",
+        answer.text().await.unwrap_or_default()
+    );
+    Ok(())
 }
 
 /// Applies every pending migration to `url`.
@@ -113,7 +153,7 @@ impl Platform {
             _ => spec.meta.clone(),
         };
         let ctx = Context::new(conns.clone(), spec.secrets.clone(), upstreams.clone())?
-            .with_meta(meta)
+            .with_meta(meta.clone())
             .with_mail(spec.mail.clone());
         let (stop, rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
@@ -127,7 +167,8 @@ impl Platform {
             });
         }
         let state =
-            aerostic_gateway::AppState::new(upstreams, conns, &spec.secrets, &spec.base_domain)?;
+            aerostic_gateway::AppState::new(upstreams, conns, &spec.secrets, &spec.base_domain)?
+                .with_webhooks(aerostic_gateway::webhooks::WebhookKeys::of(&meta));
         let shutdown = stopped(rx.clone());
         tasks.spawn(async move {
             (
@@ -148,6 +189,9 @@ impl Platform {
                         .map_err(Into::into),
                 )
             });
+        }
+        if let Some(sandbox) = sandbox.filter(|_| !spec.meta.is_configured()) {
+            subscribe_sandbox(sandbox, gateway, &meta).await?;
         }
         Ok(Self {
             gateway,

@@ -68,7 +68,8 @@ pub async fn gateway_process(src: &Source) -> anyhow::Result<()> {
     let cfg = GatewayConfig::from_source(src)?;
     let conns = Connections::connect(&cfg.backends).await?;
     let state =
-        aerostic_gateway::AppState::new(cfg.upstreams, conns, &cfg.secrets, &cfg.base_domain)?;
+        aerostic_gateway::AppState::new(cfg.upstreams, conns, &cfg.secrets, &cfg.base_domain)?
+            .with_webhooks(aerostic_gateway::webhooks::WebhookKeys::of(&cfg.meta));
     let listener = TcpListener::bind(cfg.http_addr)
         .await
         .with_context(|| format!("binding {}", cfg.http_addr))?;

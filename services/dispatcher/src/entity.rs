@@ -1,0 +1,112 @@
+//! The dispatcher's tables (see migration 7).
+
+macro_rules! entity {
+    ($(#[$doc:meta])* $module:ident, $table:literal, { $($field:tt)* }) => {
+        $(#[$doc])*
+        pub mod $module {
+            use sea_orm::entity::prelude::*;
+
+            #[allow(missing_docs)]
+            #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+            #[sea_orm(table_name = $table)]
+            pub struct Model { $($field)* }
+
+            #[allow(missing_docs)]
+            #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+            pub enum Relation {}
+
+            impl ActiveModelBehavior for ActiveModel {}
+        }
+    };
+}
+
+entity!(
+    /// Raw webhook bodies, kept before anything else.
+    webhook_inbox, "webhook_inbox", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub received_at: DateTimeUtc,
+    pub body: Vec<u8>,
+    pub processed_at: Option<DateTimeUtc>,
+    pub queued_at: Option<DateTimeUtc>,
+    pub outcome: String,
+});
+
+entity!(
+    /// Changes for numbers no tenant owns.
+    unrouted_change, "unrouted_changes", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub webhook_id: String,
+    pub phone_number_id: String,
+    pub field: String,
+    pub payload: String,
+    pub created_at: DateTimeUtc,
+});
+
+entity!(
+    /// A tenant's customers.
+    contact, "contacts", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub tenant_id: String,
+    pub wa_id: Option<String>,
+    pub bsuid: Option<String>,
+    pub profile_name: String,
+    pub opted_out: bool,
+    pub opted_out_at: Option<DateTimeUtc>,
+    pub opt_out_source: String,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+});
+
+entity!(
+    /// One thread per contact and number.
+    conversation, "conversations", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub tenant_id: String,
+    pub contact_id: String,
+    pub phone_number_id: String,
+    pub status: String,
+    pub assignee_id: Option<String>,
+    pub unread_count: i32,
+    pub last_inbound_at: Option<DateTimeUtc>,
+    pub last_message_at: DateTimeUtc,
+    pub created_at: DateTimeUtc,
+});
+
+entity!(
+    /// Messages both ways.
+    message, "messages", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub tenant_id: String,
+    pub conversation_id: String,
+    pub contact_id: String,
+    pub direction: String,
+    pub kind: String,
+    pub content: String,
+    pub wamid: Option<String>,
+    pub context_wamid: Option<String>,
+    pub status: String,
+    pub error_code: Option<i32>,
+    pub error_title: String,
+    pub sent_at: DateTimeUtc,
+    pub status_at: DateTimeUtc,
+    pub created_at: DateTimeUtc,
+});
+
+entity!(
+    /// Every status Meta reported, once each.
+    message_status, "message_statuses", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub wamid: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub status: String,
+    pub tenant_id: String,
+    pub occurred_at: DateTimeUtc,
+    pub detail: String,
+    pub applied: bool,
+    pub received_at: DateTimeUtc,
+});

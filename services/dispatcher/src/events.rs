@@ -1,0 +1,64 @@
+//! The events the dispatcher publishes (through its outbox, after commit).
+//! Their JSON is the contract consumers rely on: billing reads
+//! `message.status` with exactly these field names.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A customer's message was stored.
+pub const MESSAGE_RECEIVED: &str = "message.received";
+/// An outbound message's status moved.
+pub const MESSAGE_STATUS: &str = "message.status";
+/// A contact asked to stop receiving messages.
+pub const CONTACT_OPTED_OUT: &str = "contact.opted_out";
+
+/// `message.received`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MessageReceived {
+    /// The tenant.
+    pub tenant_id: String,
+    /// Our message id.
+    pub message_id: String,
+    /// Its conversation.
+    pub conversation_id: String,
+    /// The sender.
+    pub contact_id: String,
+    /// The tenant's number it came to.
+    pub phone_number_id: String,
+    /// Meta's id.
+    pub wamid: String,
+    /// `text`, `image`, …
+    pub kind: String,
+    /// The text, for text messages (and captions, button and list titles).
+    pub text: Option<String>,
+    /// Meta's whole message object.
+    pub message: Value,
+}
+
+/// `message.status`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MessageStatusChanged {
+    /// The sending tenant.
+    pub tenant_id: String,
+    /// Our message id.
+    pub message_id: String,
+    /// Meta's id.
+    pub wamid: String,
+    /// `sent`, `delivered`, `read`, `played` or `failed`.
+    pub status: String,
+    /// Meta's pricing object, when the status carried one.
+    pub pricing: Option<Value>,
+    /// Meta's error code, for `failed`.
+    pub error_code: Option<i64>,
+}
+
+/// `contact.opted_out`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ContactOptedOut {
+    /// The tenant.
+    pub tenant_id: String,
+    /// The contact.
+    pub contact_id: String,
+    /// `keyword` or `user_preferences`.
+    pub source: String,
+}
