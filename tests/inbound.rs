@@ -10,7 +10,6 @@ use aerostic_dispatcher::events::MessageReceived;
 use common::{TestApp, spawn_app_with_sandbox};
 use hmac::{Hmac, Mac};
 use reqwest::Method;
-use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
@@ -57,16 +56,9 @@ async fn connected_number(app: &TestApp) -> String {
 }
 
 async fn count(app: &TestApp, sql: &str) -> i64 {
-    let db = app.db().await;
-    let row = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            sql.to_string(),
-        ))
+    aerostic_kit::db::testing::scalar(&app.db().await, sql)
         .await
         .unwrap()
-        .unwrap();
-    row.try_get_by_index::<i64>(0).unwrap()
 }
 
 /// Waits (a hang guard, not a figure) until `sql` counts `expected`.

@@ -1,18 +1,10 @@
 //! After a billing run: no balance ever went below zero, every transaction
 //! balances, and how many transactions there are.
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use sea_orm::DatabaseConnection;
 
 async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
-    let row = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            sql.to_string(),
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get_by_index::<Option<i64>>(0).unwrap().unwrap_or(0)
+    aerostic_kit::db::testing::scalar(db, sql).await.unwrap()
 }
 
 /// (transactions, with a negative balance, unbalanced).

@@ -9,7 +9,7 @@ use aerostic_billing::wallet::{Hold, Op, Outcome, Refusal};
 use aerostic_billing::writer::Wallets;
 use aerostic_kit::ids::{MessageId, TenantId};
 use aerostic_migrations::{Migrator, MigratorTrait};
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 
 async fn database() -> DatabaseConnection {
     let url = aerostic_kit::db::testing::fresh_postgres_database()
@@ -53,15 +53,7 @@ async fn top_up(wallets: &Wallets, tenant: TenantId, amount: i64) {
 }
 
 async fn scalar(db: &DatabaseConnection, sql: &str) -> i64 {
-    let row = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            sql.to_string(),
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get_by_index::<Option<i64>>(0).unwrap().unwrap_or(0)
+    aerostic_kit::db::testing::scalar(db, sql).await.unwrap()
 }
 
 /// Every invariant of the ledger, checked in SQL over the whole database.

@@ -73,7 +73,22 @@ mod tests {
 
 /// Helpers for tests that need a database of their own.
 pub mod testing {
-    use sea_orm::{ConnectionTrait, DbErr};
+    use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement};
+
+    /// The first column of the first row of `sql` as a number (0 for NULL):
+    /// a count or a sum, for checks over the whole database.
+    pub async fn scalar(db: &DatabaseConnection, sql: &str) -> Result<i64, DbErr> {
+        let row = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                sql.to_string(),
+            ))
+            .await?;
+        Ok(match row {
+            Some(row) => row.try_get_by_index::<Option<i64>>(0)?.unwrap_or(0),
+            None => 0,
+        })
+    }
 
     /// Default server URL of the local PostgreSQL (override with `AEROSTIC_TEST_POSTGRES_URL`).
     pub fn postgres_server_url() -> String {
