@@ -7,94 +7,10 @@ mod common;
 use std::time::Duration;
 
 use aerostic_dispatcher::events::MessageReceived;
-use common::{TestApp, spawn_app_with_sandbox};
-use hmac::{Hmac, Mac};
+use common::meta::{connected_number, count, eventually, post_webhook, sign, text_payload};
+use common::spawn_app_with_sandbox;
 use reqwest::Method;
-use serde_json::{Value, json};
-use sha2::Sha256;
-
-const SECRET: &str = "sandbox-app-secret";
-
-fn sign(body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-}
-
-async fn post_webhook(app: &TestApp, body: &[u8], signature: Option<String>) -> (u16, Value) {
-    let mut request = app
-        .http
-        .post(format!("{}/webhooks/meta", app.base))
-        .header("content-type", "application/json")
-        .body(body.to_vec());
-    if let Some(s) = signature {
-        request = request.header("x-hub-signature-256", s);
-    }
-    let answer = request.send().await.unwrap();
-    let status = answer.status().as_u16();
-    (status, answer.json().await.unwrap_or(Value::Null))
-}
-
-/// A number connected to a fresh tenant; its phone number id.
-async fn connected_number(app: &TestApp) -> String {
-    let admin = app.new_admin().await;
-    let added = app
-        .sandbox_control(Method::POST, "/_sandbox/numbers", Some(&json!({})))
-        .await;
-    let phone_id = added["id"].as_str().unwrap().to_string();
-    let body = json!({"waba_id": added["waba_id"], "phone_number_id": phone_id, "pin": "123456"});
-    let ok = app
-        .call(
-            Method::POST,
-            "/v1/whatsapp/cloud/init",
-            Some(&admin),
-            Some(&body),
-        )
-        .await;
-    assert_eq!(ok.status, 201, "{}", ok.body);
-    phone_id
-}
-
-async fn count(app: &TestApp, sql: &str) -> i64 {
-    aerostic_kit::db::testing::scalar(&app.db().await, sql)
-        .await
-        .unwrap()
-}
-
-/// Waits (a hang guard, not a figure) until `sql` counts `expected`.
-async fn eventually(app: &TestApp, sql: &str, expected: i64) {
-    for _ in 0..300 {
-        if count(app, sql).await == expected {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!(
-        "{sql} never reached {expected} (now {})",
-        count(app, sql).await
-    );
-}
-
-fn text_payload(phone_id: &str, wamid: &str, text: &str) -> Vec<u8> {
-    // Escaped unicode, as Meta serialises it; signed as these exact bytes.
-    let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "310", "changes": [{"field": "messages", "value": {
-        "messaging_product": "whatsapp",
-        "metadata": {"display_phone_number": "15550001111", "phone_number_id": phone_id},
-        "contacts": [{"profile": {"name": "Ana"}, "wa_id": "5511988887777"}],
-        "messages": [{"from": "5511988887777", "id": wamid, "timestamp": "1760000000", "type": "text", "text": {"body": text}}]}}]}]});
-    let mut out = String::new();
-    for c in body.to_string().chars() {
-        if c.is_ascii() {
-            out.push(c);
-        } else {
-            let mut units = [0u16; 2];
-            for unit in c.encode_utf16(&mut units) {
-                out.push_str(&format!("\\u{unit:04x}"));
-            }
-        }
-    }
-    out.into_bytes()
-}
+use serde_json::json;
 
 #[tokio::test]
 async fn the_callback_verifies_with_the_platforms_token_only() {

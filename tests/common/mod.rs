@@ -5,6 +5,7 @@
 
 pub mod billing;
 pub mod events;
+pub mod meta;
 
 use std::net::SocketAddr;
 

@@ -512,6 +512,13 @@ pub async fn apply_pending(
             .await?;
     }
     if let Some((status, at, code, title)) = latest {
+        // Conditional on what the row holds when the update runs: a worker
+        // applying a later status of the same message at the same time
+        // cannot be overwritten by an earlier one.
+        let earlier: Vec<&str> = ["queued", "sent", "delivered", "read", "played"]
+            .into_iter()
+            .filter(|s| status == "failed" || rank(s) < rank(&status))
+            .collect();
         message::Entity::update_many()
             .col_expr(message::Column::Status, Expr::value(status))
             .col_expr(message::Column::StatusAt, Expr::value(at))
@@ -524,6 +531,7 @@ pub async fn apply_pending(
                 Expr::value(title.chars().take(300).collect::<String>()),
             )
             .filter(message::Column::Id.eq(message.id.clone()))
+            .filter(message::Column::Status.is_in(earlier))
             .exec(txn)
             .await?;
     }

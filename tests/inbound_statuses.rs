@@ -1,0 +1,295 @@
+//! Statuses and the harder cases of inbound: statuses move a message
+//! forward only and count once, a status that comes before its message
+//! waits for it, a thousand updates in one POST, users known only by their
+//! business-scoped id, and a webhook stored by a process that died before
+//! handing it off.
+
+mod common;
+
+use std::time::Duration;
+
+use aerostic_dispatcher::events::MessageStatusChanged;
+use aerostic_kit::ids::TenantId;
+use aerostic_kit::outbox::Outbox;
+use common::meta::{
+    connected_number, count, eventually, messages_payload, post_webhook, sign, text_payload,
+};
+use common::{TestApp, spawn_app_with_sandbox};
+use reqwest::Method;
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+
+fn status(wamid: &str, status: &str, at: u64) -> Value {
+    let mut s = json!({"id": wamid, "status": status, "timestamp": at.to_string(), "recipient_id": "5511988887777"});
+    if status == "sent" {
+        s["pricing"] = json!({"billable": true, "pricing_model": "PMP", "type": "regular", "category": "marketing"});
+    }
+    if status == "failed" {
+        s["errors"] = json!([{"code": 131047, "title": "Re-engagement message", "message": "Re-engagement message"}]);
+    }
+    s
+}
+
+async fn tenant_of(app: &TestApp, phone_id: &str) -> TenantId {
+    let db = app.db().await;
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT tenant_id FROM whatsapp_accounts WHERE phone_number_id = '{phone_id}'"),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get_by_index::<String>(0).unwrap().parse().unwrap()
+}
+
+/// An outbound message as the sender records it once Meta gave its wamid.
+async fn outbound(app: &TestApp, tenant: TenantId, wamid: &str) {
+    let id = uuid::Uuid::now_v7();
+    let (conversation, contact) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    app.db()
+        .await
+        .execute_unprepared(&format!(
+            "INSERT INTO messages (id, tenant_id, conversation_id, contact_id, direction, kind, content, wamid, \
+             status, error_title, sent_at, status_at, created_at) VALUES ('{id}', '{tenant}', '{conversation}', \
+             '{contact}', 'outbound', 'template', '{{}}', '{wamid}', 'queued', '', now(), now(), now())"
+        ))
+        .await
+        .unwrap();
+}
+
+async fn deliver(app: &TestApp, phone_id: &str, statuses: Vec<Value>) {
+    let body = messages_payload(phone_id, vec![], statuses);
+    let (code, answer) = post_webhook(app, &body, Some(sign(&body))).await;
+    assert_eq!(code, 200, "{answer}");
+}
+
+async fn message_status(app: &TestApp, wamid: &str) -> String {
+    let db = app.db().await;
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT status FROM messages WHERE wamid = '{wamid}'"),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get_by_index::<String>(0).unwrap()
+}
+
+#[tokio::test]
+async fn statuses_only_move_a_message_forward_and_each_counts_once() {
+    let app = spawn_app_with_sandbox().await;
+    let phone_id = connected_number(&app).await;
+    let tenant = tenant_of(&app, &phone_id).await;
+    let (mut events, _subscription) =
+        common::events::listen::<MessageStatusChanged>(&app, "message.status").await;
+    outbound(&app, tenant, "wamid.out1").await;
+    outbound(&app, tenant, "wamid.out2").await;
+
+    // Out of order and repeated, as Meta does (META_API.md §4).
+    for batch in [
+        vec![status("wamid.out1", "delivered", 1760000200)],
+        vec![status("wamid.out1", "sent", 1760000100)],
+        vec![status("wamid.out1", "delivered", 1760000200)],
+        vec![
+            status("wamid.out1", "read", 1760000300),
+            status("wamid.out2", "failed", 1760000100),
+        ],
+        vec![status("wamid.out2", "delivered", 1760000400)],
+    ] {
+        deliver(&app, &phone_id, batch).await;
+    }
+    eventually(
+        &app,
+        "SELECT COUNT(*) FROM webhook_inbox WHERE processed_at IS NULL",
+        0,
+    )
+    .await;
+    assert_eq!(message_status(&app, "wamid.out1").await, "read");
+    assert_eq!(
+        message_status(&app, "wamid.out2").await,
+        "failed",
+        "failed is final: a late delivered does not undo it"
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM messages WHERE wamid = 'wamid.out2' AND error_code = 131047"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM message_statuses WHERE wamid = 'wamid.out1'"
+        )
+        .await,
+        3,
+        "sent, delivered, read: the repeated delivered counts once"
+    );
+    let mut seen = Vec::new();
+    while seen.len() < 5 {
+        let event = tokio::time::timeout(Duration::from_secs(60), events.recv())
+            .await
+            .expect("five message.status events")
+            .unwrap();
+        seen.push((
+            event.wamid.clone(),
+            event.status.clone(),
+            event.pricing.is_some(),
+        ));
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("wamid.out1".into(), "delivered".into(), false),
+            ("wamid.out1".into(), "read".into(), false),
+            ("wamid.out1".into(), "sent".into(), true),
+            ("wamid.out2".into(), "delivered".into(), false),
+            ("wamid.out2".into(), "failed".into(), false),
+        ],
+        "one event per status, pricing carried for billing"
+    );
+}
+
+#[tokio::test]
+async fn a_status_before_its_message_waits_and_applies_once_the_wamid_is_known() {
+    let app = spawn_app_with_sandbox().await;
+    let phone_id = connected_number(&app).await;
+    let tenant = tenant_of(&app, &phone_id).await;
+    deliver(
+        &app,
+        &phone_id,
+        vec![status("wamid.early", "delivered", 1760000200)],
+    )
+    .await;
+    eventually(
+        &app,
+        "SELECT COUNT(*) FROM message_statuses WHERE wamid = 'wamid.early' AND NOT applied",
+        1,
+    )
+    .await;
+
+    // The sender records the wamid Meta answered, and applies what waited.
+    outbound(&app, tenant, "wamid.early").await;
+    let db = app.db().await;
+    let applied = aerostic_dispatcher::ingest::apply_pending(
+        &db,
+        &Outbox::new(aerostic_dispatcher::OUTBOX_TABLE),
+        tenant,
+        "wamid.early",
+    )
+    .await
+    .unwrap();
+    assert_eq!(applied, 1);
+    assert_eq!(message_status(&app, "wamid.early").await, "delivered");
+    deliver(
+        &app,
+        &phone_id,
+        vec![status("wamid.early", "sent", 1760000100)],
+    )
+    .await;
+    eventually(
+        &app,
+        "SELECT COUNT(*) FROM message_statuses WHERE wamid = 'wamid.early' AND applied",
+        2,
+    )
+    .await;
+    assert_eq!(
+        message_status(&app, "wamid.early").await,
+        "delivered",
+        "a late sent does not go back"
+    );
+}
+
+#[tokio::test]
+async fn a_thousand_updates_in_one_post_are_each_stored_once() {
+    let app = spawn_app_with_sandbox().await;
+    let phone_id = connected_number(&app).await;
+    let messages: Vec<Value> = (0..500)
+        .map(|i| json!({"from": "5511988887777", "id": format!("wamid.batch{i}"), "timestamp": "1760000000", "type": "text", "text": {"body": format!("n.º {i} ✓")}}))
+        .collect();
+    let statuses: Vec<Value> = (0..500)
+        .map(|i| status(&format!("wamid.unknown{i}"), "sent", 1760000100))
+        .collect();
+    let body = messages_payload(&phone_id, messages, statuses);
+    for _ in 0..2 {
+        let (code, _) = post_webhook(&app, &body, Some(sign(&body))).await;
+        assert_eq!(code, 200);
+    }
+    eventually(
+        &app,
+        "SELECT COUNT(*) FROM webhook_inbox WHERE processed_at IS NULL",
+        0,
+    )
+    .await;
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM messages").await, 500);
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM message_statuses").await,
+        500
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM webhook_inbox WHERE outcome LIKE '%duplicates 1000%'"
+        )
+        .await,
+        1,
+        "the second delivery found every update known"
+    );
+}
+
+#[tokio::test]
+async fn a_user_known_only_by_a_business_scoped_id_becomes_a_contact() {
+    let app = spawn_app_with_sandbox().await;
+    let phone_id = connected_number(&app).await;
+    let sent = app
+        .sandbox_control(
+            Method::POST,
+            &format!("/_sandbox/numbers/{phone_id}/inbound"),
+            Some(&json!({"user_id": "US.1349000000000001", "text": "hi from a username"})),
+        )
+        .await;
+    assert!(!sent.is_null());
+    eventually(&app, "SELECT COUNT(*) FROM messages", 1).await;
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM contacts WHERE wa_id IS NULL AND bsuid = 'US.1349000000000001'"
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_webhook_stored_by_a_process_that_died_before_handing_it_off_is_applied() {
+    let app = spawn_app_with_sandbox().await;
+    let phone_id = connected_number(&app).await;
+    let body = text_payload(&phone_id, "wamid.orphan", "still here?");
+    // What a crash right after the commit leaves: stored, never handed off.
+    let db = app.db().await;
+    let hex = body.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    db.execute_unprepared(&format!(
+        "INSERT INTO webhook_inbox (id, received_at, body, processed_at, queued_at, outcome) \
+         VALUES ('{}', now(), decode('{hex}', 'hex'), NULL, now() - interval '1 hour', '')",
+        uuid::Uuid::now_v7()
+    ))
+    .await
+    .unwrap();
+    eventually(
+        &app,
+        "SELECT COUNT(*) FROM messages WHERE wamid = 'wamid.orphan'",
+        1,
+    )
+    .await;
+    eventually(
+        &app,
+        "SELECT COUNT(*) FROM webhook_inbox WHERE processed_at IS NULL",
+        0,
+    )
+    .await;
+}
