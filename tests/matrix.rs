@@ -48,6 +48,10 @@ fn policy(operation_id: &str) -> Option<Policy> {
         | "webhooks_verify" => Public,
         "webhooks_receive" => SignedByMeta,
         "auth_me" | "workspace_tenant" | "whatsapp_me" => AnyCaller,
+        // Everyone who answers conversations; keys need messages:read or
+        // contacts:read (the matrix's key holds every scope).
+        "inbox_conversations" | "inbox_conversation" | "inbox_messages" | "inbox_contacts"
+        | "inbox_contact" => AnyCaller,
         "workspace_change_password" => SignedInUser,
         "billing_wallet" | "billing_ledger" | "billing_prices" | "billing_usage" => {
             AdminOrScopedKey

@@ -15,6 +15,8 @@ mod error;
 mod health;
 pub mod hosts;
 pub mod identity;
+mod inbox;
+pub mod inbox_views;
 mod json;
 pub mod openapi;
 mod team;
@@ -129,6 +131,11 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(billing::ledger))
         .routes(routes!(billing::prices))
         .routes(routes!(billing::usage))
+        .routes(routes!(inbox::conversations))
+        .routes(routes!(inbox::conversation))
+        .routes(routes!(inbox::messages))
+        .routes(routes!(inbox::contacts))
+        .routes(routes!(inbox::contact))
         .routes(routes!(team::invite))
         .routes(routes!(team::accept))
         .routes(routes!(team::list))

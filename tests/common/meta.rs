@@ -35,6 +35,11 @@ pub async fn post_webhook(app: &TestApp, body: &[u8], signature: Option<String>)
 /// A number connected to a fresh tenant; its phone number id.
 pub async fn connected_number(app: &TestApp) -> String {
     let admin = app.new_admin().await;
+    connect_number(app, &admin).await
+}
+
+/// A number connected to the workspace of `admin` (a token); its id.
+pub async fn connect_number(app: &TestApp, admin: &str) -> String {
     let added = app
         .sandbox_control(Method::POST, "/_sandbox/numbers", Some(&json!({})))
         .await;
@@ -44,7 +49,7 @@ pub async fn connected_number(app: &TestApp) -> String {
         .call(
             Method::POST,
             "/v1/whatsapp/cloud/init",
-            Some(&admin),
+            Some(admin),
             Some(&body),
         )
         .await;

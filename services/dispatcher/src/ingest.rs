@@ -204,7 +204,7 @@ impl Ingest {
             let contact = contact_for(txn, tenant, &profile).await?;
             let now = Utc::now();
             let sent_at = payload::seconds(&raw["timestamp"]).unwrap_or(now);
-            let conversation = conversation_for(txn, tenant, &contact.id, number, now).await?;
+            let conversation = conversation_for(txn, tenant, &contact.id, number, sent_at).await?;
             let kind = raw["type"].as_str().unwrap_or("unsupported").to_string();
             let id = uuid::Uuid::now_v7().to_string();
             let inserted = message::Entity::insert(message::ActiveModel {
@@ -238,8 +238,20 @@ impl Ingest {
                     conversation::Column::UnreadCount,
                     Expr::col(conversation::Column::UnreadCount).add(1),
                 )
-                .col_expr(conversation::Column::LastInboundAt, Expr::value(sent_at))
-                .col_expr(conversation::Column::LastMessageAt, Expr::value(now))
+                // Meta's time of the message, never moving back: workers may
+                // apply a conversation's webhooks out of order.
+                .col_expr(
+                    conversation::Column::LastInboundAt,
+                    Expr::value(
+                        conversation
+                            .last_inbound_at
+                            .map_or(sent_at, |t| Ord::max(t, sent_at)),
+                    ),
+                )
+                .col_expr(
+                    conversation::Column::LastMessageAt,
+                    Expr::value(Ord::max(conversation.last_message_at, sent_at)),
+                )
                 .filter(conversation::Column::Id.eq(conversation.id.clone()))
                 .exec(txn)
                 .await?;

@@ -1,0 +1,218 @@
+//! `/v1/conversations` and `/v1/contacts`: the team inbox's read side.
+//! Users who answer conversations; API keys with `messages:read` (and
+//! `contacts:read` for contacts). Another workspace's ids are 404s.
+
+use aerostic_kit::ApiError;
+use aerostic_proto::v1 as pb;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::error::ErrorBody;
+use crate::identity::Caller;
+use crate::inbox_views::{ContactView, ConversationView, MessageView, Paged};
+use crate::openapi::{CallerErrors, ServerErrors};
+use crate::{AppState, GatewayError};
+
+fn page(limit: &str, cursor: String) -> Result<Option<pb::PageRequest>, GatewayError> {
+    let page_size = match limit {
+        "" => 0,
+        raw => raw
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=200).contains(n))
+            .ok_or_else(|| ApiError::invalid_field("limit", "must be a number from 1 to 200"))?,
+    };
+    Ok(Some(pb::PageRequest { page_size, cursor }))
+}
+
+/// Filters and paging of the conversation list.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ConversationQuery {
+    /// `open`, `pending` or `resolved`.
+    #[serde(default)]
+    status: String,
+    /// Only those assigned to this user id.
+    #[serde(default)]
+    assignee: String,
+    /// `true`: only those with unread messages.
+    #[serde(default)]
+    unread: bool,
+    /// Per page, 1–200 (default 50).
+    #[serde(default)]
+    limit: String,
+    /// `next_cursor` of the previous page.
+    #[serde(default)]
+    cursor: String,
+}
+
+const BAD_QUERY: &str = "`validation_failed`: a bad `status`, `limit` or `cursor`";
+
+/// The workspace's conversations, most recent activity first.
+#[utoipa::path(get, path = "/v1/conversations", operation_id = "inbox_conversations", tag = "inbox",
+    params(ConversationQuery),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "A page of conversations", body = Paged<ConversationView>),
+        (status = 400, description = BAD_QUERY, body = ErrorBody),
+        CallerErrors, ServerErrors,
+    ))]
+pub async fn conversations(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Query(q): Query<ConversationQuery>,
+) -> Result<Json<Paged<ConversationView>>, GatewayError> {
+    let request = pb::ListConversationsRequest {
+        page: page(&q.limit, q.cursor)?,
+        assigned_user_id: q.assignee,
+        status: q.status,
+        unread_only: q.unread,
+    };
+    let reply = s
+        .dispatcher
+        .clone()
+        .list_conversations(s.as_caller(&c, request))
+        .await?
+        .into_inner();
+    Ok(Json(Paged::of(
+        reply.conversations,
+        reply.page,
+        ConversationView::of,
+    )))
+}
+
+/// One conversation.
+#[utoipa::path(get, path = "/v1/conversations/{id}", operation_id = "inbox_conversation", tag = "inbox",
+    params(("id" = String, Path, description = "The conversation's id")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The conversation", body = ConversationView),
+        (status = 404, description = "`conversation_not_found`", body = ErrorBody),
+        CallerErrors, ServerErrors,
+    ))]
+pub async fn conversation(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ConversationView>, GatewayError> {
+    let reply = s
+        .dispatcher
+        .clone()
+        .get_conversation(s.as_caller(
+            &c,
+            pb::GetConversationRequest {
+                conversation_id: id,
+            },
+        ))
+        .await?
+        .into_inner();
+    Ok(Json(ConversationView::of(reply)))
+}
+
+/// Paging.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Per page, 1–200 (default 50).
+    #[serde(default)]
+    limit: String,
+    /// `next_cursor` of the previous page.
+    #[serde(default)]
+    cursor: String,
+}
+
+/// A conversation's messages, newest first.
+#[utoipa::path(get, path = "/v1/conversations/{id}/messages", operation_id = "inbox_messages", tag = "inbox",
+    params(("id" = String, Path, description = "The conversation's id"), PageQuery),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "A page of messages", body = Paged<MessageView>),
+        (status = 400, description = "`validation_failed`: a bad `limit` or `cursor`", body = ErrorBody),
+        (status = 404, description = "`conversation_not_found`", body = ErrorBody),
+        CallerErrors, ServerErrors,
+    ))]
+pub async fn messages(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(id): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Result<Json<Paged<MessageView>>, GatewayError> {
+    let request = pb::ListMessagesRequest {
+        conversation_id: id,
+        page: page(&q.limit, q.cursor)?,
+    };
+    let reply = s
+        .dispatcher
+        .clone()
+        .list_messages(s.as_caller(&c, request))
+        .await?
+        .into_inner();
+    Ok(Json(Paged::of(reply.messages, reply.page, MessageView::of)))
+}
+
+/// Search and paging of contacts.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ContactQuery {
+    /// The start of a name or phone number (case-insensitive).
+    #[serde(default)]
+    q: String,
+    /// Per page, 1–200 (default 50).
+    #[serde(default)]
+    limit: String,
+    /// `next_cursor` of the previous page.
+    #[serde(default)]
+    cursor: String,
+}
+
+/// The workspace's contacts, newest first.
+#[utoipa::path(get, path = "/v1/contacts", operation_id = "inbox_contacts", tag = "inbox",
+    params(ContactQuery),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "A page of contacts", body = Paged<ContactView>),
+        (status = 400, description = "`validation_failed`: a bad `q`, `limit` or `cursor`", body = ErrorBody),
+        CallerErrors, ServerErrors,
+    ))]
+pub async fn contacts(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Query(q): Query<ContactQuery>,
+) -> Result<Json<Paged<ContactView>>, GatewayError> {
+    let request = pb::ListContactsRequest {
+        page: page(&q.limit, q.cursor)?,
+        query: q.q,
+    };
+    let reply = s
+        .dispatcher
+        .clone()
+        .list_contacts(s.as_caller(&c, request))
+        .await?
+        .into_inner();
+    Ok(Json(Paged::of(reply.contacts, reply.page, ContactView::of)))
+}
+
+/// One contact.
+#[utoipa::path(get, path = "/v1/contacts/{id}", operation_id = "inbox_contact", tag = "inbox",
+    params(("id" = String, Path, description = "The contact's id")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The contact", body = ContactView),
+        (status = 404, description = "`contact_not_found`", body = ErrorBody),
+        CallerErrors, ServerErrors,
+    ))]
+pub async fn contact(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ContactView>, GatewayError> {
+    let reply = s
+        .dispatcher
+        .clone()
+        .get_contact(s.as_caller(&c, pb::GetContactRequest { contact_id: id }))
+        .await?
+        .into_inner();
+    Ok(Json(ContactView::of(reply)))
+}

@@ -1,0 +1,178 @@
+//! The gRPC face of the dispatcher: identities unsealed, requests turned
+//! into domain calls, rows into messages.
+
+use aerostic_kit::context::Context;
+use aerostic_kit::identity::{Identity, IdentitySeal};
+use aerostic_proto::v1 as pb;
+use aerostic_proto::v1::dispatcher_server::Dispatcher;
+use tonic::{Request, Response, Status};
+
+use crate::entity::{contact, message};
+use crate::reads::{ConversationFilter, ConversationRow, Page, Reads};
+
+/// The gRPC server of dispatcher.
+pub struct DispatcherGrpc {
+    /// Connections and settings.
+    pub ctx: Context,
+    /// The inbox's reads.
+    pub reads: Reads,
+    /// Unseals callers' identities.
+    pub seal: IdentitySeal,
+}
+
+impl DispatcherGrpc {
+    fn caller<T>(&self, request: &Request<T>) -> Result<Identity, Status> {
+        Ok(self.seal.caller(request)?)
+    }
+}
+
+fn page(p: Option<pb::PageRequest>) -> Result<Page, Status> {
+    let p = p.unwrap_or_default();
+    Ok(Page::new(p.page_size, p.cursor)?)
+}
+
+fn ts(at: chrono::DateTime<chrono::Utc>) -> Option<prost_types::Timestamp> {
+    Some(aerostic_proto::timestamp(at))
+}
+
+fn conversation_pb((c, who): ConversationRow) -> pb::Conversation {
+    // Meta's customer-service window: 24 hours from the last inbound message.
+    let window = c
+        .last_inbound_at
+        .map(|at| at + chrono::Duration::hours(24))
+        .filter(|end| *end > chrono::Utc::now());
+    pb::Conversation {
+        id: c.id,
+        contact_id: c.contact_id,
+        phone_number_id: c.phone_number_id,
+        assigned_user_id: c.assignee_id.unwrap_or_default(),
+        window_expires_at: window.and_then(ts),
+        last_message_at: ts(c.last_message_at),
+        unread: c.unread_count.max(0) as u32,
+        status: c.status,
+        contact_name: who.map(|w| w.profile_name).unwrap_or_default(),
+        last_inbound_at: c.last_inbound_at.and_then(ts),
+    }
+}
+
+fn message_pb(m: message::Model) -> pb::Message {
+    let status = match m.status.as_str() {
+        "queued" => pb::MessageStatus::Queued,
+        "sent" => pb::MessageStatus::Sent,
+        "delivered" => pb::MessageStatus::Delivered,
+        "read" | "played" => pb::MessageStatus::Read,
+        "failed" => pb::MessageStatus::Failed,
+        "received" => pb::MessageStatus::Received,
+        _ => pb::MessageStatus::Unspecified,
+    };
+    let direction = if m.direction == "inbound" {
+        pb::MessageDirection::Inbound
+    } else {
+        pb::MessageDirection::Outbound
+    };
+    pb::Message {
+        id: m.id,
+        conversation_id: m.conversation_id,
+        direction: direction as i32,
+        status: status as i32,
+        wamid: m.wamid.unwrap_or_default(),
+        r#type: m.kind,
+        content_json: m.content,
+        error_code: m.error_code.map(|c| c.to_string()).unwrap_or_default(),
+        error_message: m.error_title,
+        created_at: ts(m.created_at),
+        updated_at: ts(m.status_at),
+        context_wamid: m.context_wamid.unwrap_or_default(),
+    }
+}
+
+fn contact_pb(c: contact::Model) -> pb::Contact {
+    pb::Contact {
+        phone: c
+            .wa_id
+            .as_ref()
+            .map(|w| format!("+{w}"))
+            .unwrap_or_default(),
+        wa_id: c.wa_id.unwrap_or_default(),
+        id: c.id,
+        name: c.profile_name,
+        marketing_opt_out: c.opted_out,
+        attributes: Default::default(),
+        created_at: ts(c.created_at),
+        bsuid: c.bsuid.unwrap_or_default(),
+        opt_out_source: c.opt_out_source,
+    }
+}
+
+aerostic_kit::service_impl! {
+    impl Dispatcher for DispatcherGrpc {
+        async fn ingest_webhook(&self, request: Request<pb::IngestWebhookRequest>) -> Result<Response<pb::IngestWebhookResponse>, Status> {
+            let r = request.into_inner();
+            if r.body.is_empty() {
+                return Err(aerostic_kit::ApiError::invalid_field("body", "is empty").into());
+            }
+            let received_at = r
+                .received_at
+                .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
+                .unwrap_or_else(chrono::Utc::now);
+            let id = crate::inbox::store(&self.ctx.db, self.ctx.broker.as_ref(), r.body, received_at)
+                .await
+                .map_err(|e| Status::unavailable(format!("the webhook could not be stored: {e}")))?;
+            Ok(Response::new(pb::IngestWebhookResponse { webhook_id: id, ..Default::default() }))
+        }
+
+        async fn list_conversations(&self, request: Request<pb::ListConversationsRequest>) -> Result<Response<pb::ListConversationsResponse>, Status> {
+            let caller = self.caller(&request)?;
+            let r = request.into_inner();
+            let filter = ConversationFilter { status: r.status, assignee: r.assigned_user_id, unread_only: r.unread_only };
+            let (rows, next) = self.reads.conversations(&caller, &filter, &page(r.page)?).await?;
+            Ok(Response::new(pb::ListConversationsResponse {
+                conversations: rows.into_iter().map(conversation_pb).collect(),
+                page: Some(pb::PageResponse { next_cursor: next }),
+            }))
+        }
+
+        async fn get_conversation(&self, request: Request<pb::GetConversationRequest>) -> Result<Response<pb::Conversation>, Status> {
+            let caller = self.caller(&request)?;
+            let row = self.reads.conversation(&caller, &request.into_inner().conversation_id).await?;
+            Ok(Response::new(conversation_pb(row)))
+        }
+
+        async fn list_messages(&self, request: Request<pb::ListMessagesRequest>) -> Result<Response<pb::ListMessagesResponse>, Status> {
+            let caller = self.caller(&request)?;
+            let r = request.into_inner();
+            let (rows, next) = self.reads.messages(&caller, &r.conversation_id, &page(r.page)?).await?;
+            Ok(Response::new(pb::ListMessagesResponse {
+                messages: rows.into_iter().map(message_pb).collect(),
+                page: Some(pb::PageResponse { next_cursor: next }),
+            }))
+        }
+
+        async fn list_contacts(&self, request: Request<pb::ListContactsRequest>) -> Result<Response<pb::ListContactsResponse>, Status> {
+            let caller = self.caller(&request)?;
+            let r = request.into_inner();
+            let (rows, next) = self.reads.contacts(&caller, &r.query, &page(r.page)?).await?;
+            Ok(Response::new(pb::ListContactsResponse {
+                contacts: rows.into_iter().map(contact_pb).collect(),
+                page: Some(pb::PageResponse { next_cursor: next }),
+            }))
+        }
+
+        async fn get_contact(&self, request: Request<pb::GetContactRequest>) -> Result<Response<pb::Contact>, Status> {
+            let caller = self.caller(&request)?;
+            let found = self.reads.contact(&caller, &request.into_inner().contact_id).await?;
+            Ok(Response::new(contact_pb(found)))
+        }
+    }
+    unimplemented {
+        send_message(pb::SendMessageRequest) -> pb::SendMessageResponse;
+        get_message(pb::GetMessageRequest) -> pb::Message;
+        assign_conversation(pb::AssignConversationRequest) -> pb::Conversation;
+        upsert_contact(pb::UpsertContactRequest) -> pb::Contact;
+        create_template(pb::CreateTemplateRequest) -> pb::Template;
+        list_templates(pb::ListTemplatesRequest) -> pb::ListTemplatesResponse;
+        delete_template(pb::DeleteTemplateRequest) -> pb::DeleteTemplateResponse;
+        sync_templates(pb::SyncTemplatesRequest) -> pb::SyncTemplatesResponse;
+        analytics_overview(pb::AnalyticsOverviewRequest) -> pb::AnalyticsOverviewResponse;
+    }
+}
