@@ -47,8 +47,8 @@ fn bad_cursor() -> ApiError {
 fn not_found(what: &str) -> ApiError {
     ApiError::new(
         ErrorKind::NotFound,
-        &format!("{what}_not_found"),
-        &format!("no {what} of this workspace has this id"),
+        format!("{what}_not_found"),
+        format!("no {what} of this workspace has this id"),
     )
 }
 
