@@ -176,7 +176,7 @@ async fn a_status_before_its_message_waits_and_applies_once_the_wamid_is_known()
     // The sender records the wamid Meta answered, and applies what waited.
     outbound(&app, tenant, "wamid.early").await;
     let db = app.db().await;
-    let applied = aerostic_dispatcher::ingest::apply_pending(
+    let applied = aerostic_dispatcher::statuses::apply_pending(
         &db,
         &Outbox::new(aerostic_dispatcher::OUTBOX_TABLE),
         tenant,
@@ -292,4 +292,80 @@ async fn a_webhook_stored_by_a_process_that_died_before_handing_it_off_is_applie
         0,
     )
     .await;
+}
+
+#[tokio::test]
+async fn template_and_account_updates_are_kept_once_and_template_reviews_raise_events() {
+    let app = spawn_app_with_sandbox().await;
+    let phone_id = connected_number(&app).await;
+    let db = app.db().await;
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT waba_id FROM whatsapp_accounts WHERE phone_number_id = '{phone_id}'"),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let waba: String = row.try_get_by_index(0).unwrap();
+    let (mut reviews, _subscription) = common::events::listen::<
+        aerostic_dispatcher::events::TemplateStatus,
+    >(&app, "template.status")
+    .await;
+    let update = |waba: &str, field: &str, value: Value| {
+        common::meta::meta_bytes(
+            &json!({"object": "whatsapp_business_account", "entry": [{"id": waba, "time": 1760000000, "changes": [{"field": field, "value": value}]}]}),
+        )
+    };
+    let approved = update(
+        &waba,
+        "message_template_status_update",
+        json!({"event": "APPROVED", "message_template_id": 1234567890123456u64, "message_template_name": "order_shipped", "message_template_language": "pt_BR", "reason": "NONE"}),
+    );
+    let quality = update(
+        &waba,
+        "phone_number_quality_update",
+        json!({"display_phone_number": "15550001111", "event": "THROUGHPUT_UPGRADE", "current_limit": "TIER_10K"}),
+    );
+    let stranger = update(
+        "310000000000999",
+        "account_update",
+        json!({"event": "PARTNER_ADDED"}),
+    );
+    for body in [&approved, &approved, &quality, &stranger] {
+        let (status, _) = post_webhook(&app, body, Some(sign(body))).await;
+        assert_eq!(status, 200);
+    }
+    eventually(
+        &app,
+        "SELECT COUNT(*) FROM webhook_inbox WHERE processed_at IS NULL",
+        0,
+    )
+    .await;
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM account_events").await,
+        2,
+        "the repeated review is kept once"
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM unrouted_changes WHERE phone_number_id = 'waba:310000000000999'"
+        )
+        .await,
+        1
+    );
+    let review = tokio::time::timeout(Duration::from_secs(60), reviews.recv())
+        .await
+        .expect("template.status")
+        .unwrap();
+    assert_eq!(
+        (
+            review.name.as_str(),
+            review.event.as_str(),
+            review.template_id.as_str()
+        ),
+        ("order_shipped", "APPROVED", "1234567890123456")
+    );
+    assert_eq!(review.waba_id, waba);
 }

@@ -154,6 +154,7 @@ async fn embedded_signup_connects_a_number_with_its_token_sealed_and_routes_it()
         let route = tenancy
             .resolve_phone_number(pb::ResolvePhoneNumberRequest {
                 phone_number_id: phone_id.into(),
+                waba_id: String::new(),
             })
             .await
             .unwrap()
@@ -164,6 +165,7 @@ async fn embedded_signup_connects_a_number_with_its_token_sealed_and_routes_it()
     let unknown = tenancy
         .resolve_phone_number(pb::ResolvePhoneNumberRequest {
             phone_number_id: "999".into(),
+            waba_id: String::new(),
         })
         .await
         .unwrap_err();

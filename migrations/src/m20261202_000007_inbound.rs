@@ -7,6 +7,7 @@
 //! `messages.wamid` is unique: Meta's retries and duplicates cannot store a
 //! message twice. `message_statuses` is keyed by `(wamid, status)` for the
 //! same reason, and keeps statuses whose message is not known yet.
+//! `account_events` keeps template, quality and account updates, once each.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -96,6 +97,19 @@ enum MessageStatuses {
     Detail,
     Applied,
     ReceivedAt,
+}
+
+#[derive(DeriveIden)]
+enum AccountEvents {
+    Table,
+    Id,
+    TenantId,
+    WabaId,
+    Field,
+    Event,
+    Payload,
+    Digest,
+    CreatedAt,
 }
 
 #[derive(DeriveIden)]
@@ -306,6 +320,33 @@ impl MigrationTrait for Migration {
         manager
             .create_table(
                 Table::create()
+                    .table(AccountEvents::Table)
+                    .if_not_exists()
+                    .col(string_len(AccountEvents::Id, 36).primary_key())
+                    .col(string_len(AccountEvents::TenantId, 36))
+                    .col(string_len(AccountEvents::WabaId, 64))
+                    // message_template_status_update, phone_number_quality_update, account_update, …
+                    .col(string_len(AccountEvents::Field, 64))
+                    // APPROVED, REJECTED, THROUGHPUT_UPGRADE, PARTNER_ADDED, …
+                    .col(string_len(AccountEvents::Event, 64))
+                    .col(text(AccountEvents::Payload))
+                    // SHA-256 of field and value: Meta's retries store nothing twice.
+                    .col(string_len(AccountEvents::Digest, 64).unique_key())
+                    .col(timestamp_with_time_zone(AccountEvents::CreatedAt))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(index(
+                "ix_account_events_tenant",
+                AccountEvents::Table,
+                &["tenant_id", "created_at"],
+                false,
+            ))
+            .await?;
+        manager
+            .create_table(
+                Table::create()
                     .table(DispatcherOutbox::Table)
                     .if_not_exists()
                     .col(string_len(DispatcherOutbox::Id, 36).primary_key())
@@ -321,6 +362,7 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in [
             DispatcherOutbox::Table.into_iden(),
+            AccountEvents::Table.into_iden(),
             MessageStatuses::Table.into_iden(),
             Messages::Table.into_iden(),
             Conversations::Table.into_iden(),

@@ -110,3 +110,17 @@ entity!(
     pub applied: bool,
     pub received_at: DateTimeUtc,
 });
+
+entity!(
+    /// Template, quality and account updates of a tenant's WABAs.
+    account_event, "account_events", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub tenant_id: String,
+    pub waba_id: String,
+    pub field: String,
+    pub event: String,
+    pub payload: String,
+    pub digest: String,
+    pub created_at: DateTimeUtc,
+});

@@ -11,6 +11,8 @@ pub const MESSAGE_RECEIVED: &str = "message.received";
 pub const MESSAGE_STATUS: &str = "message.status";
 /// A contact asked to stop receiving messages.
 pub const CONTACT_OPTED_OUT: &str = "contact.opted_out";
+/// Meta reviewed, paused or disabled a template.
+pub const TEMPLATE_STATUS: &str = "template.status";
 
 /// `message.received`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -61,4 +63,23 @@ pub struct ContactOptedOut {
     pub contact_id: String,
     /// `keyword` or `user_preferences`.
     pub source: String,
+}
+
+/// `template.status`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TemplateStatus {
+    /// The tenant.
+    pub tenant_id: String,
+    /// The WABA the template belongs to.
+    pub waba_id: String,
+    /// Meta's template id.
+    pub template_id: String,
+    /// The template's name.
+    pub name: String,
+    /// Its language code.
+    pub language: String,
+    /// APPROVED, REJECTED, PAUSED, DISABLED, …
+    pub event: String,
+    /// Meta's reason (NONE, INVALID_FORMAT, …).
+    pub reason: String,
 }

@@ -8,18 +8,22 @@
 use aerostic_kit::broker::Envelope;
 use aerostic_kit::ids::TenantId;
 use aerostic_kit::outbox::Outbox;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
-    EntityTrait, QueryFilter, TransactionTrait, TryInsertResult,
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
+    QueryFilter, TransactionTrait, TryInsertResult,
 };
 use serde_json::Value;
 
-use crate::entity::{contact, conversation, message, message_status, unrouted_change};
-use crate::events::{self, ContactOptedOut, MessageReceived, MessageStatusChanged};
+use crate::entity::{
+    account_event, contact, conversation, message, message_status, unrouted_change,
+};
+use crate::events::{self, ContactOptedOut, MessageReceived, TemplateStatus};
 use crate::payload::{self, MessagesValue, Payload, WaContact};
 use crate::routes::Routes;
+use crate::statuses::apply_pending;
+use crate::threads::{contact_for, conversation_for};
 
 /// What one webhook held.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -74,17 +78,6 @@ pub struct Ingest {
     outbox: Outbox,
 }
 
-fn rank(status: &str) -> u8 {
-    match status {
-        "sent" => 1,
-        "delivered" => 2,
-        "read" => 3,
-        "played" => 4,
-        "failed" => 5,
-        _ => 0,
-    }
-}
-
 /// The text a person reads in `message`, if it has one.
 fn text_of(message: &Value) -> Option<String> {
     let kind = message["type"].as_str().unwrap_or_default();
@@ -118,13 +111,38 @@ impl Ingest {
             )));
         }
         let mut summary = Summary::default();
-        for change in payload.entry.iter().flat_map(|e| &e.changes) {
+        let changes: Vec<(&str, &payload::Change)> = payload
+            .entry
+            .iter()
+            .flat_map(|e| {
+                e.changes
+                    .iter()
+                    .map(|c| (e.id.as_str(), c))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        for (waba_id, change) in changes {
             let number = change.value["metadata"]["phone_number_id"]
                 .as_str()
                 .unwrap_or_default();
             if number.is_empty() {
-                // Template, quality and account updates: stored with the raw
-                // webhook; turned into events by a later step.
+                // Template, quality and account updates name only the WABA.
+                let Some(tenant) = self
+                    .routes
+                    .tenant_of_waba(waba_id)
+                    .await
+                    .map_err(IngestError::Routing)?
+                else {
+                    self.unrouted(webhook_id, &format!("waba:{waba_id}"), change)
+                        .await?;
+                    summary.unrouted += 1;
+                    continue;
+                };
+                let txn = self.db.begin().await?;
+                if !self.account_update(&txn, tenant, waba_id, change).await? {
+                    summary.duplicates += 1;
+                }
+                txn.commit().await?;
                 continue;
             }
             let Some(tenant) = self
@@ -151,6 +169,64 @@ impl Ingest {
         }
         self.outbox.wake();
         Ok(summary)
+    }
+
+    /// Stores a template, quality or account update once; raises
+    /// `template.status` for templates. False when it was already stored.
+    async fn account_update(
+        &self,
+        txn: &DatabaseTransaction,
+        tenant: TenantId,
+        waba_id: &str,
+        change: &payload::Change,
+    ) -> Result<bool, DbErr> {
+        use sha2::Digest;
+        let value = &change.value;
+        let digest = hex::encode(sha2::Sha256::digest(
+            format!("{waba_id}|{}|{value}", change.field).as_bytes(),
+        ));
+        let event = value["event"].as_str().unwrap_or_default();
+        let stored = account_event::Entity::insert(account_event::ActiveModel {
+            id: Set(uuid::Uuid::now_v7().to_string()),
+            tenant_id: Set(tenant.to_string()),
+            waba_id: Set(waba_id.chars().take(64).collect()),
+            field: Set(change.field.chars().take(64).collect()),
+            event: Set(event.chars().take(64).collect()),
+            payload: Set(value.to_string()),
+            digest: Set(digest),
+            created_at: Set(Utc::now()),
+        })
+        .on_conflict_do_nothing_on([account_event::Column::Digest])
+        .exec(txn)
+        .await?;
+        if !matches!(stored, TryInsertResult::Inserted(_)) {
+            return Ok(false);
+        }
+        if change.field == "message_template_status_update" {
+            let template_id = match &value["message_template_id"] {
+                Value::Number(n) => n.to_string(),
+                other => other.as_str().unwrap_or_default().to_string(),
+            };
+            let status = TemplateStatus {
+                tenant_id: tenant.to_string(),
+                waba_id: waba_id.to_string(),
+                template_id,
+                name: value["message_template_name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .into(),
+                language: value["message_template_language"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .into(),
+                event: event.to_string(),
+                reason: value["reason"].as_str().unwrap_or_default().into(),
+            };
+            self.outbox
+                .stage(txn, &Envelope::json(events::TEMPLATE_STATUS, &status))
+                .await?;
+        }
+        Ok(true)
     }
 
     async fn unrouted(
@@ -369,201 +445,12 @@ impl Ingest {
     }
 }
 
-/// The tenant's contact for a sender, created on first contact (a
-/// concurrent first contact is found, not duplicated).
-async fn contact_for(
-    txn: &DatabaseTransaction,
-    tenant: TenantId,
-    who: &WaContact,
-) -> Result<contact::Model, DbErr> {
-    let find = || async {
-        let mut query =
-            contact::Entity::find().filter(contact::Column::TenantId.eq(tenant.to_string()));
-        query = match (&who.wa_id, &who.user_id) {
-            (Some(wa), _) => query.filter(contact::Column::WaId.eq(wa.clone())),
-            (None, Some(bsuid)) => query.filter(contact::Column::Bsuid.eq(bsuid.clone())),
-            (None, None) => return Ok(None),
-        };
-        query.one(txn).await
-    };
-    let now = Utc::now();
-    if let Some(found) = find().await? {
-        let name = &who.profile.name;
-        if (!name.is_empty() && *name != found.profile_name)
-            || (found.bsuid.is_none() && who.user_id.is_some())
-        {
-            contact::Entity::update_many()
-                .col_expr(
-                    contact::Column::ProfileName,
-                    Expr::value(if name.is_empty() {
-                        found.profile_name.clone()
-                    } else {
-                        name.clone()
-                    }),
-                )
-                .col_expr(
-                    contact::Column::Bsuid,
-                    Expr::value(found.bsuid.clone().or_else(|| who.user_id.clone())),
-                )
-                .col_expr(contact::Column::UpdatedAt, Expr::value(now))
-                .filter(contact::Column::Id.eq(found.id.clone()))
-                .exec(txn)
-                .await?;
-        }
-        return Ok(found);
-    }
-    contact::Entity::insert(contact::ActiveModel {
-        id: Set(uuid::Uuid::now_v7().to_string()),
-        tenant_id: Set(tenant.to_string()),
-        wa_id: Set(who.wa_id.clone()),
-        bsuid: Set(who.user_id.clone()),
-        profile_name: Set(who.profile.name.chars().take(200).collect()),
-        opted_out: Set(false),
-        opted_out_at: Set(None),
-        opt_out_source: Set(String::new()),
-        created_at: Set(now),
-        updated_at: Set(now),
-    })
-    .on_conflict_do_nothing()
-    .exec(txn)
-    .await?;
-    find()
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound("a contact without wa_id or user id".into()))
-}
-
-/// The thread of `contact` on `number`, created on first contact.
-async fn conversation_for(
-    txn: &DatabaseTransaction,
-    tenant: TenantId,
-    contact_id: &str,
-    number: &str,
-    now: DateTime<Utc>,
-) -> Result<conversation::Model, DbErr> {
-    let find = || {
-        conversation::Entity::find()
-            .filter(conversation::Column::TenantId.eq(tenant.to_string()))
-            .filter(conversation::Column::ContactId.eq(contact_id))
-            .filter(conversation::Column::PhoneNumberId.eq(number))
-            .one(txn)
-    };
-    if let Some(found) = find().await? {
-        return Ok(found);
-    }
-    conversation::Entity::insert(conversation::ActiveModel {
-        id: Set(uuid::Uuid::now_v7().to_string()),
-        tenant_id: Set(tenant.to_string()),
-        contact_id: Set(contact_id.to_string()),
-        phone_number_id: Set(number.to_string()),
-        status: Set("open".into()),
-        assignee_id: Set(None),
-        unread_count: Set(0),
-        last_inbound_at: Set(None),
-        last_message_at: Set(now),
-        created_at: Set(now),
-    })
-    .on_conflict_do_nothing()
-    .exec(txn)
-    .await?;
-    find()
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound("the conversation just made".into()))
-}
-
-/// Applies the recorded, not yet applied statuses of `wamid` to its
-/// message, if `tenant` has one with that wamid: each moves it forward only,
-/// and each raises `message.status` once. Called when a status arrives, and
-/// when an outbound message's wamid is recorded (a status may come first).
-pub async fn apply_pending(
-    txn: &impl ConnectionTrait,
-    outbox: &Outbox,
-    tenant: TenantId,
-    wamid: &str,
-) -> Result<usize, DbErr> {
-    let Some(message) = message::Entity::find()
-        .filter(message::Column::TenantId.eq(tenant.to_string()))
-        .filter(message::Column::Wamid.eq(wamid))
-        .one(txn)
-        .await?
-    else {
-        return Ok(0);
-    };
-    let pending = message_status::Entity::find()
-        .filter(message_status::Column::Wamid.eq(wamid))
-        .filter(message_status::Column::TenantId.eq(tenant.to_string()))
-        .filter(message_status::Column::Applied.eq(false))
-        .all(txn)
-        .await?;
-    let mut current = message.status.clone();
-    let mut latest: Option<(String, DateTime<Utc>, Option<i64>, String)> = None;
-    for status in &pending {
-        let detail: Value = serde_json::from_str(&status.detail).unwrap_or_default();
-        let error = &detail["errors"][0];
-        let error_code = error["code"].as_i64();
-        let moves = current != "failed"
-            && (status.status == "failed" || rank(&status.status) > rank(&current));
-        if moves {
-            current = status.status.clone();
-            latest = Some((
-                status.status.clone(),
-                status.occurred_at,
-                error_code,
-                error["title"].as_str().unwrap_or_default().to_string(),
-            ));
-        }
-        let event = MessageStatusChanged {
-            tenant_id: tenant.to_string(),
-            message_id: message.id.clone(),
-            wamid: wamid.to_string(),
-            status: status.status.clone(),
-            pricing: detail.get("pricing").filter(|p| !p.is_null()).cloned(),
-            error_code,
-        };
-        outbox
-            .stage(txn, &Envelope::json(events::MESSAGE_STATUS, &event))
-            .await?;
-    }
-    if let Some((status, at, code, title)) = latest {
-        // Conditional on what the row holds when the update runs: a worker
-        // applying a later status of the same message at the same time
-        // cannot be overwritten by an earlier one.
-        let earlier: Vec<&str> = ["queued", "sent", "delivered", "read", "played"]
-            .into_iter()
-            .filter(|s| status == "failed" || rank(s) < rank(&status))
-            .collect();
-        message::Entity::update_many()
-            .col_expr(message::Column::Status, Expr::value(status))
-            .col_expr(message::Column::StatusAt, Expr::value(at))
-            .col_expr(
-                message::Column::ErrorCode,
-                Expr::value(code.map(|c| c as i32)),
-            )
-            .col_expr(
-                message::Column::ErrorTitle,
-                Expr::value(title.chars().take(300).collect::<String>()),
-            )
-            .filter(message::Column::Id.eq(message.id.clone()))
-            .filter(message::Column::Status.is_in(earlier))
-            .exec(txn)
-            .await?;
-    }
-    message_status::Entity::update_many()
-        .col_expr(message_status::Column::Applied, Expr::value(true))
-        .filter(message_status::Column::Wamid.eq(wamid))
-        .filter(message_status::Column::TenantId.eq(tenant.to_string()))
-        .exec(txn)
-        .await?;
-    Ok(pending.len())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn statuses_are_ordered_and_texts_found_in_every_kind() {
-        assert!(rank("read") > rank("delivered") && rank("delivered") > rank("sent"));
-        assert!(rank("failed") > rank("read"));
+    fn texts_are_found_in_every_kind() {
         let button = serde_json::json!({"type": "interactive", "interactive": {"type": "button_reply", "button_reply": {"id": "y", "title": "Yes"}}});
         assert_eq!(text_of(&button).as_deref(), Some("Yes"));
         let image = serde_json::json!({"type": "image", "image": {"id": "1", "caption": "look"}});

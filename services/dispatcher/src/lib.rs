@@ -17,6 +17,8 @@ pub mod ingest;
 pub mod payload;
 pub mod reads;
 pub mod routes;
+pub mod statuses;
+pub mod threads;
 
 use std::future::Future;
 use std::time::Duration;

@@ -35,24 +35,38 @@ impl Routes {
         &self,
         phone_number_id: &str,
     ) -> Result<Option<TenantId>, tonic::Status> {
-        if let Some(hit) = self.cache.get(phone_number_id) {
+        self.resolve(pb::ResolvePhoneNumberRequest {
+            phone_number_id: phone_number_id.to_string(),
+            waba_id: String::new(),
+        })
+        .await
+    }
+
+    /// The tenant owning WABA `waba_id`; `None` when nobody does.
+    pub async fn tenant_of_waba(&self, waba_id: &str) -> Result<Option<TenantId>, tonic::Status> {
+        self.resolve(pb::ResolvePhoneNumberRequest {
+            phone_number_id: String::new(),
+            waba_id: waba_id.to_string(),
+        })
+        .await
+    }
+
+    async fn resolve(
+        &self,
+        request: pb::ResolvePhoneNumberRequest,
+    ) -> Result<Option<TenantId>, tonic::Status> {
+        let key = format!("{}|{}", request.phone_number_id, request.waba_id);
+        if let Some(hit) = self.cache.get(&key) {
             return Ok(Some(hit));
         }
-        let answer = self
-            .tenancy
-            .clone()
-            .resolve_phone_number(pb::ResolvePhoneNumberRequest {
-                phone_number_id: phone_number_id.to_string(),
-            })
-            .await;
-        match answer {
+        match self.tenancy.clone().resolve_phone_number(request).await {
             Ok(route) => {
                 let tenant: TenantId = route
                     .into_inner()
                     .tenant_id
                     .parse()
                     .map_err(|_| tonic::Status::internal("tenancy answered a bad tenant id"))?;
-                self.cache.insert(phone_number_id.to_string(), tenant);
+                self.cache.insert(key, tenant);
                 Ok(Some(tenant))
             }
             Err(status) if status.code() == tonic::Code::NotFound => Ok(None),

@@ -265,7 +265,12 @@ aerostic_kit::service_impl! {
         }
 
         async fn resolve_phone_number(&self, request: Request<pb::ResolvePhoneNumberRequest>) -> Result<Response<pb::ResolvePhoneNumberResponse>, Status> {
-            let route = self.whatsapp.resolve(&request.into_inner().phone_number_id).await?;
+            let r = request.into_inner();
+            let route = if r.phone_number_id.is_empty() && !r.waba_id.is_empty() {
+                self.whatsapp.resolve_waba(&r.waba_id).await?
+            } else {
+                self.whatsapp.resolve(&r.phone_number_id).await?
+            };
             let tenant_status = if route.tenant_status == "active" { pb::TenantStatus::Active } else { pb::TenantStatus::Suspended };
             Ok(Response::new(pb::ResolvePhoneNumberResponse { tenant_id: route.tenant_id, whatsapp_account_id: route.account_id, tenant_status: tenant_status as i32 }))
         }

@@ -570,6 +570,31 @@ impl WhatsApp {
         }
         Ok(route)
     }
+
+    /// Which tenant a WABA belongs to (template, quality and account
+    /// webhooks name no number): the owner of its connected numbers.
+    pub async fn resolve_waba(&self, waba_id: &str) -> Result<Route, ApiError> {
+        let id = graph_id(waba_id).map_err(|p| ApiError::invalid_field("waba_id", p))?;
+        let account = whatsapp_account::Entity::find()
+            .filter(whatsapp_account::Column::WabaId.eq(&id))
+            .filter(whatsapp_account::Column::Status.eq("connected"))
+            .one(&self.db)
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorKind::NotFound,
+                    "waba_not_connected",
+                    "no workspace has a number of this WABA connected",
+                )
+            })?;
+        let tenant = find_tenant(&self.db, &account.tenant_id).await?;
+        Ok(Route {
+            tenant_id: account.tenant_id,
+            account_id: account.id,
+            tenant_status: tenant.status,
+        })
+    }
 }
 
 fn conflict_or_internal(e: sea_orm::DbErr) -> ApiError {

@@ -1,0 +1,113 @@
+//! A sender's contact and their conversation on a number: found, or made on
+//! first contact (concurrent workers making the same one find it instead).
+
+use aerostic_kit::ids::TenantId;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
+};
+
+use crate::entity::{contact, conversation};
+use crate::payload::WaContact;
+
+/// The tenant's contact for a sender, created on first contact (a
+/// concurrent first contact is found, not duplicated).
+pub async fn contact_for(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    who: &WaContact,
+) -> Result<contact::Model, DbErr> {
+    let find = || async {
+        let mut query =
+            contact::Entity::find().filter(contact::Column::TenantId.eq(tenant.to_string()));
+        query = match (&who.wa_id, &who.user_id) {
+            (Some(wa), _) => query.filter(contact::Column::WaId.eq(wa.clone())),
+            (None, Some(bsuid)) => query.filter(contact::Column::Bsuid.eq(bsuid.clone())),
+            (None, None) => return Ok(None),
+        };
+        query.one(txn).await
+    };
+    let now = Utc::now();
+    if let Some(found) = find().await? {
+        let name = &who.profile.name;
+        if (!name.is_empty() && *name != found.profile_name)
+            || (found.bsuid.is_none() && who.user_id.is_some())
+        {
+            contact::Entity::update_many()
+                .col_expr(
+                    contact::Column::ProfileName,
+                    Expr::value(if name.is_empty() {
+                        found.profile_name.clone()
+                    } else {
+                        name.clone()
+                    }),
+                )
+                .col_expr(
+                    contact::Column::Bsuid,
+                    Expr::value(found.bsuid.clone().or_else(|| who.user_id.clone())),
+                )
+                .col_expr(contact::Column::UpdatedAt, Expr::value(now))
+                .filter(contact::Column::Id.eq(found.id.clone()))
+                .exec(txn)
+                .await?;
+        }
+        return Ok(found);
+    }
+    contact::Entity::insert(contact::ActiveModel {
+        id: Set(uuid::Uuid::now_v7().to_string()),
+        tenant_id: Set(tenant.to_string()),
+        wa_id: Set(who.wa_id.clone()),
+        bsuid: Set(who.user_id.clone()),
+        profile_name: Set(who.profile.name.chars().take(200).collect()),
+        opted_out: Set(false),
+        opted_out_at: Set(None),
+        opt_out_source: Set(String::new()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    })
+    .on_conflict_do_nothing()
+    .exec(txn)
+    .await?;
+    find()
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("a contact without wa_id or user id".into()))
+}
+
+/// The thread of `contact` on `number`, created on first contact.
+pub async fn conversation_for(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    contact_id: &str,
+    number: &str,
+    now: DateTime<Utc>,
+) -> Result<conversation::Model, DbErr> {
+    let find = || {
+        conversation::Entity::find()
+            .filter(conversation::Column::TenantId.eq(tenant.to_string()))
+            .filter(conversation::Column::ContactId.eq(contact_id))
+            .filter(conversation::Column::PhoneNumberId.eq(number))
+            .one(txn)
+    };
+    if let Some(found) = find().await? {
+        return Ok(found);
+    }
+    conversation::Entity::insert(conversation::ActiveModel {
+        id: Set(uuid::Uuid::now_v7().to_string()),
+        tenant_id: Set(tenant.to_string()),
+        contact_id: Set(contact_id.to_string()),
+        phone_number_id: Set(number.to_string()),
+        status: Set("open".into()),
+        assignee_id: Set(None),
+        unread_count: Set(0),
+        last_inbound_at: Set(None),
+        last_message_at: Set(now),
+        created_at: Set(now),
+    })
+    .on_conflict_do_nothing()
+    .exec(txn)
+    .await?;
+    find()
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("the conversation just made".into()))
+}
