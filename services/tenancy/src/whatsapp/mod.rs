@@ -545,25 +545,16 @@ impl WhatsApp {
         {
             return Ok(route);
         }
-        let account = whatsapp_account::Entity::find()
-            .filter(whatsapp_account::Column::PhoneNumberId.eq(&id))
-            .filter(whatsapp_account::Column::Status.eq("connected"))
-            .one(&self.db)
-            .await
-            .map_err(ApiError::internal)?
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorKind::NotFound,
+        let route = self
+            .route_where(
+                whatsapp_account::Column::PhoneNumberId,
+                &id,
+                (
                     "number_not_connected",
                     "no workspace has this number connected",
-                )
-            })?;
-        let tenant = find_tenant(&self.db, &account.tenant_id).await?;
-        let route = Route {
-            tenant_id: account.tenant_id,
-            account_id: account.id,
-            tenant_status: tenant.status,
-        };
+                ),
+            )
+            .await?;
         let bytes = serde_json::to_vec(&route).expect("serialisable");
         if let Err(e) = self.cache.set(&key, &bytes, Some(ROUTE_TTL)).await {
             tracing::warn!(error = %e, "could not cache a number's route");
@@ -575,19 +566,32 @@ impl WhatsApp {
     /// webhooks name no number): the owner of its connected numbers.
     pub async fn resolve_waba(&self, waba_id: &str) -> Result<Route, ApiError> {
         let id = graph_id(waba_id).map_err(|p| ApiError::invalid_field("waba_id", p))?;
+        self.route_where(
+            whatsapp_account::Column::WabaId,
+            &id,
+            (
+                "waba_not_connected",
+                "no workspace has a number of this WABA connected",
+            ),
+        )
+        .await
+    }
+
+    /// The route of the connected account whose `column` is `id`, or
+    /// `missing` (code, message) as a 404.
+    async fn route_where(
+        &self,
+        column: whatsapp_account::Column,
+        id: &str,
+        missing: (&str, &str),
+    ) -> Result<Route, ApiError> {
         let account = whatsapp_account::Entity::find()
-            .filter(whatsapp_account::Column::WabaId.eq(&id))
+            .filter(column.eq(id))
             .filter(whatsapp_account::Column::Status.eq("connected"))
             .one(&self.db)
             .await
             .map_err(ApiError::internal)?
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorKind::NotFound,
-                    "waba_not_connected",
-                    "no workspace has a number of this WABA connected",
-                )
-            })?;
+            .ok_or_else(|| ApiError::new(ErrorKind::NotFound, missing.0, missing.1))?;
         let tenant = find_tenant(&self.db, &account.tenant_id).await?;
         Ok(Route {
             tenant_id: account.tenant_id,
