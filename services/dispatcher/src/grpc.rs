@@ -1,7 +1,6 @@
 //! The gRPC face of the dispatcher: identities unsealed, requests turned
 //! into domain calls, rows into messages.
 
-use aerostic_kit::context::Context;
 use aerostic_kit::identity::{Identity, IdentitySeal};
 use aerostic_proto::v1 as pb;
 use aerostic_proto::v1::dispatcher_server::Dispatcher;
@@ -12,12 +11,12 @@ use crate::reads::{ConversationFilter, ConversationRow, Page, Reads};
 
 /// The gRPC server of dispatcher.
 pub struct DispatcherGrpc {
-    /// Connections and settings.
-    pub ctx: Context,
     /// The inbox's reads.
     pub reads: Reads,
     /// Unseals callers' identities.
     pub seal: IdentitySeal,
+    /// Stores Meta's webhooks.
+    pub intake: crate::inbox::Intake,
 }
 
 impl DispatcherGrpc {
@@ -115,7 +114,9 @@ aerostic_kit::service_impl! {
                 .received_at
                 .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
                 .unwrap_or_else(chrono::Utc::now);
-            let id = crate::inbox::store(&self.ctx.db, self.ctx.broker.as_ref(), r.body, received_at)
+            let id = self
+                .intake
+                .store(r.body, received_at)
                 .await
                 .map_err(|e| Status::unavailable(format!("the webhook could not be stored: {e}")))?;
             Ok(Response::new(pb::IngestWebhookResponse { webhook_id: id, ..Default::default() }))

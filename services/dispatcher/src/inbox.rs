@@ -1,10 +1,12 @@
 //! Meta's webhooks in: the raw body is committed to `webhook_inbox` before
-//! anything else (the gateway answers Meta only then), handed to a worker
-//! through the broker, and marked processed once applied. A webhook whose
+//! anything else (the gateway answers Meta only then; concurrent webhooks
+//! share a commit), handed to a worker through the broker a batch at a
+//! time, and marked processed once applied. A webhook whose
 //! hand-off was lost (a crash between commit and publish, a worker that
 //! died mid-way) stays unprocessed and is handed off again by the sweep, so
 //! nothing stored is ever lost; applying twice changes nothing.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aerostic_kit::broker::{Broker, Envelope, Handler, HandlerError, QueueSpec};
@@ -15,6 +17,7 @@ use sea_orm::{
     QuerySelect,
 };
 use serde::{Deserialize, Serialize};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::entity::webhook_inbox;
 use crate::ingest::{Ingest, IngestError};
@@ -29,45 +32,114 @@ pub fn queue() -> QueueSpec {
     QueueSpec::new("dispatcher.webhooks", &[TOPIC])
 }
 
-/// The hand-off: which stored webhook to apply.
+/// The hand-off: which stored webhooks to apply.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Stored {
-    /// Its `webhook_inbox` id.
-    pub webhook_id: String,
+    /// Their `webhook_inbox` ids.
+    pub webhook_ids: Vec<String>,
 }
 
-/// Commits `body` and hands it off; its id. The answer waits for the commit
-/// (durability), not for the hand-off: a lost hand-off is swept up again.
-pub async fn store(
-    db: &DatabaseConnection,
-    broker: &dyn Broker,
+/// Most webhooks committed in one statement.
+pub const MAX_BATCH: usize = 256;
+/// Commits in flight at once (PostgreSQL then groups their flushes).
+const IN_FLIGHT: usize = 4;
+
+struct Pending {
     body: Vec<u8>,
     received_at: chrono::DateTime<Utc>,
-) -> Result<String, DbErr> {
-    let id = uuid::Uuid::now_v7().to_string();
-    webhook_inbox::Entity::insert(webhook_inbox::ActiveModel {
-        id: Set(id.clone()),
-        received_at: Set(received_at),
-        body: Set(body),
-        processed_at: Set(None),
-        queued_at: Set(Some(Utc::now())),
-        outcome: Set(String::new()),
-    })
-    .exec(db)
-    .await?;
-    hand_off(broker, &id).await;
-    Ok(id)
+    reply: oneshot::Sender<Result<String, String>>,
 }
 
-async fn hand_off(broker: &dyn Broker, id: &str) {
-    let envelope = Envelope::json(
-        TOPIC,
-        &Stored {
-            webhook_id: id.to_string(),
-        },
-    );
+/// Stores webhooks durably, many per commit: callers wait for their own
+/// commit, and one hand-off per batch follows without holding them up (a
+/// lost hand-off is swept up again).
+#[derive(Clone)]
+pub struct Intake {
+    sender: mpsc::Sender<Pending>,
+}
+
+impl Intake {
+    /// Starts the intake's batching task on `db`, handing off through `broker`.
+    pub fn start(db: DatabaseConnection, broker: Arc<dyn Broker>) -> Self {
+        let (sender, mut receiver) = mpsc::channel::<Pending>(8 * MAX_BATCH);
+        tokio::spawn(async move {
+            let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+            while let Some(first) = receiver.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match receiver.try_recv() {
+                        Ok(p) => batch.push(p),
+                        Err(_) => break,
+                    }
+                }
+                let slot = slots.clone().acquire_owned().await.expect("never closed");
+                let (db, broker) = (db.clone(), broker.clone());
+                tokio::spawn(async move {
+                    commit(&db, broker.as_ref(), batch).await;
+                    drop(slot);
+                });
+            }
+        });
+        Self { sender }
+    }
+
+    /// Stores `body` durably; its id once committed.
+    pub async fn store(
+        &self,
+        body: Vec<u8>,
+        received_at: chrono::DateTime<Utc>,
+    ) -> Result<String, String> {
+        let (reply, answer) = oneshot::channel();
+        self.sender
+            .send(Pending {
+                body,
+                received_at,
+                reply,
+            })
+            .await
+            .map_err(|_| "the intake stopped".to_string())?;
+        answer.await.map_err(|_| "the intake stopped".to_string())?
+    }
+}
+
+async fn commit(db: &DatabaseConnection, broker: &dyn Broker, batch: Vec<Pending>) {
+    let now = Utc::now();
+    let ids: Vec<String> = batch
+        .iter()
+        .map(|_| uuid::Uuid::now_v7().to_string())
+        .collect();
+    let rows = batch
+        .iter()
+        .zip(&ids)
+        .map(|(p, id)| webhook_inbox::ActiveModel {
+            id: Set(id.clone()),
+            received_at: Set(p.received_at),
+            body: Set(p.body.clone()),
+            processed_at: Set(None),
+            queued_at: Set(Some(now)),
+            outcome: Set(String::new()),
+        });
+    match webhook_inbox::Entity::insert_many(rows).exec(db).await {
+        Ok(_) => {
+            for (p, id) in batch.into_iter().zip(&ids) {
+                let _ = p.reply.send(Ok(id.clone()));
+            }
+            hand_off(broker, ids).await;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, webhooks = batch.len(), "storing webhooks failed; Meta will retry them");
+            for p in batch {
+                let _ = p.reply.send(Err(e.to_string()));
+            }
+        }
+    }
+}
+
+async fn hand_off(broker: &dyn Broker, webhook_ids: Vec<String>) {
+    let count = webhook_ids.len();
+    let envelope = Envelope::json(TOPIC, &Stored { webhook_ids });
     if let Err(e) = broker.publish(envelope).await {
-        tracing::warn!(error = %e, webhook_id = id, "handing a stored webhook off failed; the sweep will");
+        tracing::warn!(error = %e, webhooks = count, "handing stored webhooks off failed; the sweep will");
     }
 }
 
@@ -87,15 +159,38 @@ pub async fn requeue(
         .into_tuple()
         .all(db)
         .await?;
-    for id in &ids {
-        webhook_inbox::Entity::update_many()
-            .col_expr(webhook_inbox::Column::QueuedAt, Expr::value(Utc::now()))
-            .filter(webhook_inbox::Column::Id.eq(id.clone()))
-            .exec(db)
-            .await?;
-        hand_off(broker, id).await;
+    if ids.is_empty() {
+        return Ok(0);
     }
-    Ok(ids.len())
+    webhook_inbox::Entity::update_many()
+        .col_expr(webhook_inbox::Column::QueuedAt, Expr::value(Utc::now()))
+        .filter(webhook_inbox::Column::Id.is_in(ids.clone()))
+        .exec(db)
+        .await?;
+    let count = ids.len();
+    for chunk in ids.chunks(MAX_BATCH) {
+        hand_off(broker, chunk.to_vec()).await;
+    }
+    Ok(count)
+}
+
+/// Marks webhook `id` processed with `outcome` (inside the caller's
+/// transaction when it applied the webhook).
+pub async fn mark_processed(
+    db: &impl sea_orm::ConnectionTrait,
+    id: &str,
+    outcome: &str,
+) -> Result<(), DbErr> {
+    webhook_inbox::Entity::update_many()
+        .col_expr(webhook_inbox::Column::ProcessedAt, Expr::value(Utc::now()))
+        .col_expr(
+            webhook_inbox::Column::Outcome,
+            Expr::value(outcome.chars().take(500).collect::<String>()),
+        )
+        .filter(webhook_inbox::Column::Id.eq(id))
+        .exec(db)
+        .await
+        .map(|_| ())
 }
 
 /// Sweeps every few seconds until aborted.
@@ -127,53 +222,34 @@ impl Worker {
     pub fn new(db: DatabaseConnection, ingest: Ingest) -> Self {
         Self { db, ingest }
     }
-
-    async fn finish(&self, id: &str, outcome: String) -> Result<(), DbErr> {
-        webhook_inbox::Entity::update_many()
-            .col_expr(webhook_inbox::Column::ProcessedAt, Expr::value(Utc::now()))
-            .col_expr(
-                webhook_inbox::Column::Outcome,
-                Expr::value(outcome.chars().take(500).collect::<String>()),
-            )
-            .filter(webhook_inbox::Column::Id.eq(id))
-            .exec(&self.db)
-            .await
-            .map(|_| ())
-    }
 }
 
 #[async_trait::async_trait]
 impl Handler for Worker {
     async fn handle(&self, envelope: &Envelope) -> Result<(), HandlerError> {
         let stored: Stored = envelope.parse().map_err(HandlerError::permanent)?;
-        let Some(row) = webhook_inbox::Entity::find_by_id(stored.webhook_id.clone())
-            .one(&self.db)
+        let rows = webhook_inbox::Entity::find()
+            .filter(webhook_inbox::Column::Id.is_in(stored.webhook_ids))
+            .filter(webhook_inbox::Column::ProcessedAt.is_null())
+            .order_by_asc(webhook_inbox::Column::Id)
+            .all(&self.db)
             .await
-            .map_err(HandlerError::retry)?
-        else {
-            return Err(HandlerError::permanent("no such stored webhook"));
-        };
-        if row.processed_at.is_some() {
-            return Ok(());
-        }
-        match self.ingest.apply(&row.id, &row.body).await {
-            Ok(s) => {
-                metrics::counter!("aerostic_webhooks_applied_total").increment(1);
-                let outcome = format!(
-                    "messages {}, statuses {}, duplicates {}, unrouted {}",
-                    s.messages, s.statuses, s.duplicates, s.unrouted
-                );
-                self.finish(&row.id, outcome)
-                    .await
-                    .map_err(HandlerError::retry)
+            .map_err(HandlerError::retry)?;
+        // In order; what was applied stays applied if a later one fails and
+        // the hand-off comes again.
+        for row in rows {
+            match self.ingest.apply(&row.id, &row.body).await {
+                // Applied and marked processed in one transaction.
+                Ok(_) => metrics::counter!("aerostic_webhooks_applied_total").increment(1),
+                Err(IngestError::Malformed(why)) => {
+                    tracing::warn!(webhook_id = %row.id, "a stored webhook is not Meta's shape; kept as received");
+                    mark_processed(&self.db, &row.id, &format!("malformed: {why}"))
+                        .await
+                        .map_err(HandlerError::retry)?;
+                }
+                Err(e) => return Err(HandlerError::retry(e)),
             }
-            Err(IngestError::Malformed(why)) => {
-                tracing::warn!(webhook_id = %row.id, "a stored webhook is not Meta's shape; kept as received");
-                self.finish(&row.id, format!("malformed: {why}"))
-                    .await
-                    .map_err(HandlerError::retry)
-            }
-            Err(e) => Err(HandlerError::retry(e)),
         }
+        Ok(())
     }
 }

@@ -38,6 +38,16 @@ pub struct Summary {
     pub unrouted: u32,
 }
 
+impl Summary {
+    /// The outcome kept with the webhook.
+    pub fn outcome(&self) -> String {
+        format!(
+            "messages {}, statuses {}, duplicates {}, unrouted {}",
+            self.messages, self.statuses, self.duplicates, self.unrouted
+        )
+    }
+}
+
 /// Why a webhook was not applied.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -111,6 +121,9 @@ impl Ingest {
             )));
         }
         let mut summary = Summary::default();
+        // One transaction for the whole webhook, its "processed" mark
+        // included: one commit, and nothing half-applied is marked done.
+        let txn = self.db.begin().await?;
         let changes: Vec<(&str, &payload::Change)> = payload
             .entry
             .iter()
@@ -133,16 +146,13 @@ impl Ingest {
                     .await
                     .map_err(IngestError::Routing)?
                 else {
-                    self.unrouted(webhook_id, &format!("waba:{waba_id}"), change)
-                        .await?;
+                    unrouted(&txn, webhook_id, &format!("waba:{waba_id}"), change).await?;
                     summary.unrouted += 1;
                     continue;
                 };
-                let txn = self.db.begin().await?;
                 if !self.account_update(&txn, tenant, waba_id, change).await? {
                     summary.duplicates += 1;
                 }
-                txn.commit().await?;
                 continue;
             }
             let Some(tenant) = self
@@ -151,11 +161,10 @@ impl Ingest {
                 .await
                 .map_err(IngestError::Routing)?
             else {
-                self.unrouted(webhook_id, number, change).await?;
+                unrouted(&txn, webhook_id, number, change).await?;
                 summary.unrouted += 1;
                 continue;
             };
-            let txn = self.db.begin().await?;
             match change.field.as_str() {
                 "messages" => {
                     let value: MessagesValue = serde_json::from_value(change.value.clone())
@@ -165,8 +174,9 @@ impl Ingest {
                 "user_preferences" => self.preferences(&txn, tenant, &change.value).await?,
                 _ => {}
             }
-            txn.commit().await?;
         }
+        crate::inbox::mark_processed(&txn, webhook_id, &summary.outcome()).await?;
+        txn.commit().await?;
         self.outbox.wake();
         Ok(summary)
     }
@@ -227,27 +237,6 @@ impl Ingest {
                 .await?;
         }
         Ok(true)
-    }
-
-    async fn unrouted(
-        &self,
-        webhook_id: &str,
-        number: &str,
-        change: &payload::Change,
-    ) -> Result<(), DbErr> {
-        metrics::counter!("aerostic_webhook_unrouted_changes_total").increment(1);
-        tracing::warn!(phone_number_id = number, field = %change.field, "a webhook change for a number no tenant owns was kept");
-        unrouted_change::Entity::insert(unrouted_change::ActiveModel {
-            id: Set(uuid::Uuid::now_v7().to_string()),
-            webhook_id: Set(webhook_id.to_string()),
-            phone_number_id: Set(number.chars().take(64).collect()),
-            field: Set(change.field.chars().take(64).collect()),
-            payload: Set(change.value.to_string()),
-            created_at: Set(Utc::now()),
-        })
-        .exec(&self.db)
-        .await
-        .map(|_| ())
     }
 
     async fn messages(
@@ -443,6 +432,27 @@ impl Ingest {
         }
         Ok(())
     }
+}
+
+async fn unrouted(
+    txn: &DatabaseTransaction,
+    webhook_id: &str,
+    number: &str,
+    change: &payload::Change,
+) -> Result<(), DbErr> {
+    metrics::counter!("aerostic_webhook_unrouted_changes_total").increment(1);
+    tracing::warn!(phone_number_id = number, field = %change.field, "a webhook change for a number no tenant owns was kept");
+    unrouted_change::Entity::insert(unrouted_change::ActiveModel {
+        id: Set(uuid::Uuid::now_v7().to_string()),
+        webhook_id: Set(webhook_id.to_string()),
+        phone_number_id: Set(number.chars().take(64).collect()),
+        field: Set(change.field.chars().take(64).collect()),
+        payload: Set(change.value.to_string()),
+        created_at: Set(Utc::now()),
+    })
+    .exec(txn)
+    .await
+    .map(|_| ())
 }
 
 #[cfg(test)]

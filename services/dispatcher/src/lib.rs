@@ -63,7 +63,7 @@ pub async fn run(
         DispatcherServer::new(grpc::DispatcherGrpc {
             reads: reads::Reads::new(ctx.db.clone()),
             seal: ctx.secrets.identity_seal(),
-            ctx,
+            intake: inbox::Intake::start(ctx.db.clone(), ctx.broker.clone()),
         }),
         listener,
         shutdown,

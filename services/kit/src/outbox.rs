@@ -74,7 +74,7 @@ impl Outbox {
             .limit(batch)
             .to_owned();
         let rows = db.query_all(&select).await?;
-        let mut published = 0;
+        let mut published: Vec<String> = Vec::new();
         for row in rows {
             let id: String = row.try_get("", "id")?;
             let headers: String = row.try_get("", "headers")?;
@@ -91,14 +91,21 @@ impl Outbox {
                     .increment(1);
                 break;
             }
+            published.push(id);
+        }
+        // One delete for the round: a crash before it publishes these again,
+        // which consumers dedupe by envelope id.
+        if !published.is_empty() {
             let delete = Query::delete()
                 .from_table(Alias::new(self.table))
-                .and_where(Expr::col(Alias::new("id")).eq(Value::from(id)))
+                .and_where(
+                    Expr::col(Alias::new("id"))
+                        .is_in(published.iter().map(|id| Value::from(id.clone()))),
+                )
                 .to_owned();
             db.execute(&delete).await?;
-            published += 1;
         }
-        Ok(published)
+        Ok(published.len())
     }
 
     /// Events staged and not yet published.
