@@ -8,8 +8,8 @@
 use aerostic_kit::broker::Envelope;
 use aerostic_kit::ids::TenantId;
 use aerostic_kit::outbox::Outbox;
-use chrono::Utc;
-use sea_orm::sea_query::{Expr, ExprTrait};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
     QueryFilter, TransactionTrait, TryInsertResult,
@@ -86,6 +86,29 @@ pub struct Ingest {
     db: DatabaseConnection,
     routes: Routes,
     outbox: Outbox,
+    /// Senders' contacts and conversations already stored, by tenant,
+    /// sender and number: a regular's message skips both lookups.
+    known: moka::sync::Cache<String, Thread>,
+}
+
+/// A sender's contact and conversation on a number.
+#[derive(Debug, Clone)]
+pub struct Thread {
+    contact_id: String,
+    contact_name: String,
+    conversation_id: String,
+}
+
+/// `column` set to `at` unless it already holds a later time.
+fn later(column: conversation::Column, at: DateTime<Utc>) -> Expr {
+    Expr::case(
+        Condition::any()
+            .add(Expr::col(column).is_null())
+            .add(Expr::col(column).lt(at)),
+        Expr::value(at),
+    )
+    .finally(Expr::col(column))
+    .into()
 }
 
 /// The text a person reads in `message`, if it has one.
@@ -107,7 +130,15 @@ fn text_of(message: &Value) -> Option<String> {
 impl Ingest {
     /// Applies webhooks to `db`, routing with `routes`, staging events in `outbox`.
     pub fn new(db: DatabaseConnection, routes: Routes, outbox: Outbox) -> Self {
-        Self { db, routes, outbox }
+        Self {
+            db,
+            routes,
+            outbox,
+            known: moka::sync::Cache::builder()
+                .max_capacity(200_000)
+                .time_to_live(std::time::Duration::from_secs(600))
+                .build(),
+        }
     }
 
     /// Applies webhook `webhook_id`'s `body`.
@@ -124,6 +155,7 @@ impl Ingest {
         // One transaction for the whole webhook, its "processed" mark
         // included: one commit, and nothing half-applied is marked done.
         let txn = self.db.begin().await?;
+        let mut learned = Vec::new();
         let changes: Vec<(&str, &payload::Change)> = payload
             .entry
             .iter()
@@ -169,7 +201,8 @@ impl Ingest {
                 "messages" => {
                     let value: MessagesValue = serde_json::from_value(change.value.clone())
                         .map_err(|e| IngestError::Malformed(e.to_string()))?;
-                    self.messages(&txn, tenant, &value, &mut summary).await?;
+                    self.messages(&txn, tenant, &value, &mut summary, &mut learned)
+                        .await?;
                 }
                 "user_preferences" => self.preferences(&txn, tenant, &change.value).await?,
                 _ => {}
@@ -177,6 +210,10 @@ impl Ingest {
         }
         crate::inbox::mark_processed(&txn, webhook_id, &summary.outcome()).await?;
         txn.commit().await?;
+        // Only what is committed may be remembered.
+        for (key, thread) in learned {
+            self.known.insert(key, thread);
+        }
         self.outbox.wake();
         Ok(summary)
     }
@@ -245,6 +282,7 @@ impl Ingest {
         tenant: TenantId,
         value: &MessagesValue,
         summary: &mut Summary,
+        learned: &mut Vec<(String, Thread)>,
     ) -> Result<(), IngestError> {
         let number = &value.metadata.phone_number_id;
         for raw in &value.messages {
@@ -266,17 +304,42 @@ impl Ingest {
                     user_id: from_user.map(str::to_string),
                     ..Default::default()
                 });
-            let contact = contact_for(txn, tenant, &profile).await?;
             let now = Utc::now();
             let sent_at = payload::seconds(&raw["timestamp"]).unwrap_or(now);
-            let conversation = conversation_for(txn, tenant, &contact.id, number, sent_at).await?;
+            let sender = profile.wa_id.clone().or_else(|| profile.user_id.clone());
+            let key = format!("{tenant}|{}|{number}", sender.unwrap_or_default());
+            let name = &profile.profile.name;
+            let thread = match self
+                .known
+                .get(&key)
+                .filter(|t| name.is_empty() || *name == t.contact_name)
+            {
+                Some(thread) => thread,
+                None => {
+                    let contact = contact_for(txn, tenant, &profile).await?;
+                    let conversation =
+                        conversation_for(txn, tenant, &contact.id, number, sent_at).await?;
+                    let thread = Thread {
+                        contact_name: if name.is_empty() {
+                            contact.profile_name
+                        } else {
+                            name.clone()
+                        },
+                        contact_id: contact.id,
+                        conversation_id: conversation.id,
+                    };
+                    learned.push((key, thread.clone()));
+                    thread
+                }
+            };
+            let (contact_id, conversation_id) = (thread.contact_id, thread.conversation_id);
             let kind = raw["type"].as_str().unwrap_or("unsupported").to_string();
             let id = uuid::Uuid::now_v7().to_string();
             let inserted = message::Entity::insert(message::ActiveModel {
                 id: Set(id.clone()),
                 tenant_id: Set(tenant.to_string()),
-                conversation_id: Set(conversation.id.clone()),
-                contact_id: Set(contact.id.clone()),
+                conversation_id: Set(conversation_id.clone()),
+                contact_id: Set(contact_id.clone()),
                 direction: Set("inbound".into()),
                 kind: Set(kind.chars().take(32).collect()),
                 content: Set(raw.to_string()),
@@ -304,20 +367,17 @@ impl Ingest {
                     Expr::col(conversation::Column::UnreadCount).add(1),
                 )
                 // Meta's time of the message, never moving back: workers may
-                // apply a conversation's webhooks out of order.
+                // apply a conversation's webhooks out of order, so the row
+                // decides, not what this worker read.
                 .col_expr(
                     conversation::Column::LastInboundAt,
-                    Expr::value(
-                        conversation
-                            .last_inbound_at
-                            .map_or(sent_at, |t| Ord::max(t, sent_at)),
-                    ),
+                    later(conversation::Column::LastInboundAt, sent_at),
                 )
                 .col_expr(
                     conversation::Column::LastMessageAt,
-                    Expr::value(Ord::max(conversation.last_message_at, sent_at)),
+                    later(conversation::Column::LastMessageAt, sent_at),
                 )
-                .filter(conversation::Column::Id.eq(conversation.id.clone()))
+                .filter(conversation::Column::Id.eq(conversation_id.clone()))
                 .exec(txn)
                 .await?;
             let text = text_of(raw);
@@ -325,13 +385,13 @@ impl Ingest {
                 && let Some(t) = &text
                 && STOP_WORDS.contains(&t.trim().to_lowercase().as_str())
             {
-                self.opt_out(txn, tenant, &contact.id, "keyword").await?;
+                self.opt_out(txn, tenant, &contact_id, "keyword").await?;
             }
             let event = MessageReceived {
                 tenant_id: tenant.to_string(),
                 message_id: id,
-                conversation_id: conversation.id,
-                contact_id: contact.id,
+                conversation_id,
+                contact_id,
                 phone_number_id: number.clone(),
                 wamid: wamid.to_string(),
                 kind,
