@@ -7,8 +7,10 @@ mod common;
 use std::time::Duration;
 
 use aerostic_dispatcher::events::MessageReceived;
-use common::meta::{connected_number, count, eventually, post_webhook, sign, text_payload};
-use common::spawn_app_with_sandbox;
+use common::meta::{
+    connected_number, count, eventually, messages_payload, post_webhook, sign, text_payload,
+};
+use common::{spawn_app_with_sandbox, spawn_embedded};
 use reqwest::Method;
 use serde_json::json;
 
@@ -171,4 +173,44 @@ async fn a_change_for_a_number_nobody_owns_is_kept_and_reported() {
     )
     .await;
     assert_eq!(count(&app, "SELECT COUNT(*) FROM messages").await, 0);
+}
+
+#[tokio::test]
+async fn the_embedded_backends_keep_the_same_promises() {
+    // SQLite, the in-process broker and cache: what `aerostic dev` runs.
+    let app = spawn_embedded().await;
+    let phone_id = connected_number(&app).await;
+    let body = text_payload(&phone_id, "wamid.HBgNembedded", "Olá 😮");
+    for _ in 0..2 {
+        let (status, _) = post_webhook(&app, &body, Some(sign(&body))).await;
+        assert_eq!(status, 200);
+    }
+    let status = messages_payload(
+        &phone_id,
+        vec![],
+        vec![
+            json!({"id": "wamid.unknown", "status": "delivered", "timestamp": "1760000100", "recipient_id": "5511988887777"}),
+        ],
+    );
+    let (code, _) = post_webhook(&app, &status, Some(sign(&status))).await;
+    assert_eq!(code, 200);
+    eventually(
+        &app,
+        "SELECT COUNT(*) FROM webhook_inbox WHERE processed_at IS NULL",
+        0,
+    )
+    .await;
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM messages").await,
+        1,
+        "once per wamid"
+    );
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM message_statuses").await,
+        1
+    );
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM conversations WHERE unread_count = 1 AND last_inbound_at IS NOT NULL").await,
+        1
+    );
 }

@@ -80,6 +80,44 @@ pub async fn spawn_app_with_sandbox() -> TestApp {
     spawn_with(Some(control), Default::default()).await
 }
 
+/// The embedded platform, as `aerostic dev` runs it (SQLite, the in-process
+/// broker and cache, the Meta sandbox), for the tests both backends share.
+pub async fn spawn_embedded() -> TestApp {
+    init_logs();
+    let any = SocketAddr::from(([127, 0, 0, 1], 0));
+    let data_dir = std::env::temp_dir().join(format!("aerostic-embedded-{}", uuid::Uuid::new_v4()));
+    let mut spec = aerostic_launcher::prepare_dev(&aerostic_launcher::DevOptions {
+        data_dir: data_dir.clone(),
+        gateway_addr: any,
+        grpc_base_port: 0,
+        sandbox_addr: any,
+    })
+    .expect("the embedded spec");
+    let mail_dir = data_dir.join("mail");
+    spec.mail.url = format!("file://{}", mail_dir.display());
+    let (backends, secrets, control) = (
+        spec.backends.clone(),
+        spec.secrets.clone(),
+        spec.sandbox.clone().map(|(_, c)| c),
+    );
+    let platform = Platform::start(spec)
+        .await
+        .expect("the embedded platform starts");
+    let sandbox = platform
+        .sandbox
+        .zip(control)
+        .map(|(addr, control)| (format!("http://{addr}"), control));
+    TestApp {
+        base: format!("http://{}", platform.gateway),
+        platform,
+        backends,
+        http: reqwest::Client::new(),
+        sandbox,
+        secrets,
+        mail_dir,
+    }
+}
+
 /// The platform reaching Meta as `meta` says (e.g. a sandbox of the test's own).
 pub async fn spawn_with(
     sandbox_control: Option<String>,
