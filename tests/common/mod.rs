@@ -103,19 +103,7 @@ pub async fn spawn_embedded() -> TestApp {
     let platform = Platform::start(spec)
         .await
         .expect("the embedded platform starts");
-    let sandbox = platform
-        .sandbox
-        .zip(control)
-        .map(|(addr, control)| (format!("http://{addr}"), control));
-    TestApp {
-        base: format!("http://{}", platform.gateway),
-        platform,
-        backends,
-        http: reqwest::Client::new(),
-        sandbox,
-        secrets,
-        mail_dir,
-    }
+    TestApp::of(platform, backends, secrets, control, mail_dir)
 }
 
 /// The platform reaching Meta as `meta` says (e.g. a sandbox of the test's own).
@@ -145,18 +133,31 @@ pub async fn spawn_with(
     })
     .await
     .expect("the platform starts");
-    let sandbox = platform
-        .sandbox
-        .zip(sandbox_control)
-        .map(|(addr, control)| (format!("http://{addr}"), control));
-    TestApp {
-        base: format!("http://{}", platform.gateway),
-        platform,
-        backends,
-        http: reqwest::Client::new(),
-        sandbox,
-        secrets,
-        mail_dir,
+    TestApp::of(platform, backends, secrets, sandbox_control, mail_dir)
+}
+
+impl TestApp {
+    /// The handle of a started `platform`.
+    fn of(
+        platform: Platform,
+        backends: Backends,
+        secrets: Secrets,
+        sandbox_control: Option<String>,
+        mail_dir: std::path::PathBuf,
+    ) -> Self {
+        let sandbox = platform
+            .sandbox
+            .zip(sandbox_control)
+            .map(|(addr, control)| (format!("http://{addr}"), control));
+        Self {
+            base: format!("http://{}", platform.gateway),
+            platform,
+            backends,
+            http: reqwest::Client::new(),
+            sandbox,
+            secrets,
+            mail_dir,
+        }
     }
 }
 
