@@ -369,3 +369,42 @@ async fn template_and_account_updates_are_kept_once_and_template_reviews_raise_e
     );
     assert_eq!(review.waba_id, waba);
 }
+
+#[tokio::test]
+async fn a_customer_who_changed_their_number_keeps_their_contact() {
+    let app = spawn_app_with_sandbox().await;
+    let phone_id = connected_number(&app).await;
+    let hello = json!({"from": "5511988887777", "id": "wamid.before", "timestamp": "1760000000", "type": "text", "text": {"body": "oi"}});
+    let moved = json!({"from": "5511988887777", "id": "wamid.moved", "timestamp": "1760000100", "type": "system",
+        "system": {"body": "User A changed from 5511988887777 to 5511977770000", "wa_id": "5511977770000", "type": "user_changed_number"}});
+    let again = json!({"from": "5511977770000", "id": "wamid.after", "timestamp": "1760000200", "type": "text", "text": {"body": "sou eu"}});
+    for message in [hello, moved, again] {
+        // One at a time: the change must land before the new number writes.
+        let body = messages_payload(&phone_id, vec![message], vec![]);
+        let (code, _) = post_webhook(&app, &body, Some(sign(&body))).await;
+        assert_eq!(code, 200);
+        eventually(
+            &app,
+            "SELECT COUNT(*) FROM webhook_inbox WHERE processed_at IS NULL",
+            0,
+        )
+        .await;
+    }
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM contacts").await,
+        1,
+        "the new number is the same person"
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM contacts WHERE wa_id = '5511977770000'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(&app, "SELECT COUNT(DISTINCT contact_id) FROM messages").await,
+        1
+    );
+}

@@ -111,6 +111,18 @@ fn later(column: conversation::Column, at: DateTime<Utc>) -> Expr {
     .into()
 }
 
+/// The new number of a `system` message saying the user changed theirs.
+fn changed_number(message: &Value) -> Option<&str> {
+    let system = &message["system"];
+    matches!(
+        system["type"].as_str(),
+        Some("user_changed_number" | "customer_changed_number")
+    )
+    .then(|| system["wa_id"].as_str())
+    .flatten()
+    .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// The text a person reads in `message`, if it has one.
 fn text_of(message: &Value) -> Option<String> {
     let kind = message["type"].as_str().unwrap_or_default();
@@ -386,6 +398,11 @@ impl Ingest {
                 && STOP_WORDS.contains(&t.trim().to_lowercase().as_str())
             {
                 self.opt_out(txn, tenant, &contact_id, "keyword").await?;
+            }
+            if kind == "system"
+                && let Some(new_number) = changed_number(raw)
+            {
+                crate::threads::move_number(txn, tenant, &contact_id, new_number).await?;
             }
             let event = MessageReceived {
                 tenant_id: tenant.to_string(),

@@ -111,3 +111,28 @@ pub async fn conversation_for(
         .await?
         .ok_or_else(|| DbErr::RecordNotFound("the conversation just made".into()))
 }
+
+/// The contact changed their number: future messages come from `wa_id`.
+/// Left as it is when another contact of the tenant already has it.
+pub async fn move_number(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    contact_id: &str,
+    wa_id: &str,
+) -> Result<(), DbErr> {
+    let taken = contact::Entity::find()
+        .filter(contact::Column::TenantId.eq(tenant.to_string()))
+        .filter(contact::Column::WaId.eq(wa_id))
+        .one(txn)
+        .await?
+        .is_some();
+    if !taken {
+        contact::Entity::update_many()
+            .col_expr(contact::Column::WaId, Expr::value(wa_id))
+            .col_expr(contact::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(contact::Column::Id.eq(contact_id))
+            .exec(txn)
+            .await?;
+    }
+    Ok(())
+}
