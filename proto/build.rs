@@ -8,6 +8,7 @@ const FILES: &[&str] = &[
     "aerostic/v1/automation.proto",
     "aerostic/v1/billing.proto",
     "aerostic/v1/anomaly.proto",
+    "aerostic/v1/events.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

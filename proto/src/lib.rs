@@ -14,6 +14,21 @@ pub mod v1 {
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/aerostic_descriptor.bin"));
 
+/// The field names of message `name` (e.g. `MessageStatusEvent`) of
+/// package `aerostic.v1`, as the contracts declare them; empty if unknown.
+/// Events travel as JSON with exactly these keys.
+pub fn field_names(name: &str) -> Vec<String> {
+    let set: prost_types::FileDescriptorSet =
+        prost::Message::decode(FILE_DESCRIPTOR_SET).expect("the build wrote a valid set");
+    set.file
+        .iter()
+        .filter(|f| f.package() == "aerostic.v1")
+        .flat_map(|f| &f.message_type)
+        .find(|m| m.name() == name)
+        .map(|m| m.field.iter().map(|f| f.name().to_string()).collect())
+        .unwrap_or_default()
+}
+
 /// The enums' wire names as REST, the database and the kit spell them
 /// (`ROLE_WORKSPACE_ADMIN` ↔ `workspace_admin`), in one place.
 mod names {

@@ -158,4 +158,40 @@ mod tests {
         assert_eq!(fired.after(10), None, "announced once");
         assert_eq!(fired.after(50), Some(Change::Rearm));
     }
+
+    #[test]
+    fn the_event_and_the_status_billing_reads_match_their_contracts() {
+        let names = |v: serde_json::Value| {
+            let mut keys: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+            keys.sort();
+            keys
+        };
+        let declared = |m: &str| {
+            let mut f = aerostic_proto::field_names(m);
+            f.sort();
+            f
+        };
+        let low = LowBalance {
+            tenant_id: String::new(),
+            available_minor: 0,
+            threshold_minor: 0,
+            currency: String::new(),
+        };
+        assert_eq!(
+            names(serde_json::to_value(low).unwrap()),
+            declared("LowBalanceEvent")
+        );
+        let status = crate::status::MessageStatus {
+            tenant_id: aerostic_kit::ids::TenantId::new(),
+            message_id: aerostic_kit::ids::MessageId::new(),
+            wamid: String::new(),
+            status: String::new(),
+            pricing: None,
+            error_code: None,
+        };
+        assert_eq!(
+            names(serde_json::to_value(status).unwrap()),
+            declared("MessageStatusEvent")
+        );
+    }
 }

@@ -83,3 +83,73 @@ pub struct TemplateStatus {
     /// Meta's reason (NONE, INVALID_FORMAT, …).
     pub reason: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The JSON keys of `event`, sorted.
+    fn keys(event: impl Serialize) -> Vec<String> {
+        let value = serde_json::to_value(event).unwrap();
+        let mut keys: Vec<String> = value.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    }
+
+    fn declared(message: &str) -> Vec<String> {
+        let mut names = aerostic_proto::field_names(message);
+        assert!(!names.is_empty(), "{message} is declared in events.proto");
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn every_event_has_exactly_the_fields_its_proto_declares() {
+        let s = String::new;
+        assert_eq!(
+            keys(MessageReceived {
+                tenant_id: s(),
+                message_id: s(),
+                conversation_id: s(),
+                contact_id: s(),
+                phone_number_id: s(),
+                wamid: s(),
+                kind: s(),
+                text: None,
+                message: Value::Null,
+            }),
+            declared("MessageReceivedEvent")
+        );
+        assert_eq!(
+            keys(MessageStatusChanged {
+                tenant_id: s(),
+                message_id: s(),
+                wamid: s(),
+                status: s(),
+                pricing: None,
+                error_code: None,
+            }),
+            declared("MessageStatusEvent")
+        );
+        assert_eq!(
+            keys(ContactOptedOut {
+                tenant_id: s(),
+                contact_id: s(),
+                source: s(),
+            }),
+            declared("ContactOptedOutEvent")
+        );
+        assert_eq!(
+            keys(TemplateStatus {
+                tenant_id: s(),
+                waba_id: s(),
+                template_id: s(),
+                name: s(),
+                language: s(),
+                event: s(),
+                reason: s(),
+            }),
+            declared("TemplateStatusEvent")
+        );
+    }
+}
