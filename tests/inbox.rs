@@ -144,3 +144,86 @@ async fn an_agent_reads_conversations_messages_and_contacts_of_their_workspace_o
         assert_eq!(status, 404, "{path}: {body}");
     }
 }
+
+#[tokio::test]
+async fn a_workspace_sets_its_own_stop_words_and_they_replace_the_defaults() {
+    let app = spawn_app_with_sandbox().await;
+    let admin = app.new_admin().await;
+    let phone_id = connect_number(&app, &admin).await;
+    let (status, defaults) = get(&app, &admin, "/v1/inbox/opt-out-keywords").await;
+    assert_eq!(status, 200, "{defaults}");
+    assert_eq!(defaults["defaults"], true);
+    assert!(
+        defaults["keywords"]["en"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("stop"))
+    );
+
+    let put = |body: Value| {
+        let (app, admin) = (&app, admin.clone());
+        async move {
+            app.call_on(
+                APP_HOST,
+                Method::PUT,
+                "/v1/inbox/opt-out-keywords",
+                Some(&admin),
+                Some(&body),
+            )
+            .await
+        }
+    };
+    let refused = put(json!({"keywords": {"portuguese": ["chega"]}})).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(refused.body["error"]["details"]["by_language.portuguese"].is_string());
+    let set = put(json!({"keywords": {"pt_BR": [" CHEGA ", "chega"]}})).await;
+    assert_eq!(set.status, 200, "{}", set.body);
+    assert_eq!(
+        set.body,
+        json!({"keywords": {"pt_BR": ["chega"]}, "defaults": false})
+    );
+
+    let (_, agent) = app.member(&admin, "agent").await;
+    let agent = agent["access_token"].as_str().unwrap().to_string();
+    let by_agent = app
+        .call_on(
+            APP_HOST,
+            Method::PUT,
+            "/v1/inbox/opt-out-keywords",
+            Some(&agent),
+            Some(&json!({"keywords": {}})),
+        )
+        .await;
+    assert_eq!(by_agent.status, 403, "only admins change them");
+
+    let messages = [
+        from("5511911110001", "Ana", "wamid.kw1", "Chega", 1760000001),
+        from("5511911110002", "Bruno", "wamid.kw2", "STOP", 1760000002),
+    ];
+    for (contact, message) in messages {
+        let mut body: Value =
+            serde_json::from_slice(&messages_payload(&phone_id, vec![message], vec![])).unwrap();
+        body["entry"][0]["changes"][0]["value"]["contacts"] = json!([contact]);
+        let bytes = common::meta::meta_bytes(&body);
+        let (status, _) = post_webhook(&app, &bytes, Some(sign(&bytes))).await;
+        assert_eq!(status, 200);
+    }
+    eventually(&app, "SELECT COUNT(*) FROM messages", 2).await;
+    let (_, contacts) = get(&app, &admin, "/v1/contacts").await;
+    let opted: Vec<(&str, bool)> = contacts["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap(),
+                c["opted_out"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert!(opted.contains(&("Ana", true)), "{opted:?}");
+    assert!(
+        opted.contains(&("Bruno", false)),
+        "the defaults no longer apply: {opted:?}"
+    );
+}

@@ -52,6 +52,8 @@ fn policy(operation_id: &str) -> Option<Policy> {
         // contacts:read (the matrix's key holds every scope).
         "inbox_conversations" | "inbox_conversation" | "inbox_messages" | "inbox_contacts"
         | "inbox_contact" => AnyCaller,
+        // People who answer conversations; API keys have no scope for it.
+        "inbox_keywords" => SignedInUser,
         "workspace_change_password" => SignedInUser,
         "billing_wallet" | "billing_ledger" | "billing_prices" | "billing_usage" => {
             AdminOrScopedKey
@@ -67,7 +69,8 @@ fn policy(operation_id: &str) -> Option<Policy> {
         | "whatsapp_start"
         | "whatsapp_finish"
         | "whatsapp_cloud_init"
-        | "billing_set_alert" => WorkspaceAdmin,
+        | "billing_set_alert"
+        | "inbox_set_keywords" => WorkspaceAdmin,
         id if id.starts_with("admin_") => PlatformAdmin,
         _ => return None,
     })

@@ -12,7 +12,7 @@ use utoipa::IntoParams;
 use crate::error::ErrorBody;
 use crate::identity::Caller;
 use crate::inbox_views::{ContactView, ConversationView, MessageView, Paged};
-use crate::openapi::{CallerErrors, ServerErrors};
+use crate::openapi::{BodyErrors, CallerErrors, ServerErrors};
 use crate::{AppState, GatewayError};
 
 fn page(limit: &str, cursor: String) -> Result<Option<pb::PageRequest>, GatewayError> {
@@ -215,4 +215,88 @@ pub async fn contact(
         .await?
         .into_inner();
     Ok(Json(ContactView::of(reply)))
+}
+
+/// A workspace's stop words.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct KeywordsView {
+    /// Language code -> lowercase words. A message that is nothing but one
+    /// of them (any case) opts its sender out.
+    pub keywords: std::collections::BTreeMap<String, Vec<String>>,
+    /// True while the platform's defaults apply.
+    pub defaults: bool,
+}
+
+impl KeywordsView {
+    fn of(k: pb::OptOutKeywords) -> Self {
+        Self {
+            keywords: k
+                .by_language
+                .into_iter()
+                .map(|(l, list)| (l, list.keywords))
+                .collect(),
+            defaults: k.defaults,
+        }
+    }
+}
+
+/// The words that opt a contact out.
+#[utoipa::path(get, path = "/v1/inbox/opt-out-keywords", operation_id = "inbox_keywords", tag = "inbox",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The words per language", body = KeywordsView),
+        CallerErrors, ServerErrors,
+    ))]
+pub async fn keywords(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+) -> Result<Json<KeywordsView>, GatewayError> {
+    let reply = s
+        .dispatcher
+        .clone()
+        .get_opt_out_keywords(s.as_caller(&c, pb::GetOptOutKeywordsRequest {}))
+        .await?
+        .into_inner();
+    Ok(Json(KeywordsView::of(reply)))
+}
+
+/// `PUT /v1/inbox/opt-out-keywords` body.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeywordsBody {
+    /// Language code (`en`, `pt_BR`, …) -> 1 to 50 words of 1 to 40
+    /// characters; at most 20 languages. Empty restores the defaults.
+    #[serde(default)]
+    #[schema(required = true)]
+    keywords: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// Replaces the workspace's stop words (workspace admins).
+#[utoipa::path(put, path = "/v1/inbox/opt-out-keywords", operation_id = "inbox_set_keywords", tag = "inbox",
+    request_body = KeywordsBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The words now in force", body = KeywordsView),
+        BodyErrors, CallerErrors, ServerErrors,
+    ))]
+pub async fn set_keywords(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    crate::json::ApiJson(b): crate::json::ApiJson<KeywordsBody>,
+) -> Result<Json<KeywordsView>, GatewayError> {
+    let request = pb::OptOutKeywords {
+        by_language: b
+            .keywords
+            .into_iter()
+            .map(|(l, keywords)| (l, pb::KeywordList { keywords }))
+            .collect(),
+        defaults: false,
+    };
+    let reply = s
+        .dispatcher
+        .clone()
+        .set_opt_out_keywords(s.as_caller(&c, request))
+        .await?
+        .into_inner();
+    Ok(Json(KeywordsView::of(reply)))
 }

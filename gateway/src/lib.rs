@@ -136,6 +136,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(inbox::messages))
         .routes(routes!(inbox::contacts))
         .routes(routes!(inbox::contact))
+        .routes(routes!(inbox::keywords, inbox::set_keywords))
         .routes(routes!(team::invite))
         .routes(routes!(team::accept))
         .routes(routes!(team::list))

@@ -113,6 +113,14 @@ enum AccountEvents {
 }
 
 #[derive(DeriveIden)]
+enum InboxSettings {
+    Table,
+    TenantId,
+    OptOutKeywords,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden)]
 enum DispatcherOutbox {
     Table,
     Id,
@@ -347,6 +355,18 @@ impl MigrationTrait for Migration {
         manager
             .create_table(
                 Table::create()
+                    .table(InboxSettings::Table)
+                    .if_not_exists()
+                    .col(string_len(InboxSettings::TenantId, 36).primary_key())
+                    // {"en": ["stop", …], "pt": ["parar", …]}; absent: the defaults.
+                    .col(text(InboxSettings::OptOutKeywords))
+                    .col(timestamp_with_time_zone(InboxSettings::UpdatedAt))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
                     .table(DispatcherOutbox::Table)
                     .if_not_exists()
                     .col(string_len(DispatcherOutbox::Id, 36).primary_key())
@@ -362,6 +382,7 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in [
             DispatcherOutbox::Table.into_iden(),
+            InboxSettings::Table.into_iden(),
             AccountEvents::Table.into_iden(),
             MessageStatuses::Table.into_iden(),
             Messages::Table.into_iden(),

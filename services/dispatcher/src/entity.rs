@@ -124,3 +124,12 @@ entity!(
     pub digest: String,
     pub created_at: DateTimeUtc,
 });
+
+entity!(
+    /// A tenant's inbox settings.
+    inbox_setting, "inbox_settings", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: String,
+    pub opt_out_keywords: String,
+    pub updated_at: DateTimeUtc,
+});

@@ -17,6 +17,19 @@ pub struct DispatcherGrpc {
     pub seal: IdentitySeal,
     /// Stores Meta's webhooks.
     pub intake: crate::inbox::Intake,
+    /// Each tenant's stop words.
+    pub keywords: crate::keywords::Keywords,
+}
+
+fn keywords_pb(words: crate::keywords::Words) -> pb::OptOutKeywords {
+    pb::OptOutKeywords {
+        by_language: words
+            .by_language
+            .into_iter()
+            .map(|(l, keywords)| (l, pb::KeywordList { keywords }))
+            .collect(),
+        defaults: words.defaults,
+    }
 }
 
 impl DispatcherGrpc {
@@ -157,6 +170,17 @@ aerostic_kit::service_impl! {
                 contacts: rows.into_iter().map(contact_pb).collect(),
                 page: Some(pb::PageResponse { next_cursor: next }),
             }))
+        }
+
+        async fn get_opt_out_keywords(&self, request: Request<pb::GetOptOutKeywordsRequest>) -> Result<Response<pb::OptOutKeywords>, Status> {
+            let caller = self.caller(&request)?;
+            Ok(Response::new(keywords_pb(self.keywords.get(&caller).await?)))
+        }
+
+        async fn set_opt_out_keywords(&self, request: Request<pb::OptOutKeywords>) -> Result<Response<pb::OptOutKeywords>, Status> {
+            let caller = self.caller(&request)?;
+            let raw = request.into_inner().by_language.into_iter().map(|(l, k)| (l, k.keywords)).collect();
+            Ok(Response::new(keywords_pb(self.keywords.set(&caller, raw).await?)))
         }
 
         async fn get_contact(&self, request: Request<pb::GetContactRequest>) -> Result<Response<pb::Contact>, Status> {

@@ -20,6 +20,7 @@ use crate::entity::{
     account_event, contact, conversation, message, message_status, unrouted_change,
 };
 use crate::events::{self, ContactOptedOut, MessageReceived, TemplateStatus};
+use crate::keywords::Keywords;
 use crate::payload::{self, MessagesValue, Payload, WaContact};
 use crate::routes::Routes;
 use crate::statuses::apply_pending;
@@ -62,24 +63,6 @@ pub enum IngestError {
     Routing(tonic::Status),
 }
 
-/// Words that opt a contact out when they are the whole message (any case).
-pub const STOP_WORDS: &[&str] = &[
-    "stop",
-    "unsubscribe",
-    "stopall",
-    "cancel",
-    "end",
-    "quit",
-    "parar",
-    "sair",
-    "cancelar",
-    "baja",
-    "alto",
-    "arrêt",
-    "arret",
-    "stopp",
-];
-
 /// Applies stored webhooks.
 #[derive(Clone)]
 pub struct Ingest {
@@ -89,6 +72,7 @@ pub struct Ingest {
     /// Senders' contacts and conversations already stored, by tenant,
     /// sender and number: a regular's message skips both lookups.
     known: moka::sync::Cache<String, Thread>,
+    keywords: Keywords,
 }
 
 /// A sender's contact and conversation on a number.
@@ -140,9 +124,11 @@ fn text_of(message: &Value) -> Option<String> {
 }
 
 impl Ingest {
-    /// Applies webhooks to `db`, routing with `routes`, staging events in `outbox`.
-    pub fn new(db: DatabaseConnection, routes: Routes, outbox: Outbox) -> Self {
+    /// Applies webhooks to `db`, routing with `routes`, staging events in
+    /// `outbox`, opting out on each tenant's `keywords`.
+    pub fn new(db: DatabaseConnection, routes: Routes, outbox: Outbox, keywords: Keywords) -> Self {
         Self {
+            keywords,
             db,
             routes,
             outbox,
@@ -395,7 +381,7 @@ impl Ingest {
             let text = text_of(raw);
             if kind == "text"
                 && let Some(t) = &text
-                && STOP_WORDS.contains(&t.trim().to_lowercase().as_str())
+                && self.keywords.of(tenant).await?.matches(t)
             {
                 self.opt_out(txn, tenant, &contact_id, "keyword").await?;
             }

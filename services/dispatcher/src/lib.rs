@@ -14,6 +14,7 @@ pub mod events;
 pub mod grpc;
 pub mod inbox;
 pub mod ingest;
+pub mod keywords;
 pub mod payload;
 pub mod reads;
 pub mod routes;
@@ -48,7 +49,13 @@ pub async fn run(
         outbox
             .clone()
             .spawn_relay(ctx.db.clone(), ctx.broker.clone(), Duration::from_secs(1));
-    let ingest = ingest::Ingest::new(ctx.db.clone(), routes::Routes::new(tenancy), outbox);
+    let keywords = keywords::Keywords::new(ctx.db.clone());
+    let ingest = ingest::Ingest::new(
+        ctx.db.clone(),
+        routes::Routes::new(tenancy),
+        outbox,
+        keywords.clone(),
+    );
     ctx.broker.declare(&inbox::queue()).await?;
     let workers = ctx
         .broker
@@ -64,6 +71,7 @@ pub async fn run(
             reads: reads::Reads::new(ctx.db.clone()),
             seal: ctx.secrets.identity_seal(),
             intake: inbox::Intake::start(ctx.db.clone(), ctx.broker.clone()),
+            keywords,
         }),
         listener,
         shutdown,
