@@ -125,7 +125,9 @@ pub fn banner(
         let seed = aerostic_sandbox::Seed::default();
         out.push_str(&format!(
             "  sandbox     http://{addr}  (Meta Cloud API simulator)\n              \
-             phone_number_id {}  access token {}  control token {control}\n",
+             phone_number_id {}  access token {}  control token {control}\n  \
+             webhooks    http://{gateway}/webhooks/meta  (the sandbox app's callback; \
+             customers write with POST {{sandbox}}/_sandbox/numbers/{{id}}/inbound)\n",
             seed.phone_number_id, seed.access_token
         ));
     }
