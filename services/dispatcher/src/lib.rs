@@ -32,6 +32,9 @@ use aerostic_proto::v1::dispatcher_server::DispatcherServer;
 use aerostic_proto::v1::tenancy_client::TenancyClient;
 use tokio::net::TcpListener;
 
+/// Hand-offs applied at once by one dispatcher process.
+pub const WEBHOOK_WORKERS: u16 = 8;
+
 /// The dispatcher's outbox table.
 pub const OUTBOX_TABLE: &str = "dispatcher_outbox";
 
@@ -62,7 +65,12 @@ pub async fn run(
         .consume(
             &inbox::queue().name,
             std::sync::Arc::new(inbox::Worker::new(ctx.db.clone(), ingest)),
-            RetryPolicy::default(),
+            // A few workers, each taking a whole batch: applying is the
+            // deferrable half, and it must leave CPU to the acknowledgements.
+            RetryPolicy {
+                concurrency: WEBHOOK_WORKERS,
+                ..RetryPolicy::default()
+            },
         )
         .await?;
     let sweep = inbox::spawn_sweep(ctx.db.clone(), ctx.broker.clone());
