@@ -214,3 +214,43 @@ async fn the_embedded_backends_keep_the_same_promises() {
         1
     );
 }
+
+#[tokio::test]
+async fn the_sandbox_duplicating_and_batching_webhooks_leaves_each_message_once() {
+    let app = spawn_app_with_sandbox().await;
+    let phone_id = connected_number(&app).await;
+    let switched = app
+        .sandbox_control(
+            Method::POST,
+            "/_sandbox/switches",
+            Some(&json!({"duplicate_rate": 1.0, "batch_max": 10})),
+        )
+        .await;
+    assert_eq!(switched["duplicate_rate"], 1.0, "{switched}");
+    for i in 0..25 {
+        app.sandbox_control(
+            Method::POST,
+            &format!("/_sandbox/numbers/{phone_id}/inbound"),
+            Some(&json!({"from": format!("55119000000{i:02}"), "text": format!("pedido {i}")})),
+        )
+        .await;
+    }
+    eventually(&app, "SELECT COUNT(*) FROM messages", 25).await;
+    eventually(
+        &app,
+        "SELECT COUNT(*) FROM webhook_inbox WHERE processed_at IS NULL",
+        0,
+    )
+    .await;
+    let deliveries = count(&app, "SELECT COUNT(*) FROM webhook_inbox").await;
+    assert!(
+        deliveries >= 6,
+        "at most 10 per POST, each POST twice: {deliveries}"
+    );
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM messages").await,
+        25,
+        "each message once"
+    );
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM contacts").await, 25);
+}
