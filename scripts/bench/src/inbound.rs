@@ -17,12 +17,12 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use std::net::{SocketAddr, TcpListener};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aerostic_kit::db::testing::{fresh_postgres_database, scalar};
+use aerostic_launcher::topology::{Topology, free_port};
 use hmac::{Hmac, Mac};
 use sea_orm::ConnectionTrait;
 use serde_json::json;
@@ -30,13 +30,6 @@ use sha2::Sha256;
 
 const SECRET: &str = "bench-app-secret";
 const PHONE_ID: &str = "420000000000777";
-
-fn free_port() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
 
 fn sign(body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
@@ -54,17 +47,6 @@ fn webhook(n: u64, run: &str) -> Vec<u8> {
         "messages": [{"from": customer.to_string(), "id": format!("wamid.{run}.{n}"), "timestamp": "1760000000", "type": "text", "text": {"body": format!("pedido n.º {n}")}}]}}]}]})
     .to_string()
     .into_bytes()
-}
-
-struct Processes(Vec<Child>);
-
-impl Drop for Processes {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
 }
 
 fn pgbench(db_name: &str, seconds: u64) -> anyhow::Result<f64> {
@@ -142,7 +124,6 @@ async fn main() -> anyhow::Result<()> {
     let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
     let (tenancy, dispatcher, gateway) = (free_port(), free_port(), free_port());
     let logs = std::env::temp_dir().join(format!("aerostic-bench-inbound-{run}"));
-    std::fs::create_dir_all(&logs)?;
     let env: Vec<(String, String)> = vec![
         ("AEROSTIC_DATABASE_URL".into(), url.clone()),
         (
@@ -184,11 +165,8 @@ async fn main() -> anyhow::Result<()> {
         ("AEROSTIC_GATEWAY_ADDR".into(), gateway.to_string()),
         ("AEROSTIC_LOG".into(), "warn".into()),
     ];
-    let migrated = Command::new(&binary)
-        .arg("migrate")
-        .envs(env.clone())
-        .status()?;
-    anyhow::ensure!(migrated.success(), "aerostic migrate failed");
+    let mut topology = Topology::new(&binary, env, &logs)?;
+    anyhow::ensure!(topology.run(&["migrate"])?, "aerostic migrate failed");
     let db = aerostic_kit::db::connect(&url).await?;
     let tenant = uuid::Uuid::now_v7();
     db.execute_unprepared(&format!(
@@ -200,17 +178,8 @@ async fn main() -> anyhow::Result<()> {
     ))
     .await?;
 
-    let mut processes = Processes(Vec::new());
     for service in ["tenancy", "dispatcher", "gateway"] {
-        let log = std::fs::File::create(logs.join(format!("{service}.log")))?;
-        processes.0.push(
-            Command::new(&binary)
-                .arg(service)
-                .envs(env.clone())
-                .stdout(Stdio::from(log.try_clone()?))
-                .stderr(Stdio::from(log))
-                .spawn()?,
-        );
+        topology.start(service)?;
     }
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
@@ -232,7 +201,7 @@ async fn main() -> anyhow::Result<()> {
         anyhow::ensure!(
             Instant::now() < deadline,
             "the gateway never got ready (logs in {})",
-            logs.display()
+            topology.logs().display()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -354,7 +323,7 @@ async fn main() -> anyhow::Result<()> {
     anyhow::ensure!(
         failed == 0 && stored == total as i64 && distinct == stored && pending_left == 0,
         "lost or duplicated webhooks (logs in {})",
-        logs.display()
+        topology.logs().display()
     );
     Ok(())
 }

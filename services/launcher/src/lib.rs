@@ -10,6 +10,7 @@ mod cli;
 mod dev;
 mod platform;
 mod process;
+pub mod topology;
 
 pub use cli::main;
 pub use dev::{DevOptions, prepare_dev};
