@@ -51,7 +51,8 @@ fn policy(operation_id: &str) -> Option<Policy> {
         // Everyone who answers conversations; keys need messages:read or
         // contacts:read (the matrix's key holds every scope).
         "inbox_conversations" | "inbox_conversation" | "inbox_messages" | "inbox_contacts"
-        | "inbox_contact" => AnyCaller,
+        | "inbox_contact"
+        | "inbox_media" => AnyCaller,
         // People who answer conversations; API keys have no scope for it.
         "inbox_keywords" => SignedInUser,
         "workspace_change_password" => SignedInUser,

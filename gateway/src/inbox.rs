@@ -300,3 +300,48 @@ pub async fn set_keywords(
         .into_inner();
     Ok(Json(KeywordsView::of(reply)))
 }
+
+/// A customer's media, as the platform keeps it (Meta keeps it days only).
+#[utoipa::path(get, path = "/v1/media/{id}", operation_id = "inbox_media", tag = "inbox",
+    params(("id" = String, Path, description = "The media's id (a message's `media_id`)")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The file, with its type (and name, for documents)", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 404, description = "`media_not_found`", body = ErrorBody),
+        (status = 422, description = "`media_not_ready` (still being fetched from Meta; retry), `media_unavailable` (Meta's copy could not be fetched)", body = ErrorBody),
+        CallerErrors, ServerErrors,
+    ))]
+pub async fn media(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(id): Path<String>,
+) -> Result<axum::response::Response, GatewayError> {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let file = s
+        .dispatcher
+        .clone()
+        .get_media(s.as_caller(&c, pb::GetMediaRequest { media_id: id }))
+        .await?
+        .into_inner();
+    let mut headers = vec![(header::CONTENT_TYPE, file.mime_type)];
+    if !file.filename.is_empty() {
+        // Only safe characters reach the header.
+        let name: String = file
+            .filename
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || "._- ".contains(*c))
+            .collect();
+        headers.push((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}\""),
+        ));
+    }
+    let mut response = file.data.into_response();
+    for (name, value) in headers {
+        if let Ok(value) = axum::http::HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    Ok(response)
+}

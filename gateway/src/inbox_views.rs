@@ -92,6 +92,8 @@ pub struct MessageView {
     pub content: serde_json::Value,
     /// The message it replies to (a wamid).
     pub context_wamid: Option<String>,
+    /// Our copy of its media: `GET /v1/media/{media_id}`.
+    pub media_id: Option<String>,
     /// Meta's error code, when it failed.
     pub error_code: Option<String>,
     /// Meta's error title.
@@ -127,6 +129,7 @@ impl MessageView {
             wamid: m.wamid,
             content: serde_json::from_str(&m.content_json).unwrap_or_default(),
             context_wamid: (!m.context_wamid.is_empty()).then_some(m.context_wamid),
+            media_id: (!m.media_id.is_empty()).then_some(m.media_id),
             error_code: (!m.error_code.is_empty()).then_some(m.error_code),
             error_message: (!m.error_message.is_empty()).then_some(m.error_message),
             created_at: rfc3339(m.created_at),

@@ -77,7 +77,9 @@ impl AppState {
     ) -> anyhow::Result<Self> {
         let tenancy = TenancyClient::new(channel(upstreams.url(ServiceName::Tenancy))?);
         let billing = BillingClient::new(channel(upstreams.url(ServiceName::Billing))?);
-        let dispatcher = DispatcherClient::new(channel(upstreams.url(ServiceName::Dispatcher))?);
+        // Media comes back whole (Meta's largest is 100 MB).
+        let dispatcher = DispatcherClient::new(channel(upstreams.url(ServiceName::Dispatcher))?)
+            .max_decoding_message_size(101 * 1024 * 1024);
         Ok(Self {
             billing,
             dispatcher,
@@ -136,6 +138,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(inbox::messages))
         .routes(routes!(inbox::contacts))
         .routes(routes!(inbox::contact))
+        .routes(routes!(inbox::media))
         .routes(routes!(inbox::keywords, inbox::set_keywords))
         .routes(routes!(team::invite))
         .routes(routes!(team::accept))

@@ -121,6 +121,25 @@ enum InboxSettings {
 }
 
 #[derive(DeriveIden)]
+enum Media {
+    Table,
+    Id,
+    TenantId,
+    MessageId,
+    PhoneNumberId,
+    MetaMediaId,
+    MimeType,
+    Sha256,
+    Filename,
+    Size,
+    StorageKey,
+    Status,
+    Error,
+    CreatedAt,
+    StoredAt,
+}
+
+#[derive(DeriveIden)]
 enum DispatcherOutbox {
     Table,
     Id,
@@ -367,6 +386,40 @@ impl MigrationTrait for Migration {
         manager
             .create_table(
                 Table::create()
+                    .table(Media::Table)
+                    .if_not_exists()
+                    .col(string_len(Media::Id, 36).primary_key())
+                    .col(string_len(Media::TenantId, 36))
+                    .col(string_len(Media::MessageId, 36))
+                    .col(string_len(Media::PhoneNumberId, 64))
+                    // Meta's id: fetchable for a limited time only.
+                    .col(string_len(Media::MetaMediaId, 64))
+                    .col(string_len(Media::MimeType, 128))
+                    // Base64 SHA-256 as Meta gave it.
+                    .col(string_len(Media::Sha256, 64))
+                    .col(string_len(Media::Filename, 255).default(""))
+                    .col(big_integer(Media::Size).default(0))
+                    // Where our copy is (the store of record).
+                    .col(string_len(Media::StorageKey, 255).default(""))
+                    // pending, stored, failed.
+                    .col(string_len(Media::Status, 16))
+                    .col(string_len(Media::Error, 300).default(""))
+                    .col(timestamp_with_time_zone(Media::CreatedAt))
+                    .col(timestamp_with_time_zone_null(Media::StoredAt))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(index(
+                "uq_media_message",
+                Media::Table,
+                &["message_id"],
+                true,
+            ))
+            .await?;
+        manager
+            .create_table(
+                Table::create()
                     .table(DispatcherOutbox::Table)
                     .if_not_exists()
                     .col(string_len(DispatcherOutbox::Id, 36).primary_key())
@@ -382,6 +435,7 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in [
             DispatcherOutbox::Table.into_iden(),
+            Media::Table.into_iden(),
             InboxSettings::Table.into_iden(),
             AccountEvents::Table.into_iden(),
             MessageStatuses::Table.into_iden(),

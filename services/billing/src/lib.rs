@@ -37,6 +37,11 @@ use tokio::net::TcpListener;
 /// The currency of every wallet and price list.
 pub const CURRENCY: &str = "USD";
 
+/// Every queue billing consumes.
+pub fn queues() -> Vec<aerostic_kit::broker::QueueSpec> {
+    vec![status::queue()]
+}
+
 /// Serves billing on `listener` until `shutdown` resolves.
 pub async fn run(
     ctx: Context,

@@ -133,3 +133,23 @@ entity!(
     pub opt_out_keywords: String,
     pub updated_at: DateTimeUtc,
 });
+
+entity!(
+    /// Customers' media, kept by us (Meta keeps it days, not years).
+    media, "media", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub tenant_id: String,
+    pub message_id: String,
+    pub phone_number_id: String,
+    pub meta_media_id: String,
+    pub mime_type: String,
+    pub sha256: String,
+    pub filename: String,
+    pub size: i64,
+    pub storage_key: String,
+    pub status: String,
+    pub error: String,
+    pub created_at: DateTimeUtc,
+    pub stored_at: Option<DateTimeUtc>,
+});

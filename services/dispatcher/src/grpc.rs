@@ -19,6 +19,10 @@ pub struct DispatcherGrpc {
     pub intake: crate::inbox::Intake,
     /// Each tenant's stop words.
     pub keywords: crate::keywords::Keywords,
+    /// Where customers' media is kept.
+    pub media: std::sync::Arc<dyn crate::media::ObjectStore>,
+    /// The database (media rows).
+    pub db: sea_orm::DatabaseConnection,
 }
 
 fn keywords_pb(words: crate::keywords::Words) -> pb::OptOutKeywords {
@@ -67,7 +71,7 @@ fn conversation_pb((c, who): ConversationRow) -> pb::Conversation {
     }
 }
 
-fn message_pb(m: message::Model) -> pb::Message {
+fn message_pb((m, media_id): (message::Model, Option<String>)) -> pb::Message {
     let status = match m.status.as_str() {
         "queued" => pb::MessageStatus::Queued,
         "sent" => pb::MessageStatus::Sent,
@@ -95,6 +99,7 @@ fn message_pb(m: message::Model) -> pb::Message {
         created_at: ts(m.created_at),
         updated_at: ts(m.status_at),
         context_wamid: m.context_wamid.unwrap_or_default(),
+        media_id: media_id.unwrap_or_default(),
     }
 }
 
@@ -170,6 +175,12 @@ aerostic_kit::service_impl! {
                 contacts: rows.into_iter().map(contact_pb).collect(),
                 page: Some(pb::PageResponse { next_cursor: next }),
             }))
+        }
+
+        async fn get_media(&self, request: Request<pb::GetMediaRequest>) -> Result<Response<pb::MediaFile>, Status> {
+            let caller = self.caller(&request)?;
+            let (row, data) = crate::media::read(&self.db, self.media.as_ref(), &caller, &request.into_inner().media_id).await?;
+            Ok(Response::new(pb::MediaFile { id: row.id, mime_type: row.mime_type, filename: row.filename, sha256: row.sha256, data }))
         }
 
         async fn get_opt_out_keywords(&self, request: Request<pb::GetOptOutKeywordsRequest>) -> Result<Response<pb::OptOutKeywords>, Status> {

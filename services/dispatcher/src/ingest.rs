@@ -385,6 +385,7 @@ impl Ingest {
             {
                 self.opt_out(txn, tenant, &contact_id, "keyword").await?;
             }
+            crate::media::stage(txn, &self.outbox, tenant, &id, number, raw).await?;
             if kind == "system"
                 && let Some(new_number) = changed_number(raw)
             {

@@ -15,6 +15,7 @@ pub mod grpc;
 pub mod inbox;
 pub mod ingest;
 pub mod keywords;
+pub mod media;
 pub mod payload;
 pub mod reads;
 pub mod routes;
@@ -38,6 +39,11 @@ pub const WEBHOOK_WORKERS: u16 = 8;
 /// The dispatcher's outbox table.
 pub const OUTBOX_TABLE: &str = "dispatcher_outbox";
 
+/// Every queue the dispatcher consumes.
+pub fn queues() -> Vec<aerostic_kit::broker::QueueSpec> {
+    vec![inbox::queue(), media::queue()]
+}
+
 /// Serves dispatcher on `listener` until `shutdown` resolves.
 pub async fn run(
     ctx: Context,
@@ -47,6 +53,10 @@ pub async fn run(
     let tenancy = TenancyClient::new(aerostic_kit::grpc::channel(
         ctx.upstreams.url(ServiceName::Tenancy),
     )?);
+    // The queues this service consumes exist before any event flows.
+    for spec in queues() {
+        ctx.broker.declare(&spec).await?;
+    }
     let outbox = Outbox::new(OUTBOX_TABLE);
     let relay =
         outbox
@@ -59,7 +69,6 @@ pub async fn run(
         outbox,
         keywords.clone(),
     );
-    ctx.broker.declare(&inbox::queue()).await?;
     let workers = ctx
         .broker
         .consume(
@@ -73,6 +82,23 @@ pub async fn run(
             },
         )
         .await?;
+    let store: std::sync::Arc<dyn media::ObjectStore> =
+        std::sync::Arc::new(media::LocalStore::from_env());
+    let fetchers = ctx
+        .broker
+        .consume(
+            &media::queue().name,
+            std::sync::Arc::new(media::Fetcher::new(
+                ctx.db.clone(),
+                store.clone(),
+                TenancyClient::new(aerostic_kit::grpc::channel(
+                    ctx.upstreams.url(ServiceName::Tenancy),
+                )?),
+                ctx.meta.graph_url.clone(),
+            )),
+            RetryPolicy::default(),
+        )
+        .await?;
     let sweep = inbox::spawn_sweep(ctx.db.clone(), ctx.broker.clone());
     let served = aerostic_kit::grpc::serve(
         DispatcherServer::new(grpc::DispatcherGrpc {
@@ -80,12 +106,17 @@ pub async fn run(
             seal: ctx.secrets.identity_seal(),
             intake: inbox::Intake::start(ctx.db.clone(), ctx.broker.clone()),
             keywords,
-        }),
+            media: store,
+            db: ctx.db.clone(),
+        })
+        // Media travels whole; Meta's largest is 100 MB.
+        .max_encoding_message_size(media::MAX_BYTES + 1024 * 1024),
         listener,
         shutdown,
     )
     .await;
     workers.shutdown().await;
+    fetchers.shutdown().await;
     relay.abort();
     sweep.abort();
     served?;

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use crate::entity::{contact, conversation, message};
+use crate::entity::{contact, conversation, media, message};
 
 /// Default and largest page.
 const PAGE: (u64, u64) = (50, 200);
@@ -181,7 +181,7 @@ impl Reads {
         caller: &Identity,
         conversation_id: &str,
         page: &Page,
-    ) -> Result<(Vec<message::Model>, String), ApiError> {
+    ) -> Result<(Vec<(message::Model, Option<String>)>, String), ApiError> {
         self.conversation(caller, conversation_id).await?;
         let mut query = message::Entity::find()
             .filter(message::Column::TenantId.eq(caller.tenant_id.to_string()))
@@ -202,6 +202,22 @@ impl Reads {
             Some(m) if rows.len() as u64 == page.size => cursor(m.sent_at, &m.id),
             _ => String::new(),
         };
+        let ids: Vec<String> = rows.iter().map(|m| m.id.clone()).collect();
+        let kept = media::Entity::find()
+            .filter(media::Column::MessageId.is_in(ids))
+            .all(&self.db)
+            .await
+            .map_err(internal)?;
+        let rows = rows
+            .into_iter()
+            .map(|m| {
+                let media_id = kept
+                    .iter()
+                    .find(|k| k.message_id == m.id)
+                    .map(|k| k.id.clone());
+                (m, media_id)
+            })
+            .collect();
         Ok((rows, next))
     }
 

@@ -14,7 +14,7 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Value};
 use tokio::sync::Notify;
 
-use crate::broker::{Broker, Envelope};
+use crate::broker::{Broker, BrokerError, Envelope};
 
 /// One service's outbox table and the signal that wakes its relay.
 #[derive(Clone)]
@@ -84,12 +84,27 @@ impl Outbox {
                 headers: serde_json::from_str(&headers).unwrap_or_default(),
                 payload: row.try_get("", "payload")?,
             };
-            if let Err(e) = broker.publish(envelope).await {
-                // Kept in the table; the next round tries again.
-                tracing::warn!(table = self.table, error = %e, "outbox publish failed; will retry");
-                metrics::counter!("aerostic_outbox_publish_failures_total", "table" => self.table)
-                    .increment(1);
-                break;
+            let topic = envelope.topic.clone();
+            match broker.publish(envelope).await {
+                Ok(()) => {}
+                // Nobody subscribes to this topic: an event, like any
+                // pub/sub message, then has no one to reach. Every queue the
+                // platform consumes is declared before its events flow
+                // (`aerostic migrate`, and each service at start), so this
+                // is a topic no service reads yet; it must not hold up the
+                // events behind it.
+                Err(BrokerError::Unroutable(_)) => {
+                    tracing::debug!(table = self.table, topic = %topic, "no subscriber; event dropped");
+                    metrics::counter!("aerostic_outbox_unrouted_total", "topic" => topic)
+                        .increment(1);
+                }
+                Err(e) => {
+                    // Kept in the table; the next round tries again.
+                    tracing::warn!(table = self.table, error = %e, "outbox publish failed; will retry");
+                    metrics::counter!("aerostic_outbox_publish_failures_total", "table" => self.table)
+                        .increment(1);
+                    break;
+                }
             }
             published.push(id);
         }

@@ -224,6 +224,20 @@ async fn run(command: Command) -> anyhow::Result<()> {
                         src.required("AEROSTIC_DATABASE_URL", "a postgres:// or sqlite:// URL")?;
                     migrate(&url).await?;
                     println!("migrations applied");
+                    // The broker's part: every queue, so events published
+                    // before their consumer first starts are not dropped.
+                    // With the services' own settings, so the declarations match.
+                    if src.optional("AEROSTIC_BROKER_URL").is_some() {
+                        let backends = aerostic_kit::config::Backends::from_source(&src)?;
+                        let broker = aerostic_kit::broker::connect(
+                            &backends.broker_url,
+                            &backends.namespace,
+                            backends.idle_queue_expiry,
+                        )
+                        .await?;
+                        crate::platform::declare_queues(broker.as_ref()).await?;
+                        println!("queues declared");
+                    }
                     Ok(())
                 }
                 Command::Replay { queue } => {

@@ -101,6 +101,24 @@ async fn subscribe_sandbox(
     Ok(())
 }
 
+/// Every queue the platform consumes, declared before any service runs so
+/// that no event is published to a topic whose consumer has not started
+/// yet (an event nobody subscribes to is dropped).
+pub async fn declare_queues(broker: &dyn aerostic_kit::broker::Broker) -> anyhow::Result<()> {
+    let all = [
+        aerostic_tenancy::queues(),
+        aerostic_billing::queues(),
+        aerostic_dispatcher::queues(),
+    ];
+    for spec in all.iter().flatten() {
+        broker
+            .declare(spec)
+            .await
+            .with_context(|| format!("declaring queue {}", spec.name))?;
+    }
+    Ok(())
+}
+
 /// Applies every pending migration to `url`.
 pub async fn migrate(url: &str) -> anyhow::Result<()> {
     let db = aerostic_kit::db::connect(url)
@@ -148,6 +166,7 @@ impl Platform {
             migrate(&spec.backends.database_url).await?;
         }
         let conns = Connections::connect(&spec.backends).await?;
+        declare_queues(conns.broker.as_ref()).await?;
         let meta = match sandbox {
             Some(addr) if !spec.meta.is_configured() => sandbox_meta(addr),
             _ => spec.meta.clone(),

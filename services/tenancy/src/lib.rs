@@ -36,6 +36,11 @@ use tokio::net::TcpListener;
 /// The table tenancy stages its events in.
 pub const OUTBOX_TABLE: &str = "tenancy_outbox";
 
+/// Every queue tenancy consumes.
+pub fn queues() -> Vec<aerostic_kit::broker::QueueSpec> {
+    vec![audit::queue(), reset_mail::queue()]
+}
+
 /// Runs tenancy: its audit consumer, its outbox relay and its gRPC server on
 /// `listener`, until `shutdown` resolves.
 pub async fn run(

@@ -275,6 +275,11 @@ aerostic_kit::service_impl! {
             Ok(Response::new(pb::ResolvePhoneNumberResponse { tenant_id: route.tenant_id, whatsapp_account_id: route.account_id, tenant_status: tenant_status as i32 }))
         }
 
+        async fn get_send_credentials(&self, request: Request<pb::GetSendCredentialsRequest>) -> Result<Response<pb::SendCredentials>, Status> {
+            let (access_token, graph_version, waba_id) = self.whatsapp.credentials(&request.into_inner().phone_number_id).await?;
+            Ok(Response::new(pb::SendCredentials { access_token, graph_version, waba_id }))
+        }
+
         async fn rotate_system_user_token(&self, request: Request<pb::RotateSystemUserTokenRequest>) -> Result<Response<pb::RotateSystemUserTokenResponse>, Status> {
             let caller = self.caller(&request)?;
             let status = self.whatsapp.system_token.rotate(&caller, &request.into_inner().token).await?;

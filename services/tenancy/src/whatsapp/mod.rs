@@ -577,6 +577,45 @@ impl WhatsApp {
         .await
     }
 
+    /// The token and Graph version to call Meta with for connected number
+    /// `phone_number_id`, and its WABA.
+    pub async fn credentials(
+        &self,
+        phone_number_id: &str,
+    ) -> Result<(String, String, String), ApiError> {
+        let id =
+            graph_id(phone_number_id).map_err(|p| ApiError::invalid_field("phone_number_id", p))?;
+        let account = self
+            .connected(
+                whatsapp_account::Column::PhoneNumberId,
+                &id,
+                (
+                    "number_not_connected",
+                    "no workspace has this number connected",
+                ),
+            )
+            .await?;
+        let token = self.token_for(&account).await?;
+        Ok((token, self.version().await?, account.waba_id))
+    }
+
+    /// The connected account whose `column` is `id`, or `missing` (code,
+    /// message) as a 404.
+    async fn connected(
+        &self,
+        column: whatsapp_account::Column,
+        id: &str,
+        missing: (&str, &str),
+    ) -> Result<whatsapp_account::Model, ApiError> {
+        whatsapp_account::Entity::find()
+            .filter(column.eq(id))
+            .filter(whatsapp_account::Column::Status.eq("connected"))
+            .one(&self.db)
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::new(ErrorKind::NotFound, missing.0, missing.1))
+    }
+
     /// The route of the connected account whose `column` is `id`, or
     /// `missing` (code, message) as a 404.
     async fn route_where(
@@ -585,13 +624,7 @@ impl WhatsApp {
         id: &str,
         missing: (&str, &str),
     ) -> Result<Route, ApiError> {
-        let account = whatsapp_account::Entity::find()
-            .filter(column.eq(id))
-            .filter(whatsapp_account::Column::Status.eq("connected"))
-            .one(&self.db)
-            .await
-            .map_err(ApiError::internal)?
-            .ok_or_else(|| ApiError::new(ErrorKind::NotFound, missing.0, missing.1))?;
+        let account = self.connected(column, id, missing).await?;
         let tenant = find_tenant(&self.db, &account.tenant_id).await?;
         Ok(Route {
             tenant_id: account.tenant_id,
