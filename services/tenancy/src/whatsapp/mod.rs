@@ -13,6 +13,7 @@
 //!
 //! A business's token is stored encrypted, bound to its tenant and column.
 
+mod routes;
 pub mod state;
 pub mod system_token;
 
@@ -532,105 +533,6 @@ impl WhatsApp {
             .all(&self.db)
             .await
             .map_err(ApiError::internal)
-    }
-
-    /// Which tenant a connected number belongs to (the dispatcher's inbound
-    /// routing), from the cache for [`ROUTE_TTL`].
-    pub async fn resolve(&self, phone_number_id: &str) -> Result<Route, ApiError> {
-        let id =
-            graph_id(phone_number_id).map_err(|p| ApiError::invalid_field("phone_number_id", p))?;
-        let key = route_key(&id);
-        if let Ok(Some(bytes)) = self.cache.get(&key).await
-            && let Ok(route) = serde_json::from_slice::<Route>(&bytes)
-        {
-            return Ok(route);
-        }
-        let route = self
-            .route_where(
-                whatsapp_account::Column::PhoneNumberId,
-                &id,
-                (
-                    "number_not_connected",
-                    "no workspace has this number connected",
-                ),
-            )
-            .await?;
-        let bytes = serde_json::to_vec(&route).expect("serialisable");
-        if let Err(e) = self.cache.set(&key, &bytes, Some(ROUTE_TTL)).await {
-            tracing::warn!(error = %e, "could not cache a number's route");
-        }
-        Ok(route)
-    }
-
-    /// Which tenant a WABA belongs to (template, quality and account
-    /// webhooks name no number): the owner of its connected numbers.
-    pub async fn resolve_waba(&self, waba_id: &str) -> Result<Route, ApiError> {
-        let id = graph_id(waba_id).map_err(|p| ApiError::invalid_field("waba_id", p))?;
-        self.route_where(
-            whatsapp_account::Column::WabaId,
-            &id,
-            (
-                "waba_not_connected",
-                "no workspace has a number of this WABA connected",
-            ),
-        )
-        .await
-    }
-
-    /// The token and Graph version to call Meta with for connected number
-    /// `phone_number_id`, and its WABA.
-    pub async fn credentials(
-        &self,
-        phone_number_id: &str,
-    ) -> Result<(String, String, String), ApiError> {
-        let id =
-            graph_id(phone_number_id).map_err(|p| ApiError::invalid_field("phone_number_id", p))?;
-        let account = self
-            .connected(
-                whatsapp_account::Column::PhoneNumberId,
-                &id,
-                (
-                    "number_not_connected",
-                    "no workspace has this number connected",
-                ),
-            )
-            .await?;
-        let token = self.token_for(&account).await?;
-        Ok((token, self.version().await?, account.waba_id))
-    }
-
-    /// The connected account whose `column` is `id`, or `missing` (code,
-    /// message) as a 404.
-    async fn connected(
-        &self,
-        column: whatsapp_account::Column,
-        id: &str,
-        missing: (&str, &str),
-    ) -> Result<whatsapp_account::Model, ApiError> {
-        whatsapp_account::Entity::find()
-            .filter(column.eq(id))
-            .filter(whatsapp_account::Column::Status.eq("connected"))
-            .one(&self.db)
-            .await
-            .map_err(ApiError::internal)?
-            .ok_or_else(|| ApiError::new(ErrorKind::NotFound, missing.0, missing.1))
-    }
-
-    /// The route of the connected account whose `column` is `id`, or
-    /// `missing` (code, message) as a 404.
-    async fn route_where(
-        &self,
-        column: whatsapp_account::Column,
-        id: &str,
-        missing: (&str, &str),
-    ) -> Result<Route, ApiError> {
-        let account = self.connected(column, id, missing).await?;
-        let tenant = find_tenant(&self.db, &account.tenant_id).await?;
-        Ok(Route {
-            tenant_id: account.tenant_id,
-            account_id: account.id,
-            tenant_status: tenant.status,
-        })
     }
 }
 
