@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::admin::PlatformAdmin;
+use crate::billing_views::{LedgerEntryView, PriceListView, WalletView};
 use crate::json::ApiJson;
 use crate::openapi::{AdminErrors, BodyErrors, ServerErrors};
-use crate::views::{LedgerEntryView, PriceListView, WalletView};
 use crate::{AppState, GatewayError};
 
 /// `POST /v1/admin/tenants/{id}/top-ups` body.

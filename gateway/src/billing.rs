@@ -8,10 +8,11 @@ use axum::extract::{Query, State};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
+use crate::billing_views::{LedgerEntryView, LedgerPage, PriceListView, UsageView, WalletView};
 use crate::identity::Caller;
 use crate::json::ApiJson;
 use crate::openapi::{BodyErrors, CallerErrors, ServerErrors};
-use crate::views::{DataList, LedgerEntryView, LedgerPage, PriceListView, UsageView, WalletView};
+use crate::views::DataList;
 use crate::{AppState, GatewayError};
 
 /// The workspace's wallet: what it can spend and what messages in flight hold.

@@ -11,6 +11,7 @@ mod admin_billing;
 mod api_keys;
 mod auth;
 mod billing;
+pub mod billing_views;
 mod error;
 mod health;
 pub mod hosts;
