@@ -13,6 +13,19 @@ mod m20261124_000005_whatsapp;
 mod m20261202_000006_billing;
 mod m20261202_000007_inbound;
 
+/// Drops `tables`, in order, where they exist (a migration's `down`).
+pub(crate) async fn drop_tables(
+    manager: &SchemaManager<'_>,
+    tables: Vec<DynIden>,
+) -> Result<(), DbErr> {
+    for table in tables {
+        manager
+            .drop_table(Table::drop().table(table).if_exists().to_owned())
+            .await?;
+    }
+    Ok(())
+}
+
 /// Every migration of the platform.
 pub struct Migrator;
 

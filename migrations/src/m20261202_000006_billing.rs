@@ -303,21 +303,20 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in [
-            BillingOutbox::Table.into_iden(),
-            WalletSettings::Table.into_iden(),
-            UsageEvents::Table.into_iden(),
-            UsageCounters::Table.into_iden(),
-            Prices::Table.into_iden(),
-            BillingHolds::Table.into_iden(),
-            LedgerPostings::Table.into_iden(),
-            LedgerTransactions::Table.into_iden(),
-        ] {
-            manager
-                .drop_table(Table::drop().table(table).to_owned())
-                .await?;
-        }
-        Ok(())
+        crate::drop_tables(
+            manager,
+            vec![
+                BillingOutbox::Table.into_iden(),
+                WalletSettings::Table.into_iden(),
+                UsageEvents::Table.into_iden(),
+                UsageCounters::Table.into_iden(),
+                Prices::Table.into_iden(),
+                BillingHolds::Table.into_iden(),
+                LedgerPostings::Table.into_iden(),
+                LedgerTransactions::Table.into_iden(),
+            ],
+        )
+        .await
     }
 }
 

@@ -433,22 +433,21 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in [
-            DispatcherOutbox::Table.into_iden(),
-            Media::Table.into_iden(),
-            InboxSettings::Table.into_iden(),
-            AccountEvents::Table.into_iden(),
-            MessageStatuses::Table.into_iden(),
-            Messages::Table.into_iden(),
-            Conversations::Table.into_iden(),
-            Contacts::Table.into_iden(),
-            UnroutedChanges::Table.into_iden(),
-            WebhookInbox::Table.into_iden(),
-        ] {
-            manager
-                .drop_table(Table::drop().table(table).if_exists().to_owned())
-                .await?;
-        }
-        Ok(())
+        crate::drop_tables(
+            manager,
+            vec![
+                DispatcherOutbox::Table.into_iden(),
+                Media::Table.into_iden(),
+                InboxSettings::Table.into_iden(),
+                AccountEvents::Table.into_iden(),
+                MessageStatuses::Table.into_iden(),
+                Messages::Table.into_iden(),
+                Conversations::Table.into_iden(),
+                Contacts::Table.into_iden(),
+                UnroutedChanges::Table.into_iden(),
+                WebhookInbox::Table.into_iden(),
+            ],
+        )
+        .await
     }
 }
