@@ -235,8 +235,22 @@ impl Handler for Worker {
             .all(&self.db)
             .await
             .map_err(HandlerError::retry)?;
-        // In order; what was applied stays applied if a later one fails and
-        // the hand-off comes again.
+        // All in one transaction; if that fails, each on its own, in order:
+        // what was applied stays applied if a later one fails and the
+        // hand-off comes again.
+        let batch: Vec<(String, Vec<u8>)> = rows
+            .iter()
+            .map(|r| (r.id.clone(), r.body.clone()))
+            .collect();
+        match self.ingest.apply_batch(&batch).await {
+            Ok(()) => {
+                metrics::counter!("aerostic_webhooks_applied_total").increment(batch.len() as u64);
+                return Ok(());
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "a batch failed; applying its webhooks one by one")
+            }
+        }
         for row in rows {
             match self.ingest.apply(&row.id, &row.body).await {
                 // Applied and marked processed in one transaction.

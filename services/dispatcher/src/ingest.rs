@@ -75,6 +75,14 @@ pub struct Ingest {
     keywords: Keywords,
 }
 
+/// What one transaction's webhooks did besides their rows: conversations
+/// to move (messages, latest time) and threads to remember after commit.
+#[derive(Default)]
+pub struct Work {
+    learned: Vec<(String, Thread)>,
+    touched: std::collections::BTreeMap<String, (i32, DateTime<Utc>)>,
+}
+
 /// A sender's contact and conversation on a number.
 #[derive(Debug, Clone)]
 pub struct Thread {
@@ -139,8 +147,14 @@ impl Ingest {
         }
     }
 
-    /// Applies webhook `webhook_id`'s `body`.
-    pub async fn apply(&self, webhook_id: &str, body: &[u8]) -> Result<Summary, IngestError> {
+    /// Applies webhook `webhook_id`'s `body` in the caller's transaction.
+    async fn apply_in(
+        &self,
+        txn: &DatabaseTransaction,
+        webhook_id: &str,
+        body: &[u8],
+        work: &mut Work,
+    ) -> Result<Summary, IngestError> {
         let payload: Payload =
             serde_json::from_slice(body).map_err(|e| IngestError::Malformed(e.to_string()))?;
         if payload.object != "whatsapp_business_account" {
@@ -150,10 +164,6 @@ impl Ingest {
             )));
         }
         let mut summary = Summary::default();
-        // One transaction for the whole webhook, its "processed" mark
-        // included: one commit, and nothing half-applied is marked done.
-        let txn = self.db.begin().await?;
-        let mut learned = Vec::new();
         let changes: Vec<(&str, &payload::Change)> = payload
             .entry
             .iter()
@@ -176,11 +186,11 @@ impl Ingest {
                     .await
                     .map_err(IngestError::Routing)?
                 else {
-                    unrouted(&txn, webhook_id, &format!("waba:{waba_id}"), change).await?;
+                    unrouted(txn, webhook_id, &format!("waba:{waba_id}"), change).await?;
                     summary.unrouted += 1;
                     continue;
                 };
-                if !self.account_update(&txn, tenant, waba_id, change).await? {
+                if !self.account_update(txn, tenant, waba_id, change).await? {
                     summary.duplicates += 1;
                 }
                 continue;
@@ -191,7 +201,7 @@ impl Ingest {
                 .await
                 .map_err(IngestError::Routing)?
             else {
-                unrouted(&txn, webhook_id, number, change).await?;
+                unrouted(txn, webhook_id, number, change).await?;
                 summary.unrouted += 1;
                 continue;
             };
@@ -199,21 +209,77 @@ impl Ingest {
                 "messages" => {
                     let value: MessagesValue = serde_json::from_value(change.value.clone())
                         .map_err(|e| IngestError::Malformed(e.to_string()))?;
-                    self.messages(&txn, tenant, &value, &mut summary, &mut learned)
+                    self.messages(txn, tenant, &value, &mut summary, work)
                         .await?;
                 }
-                "user_preferences" => self.preferences(&txn, tenant, &change.value).await?,
+                "user_preferences" => self.preferences(txn, tenant, &change.value).await?,
                 _ => {}
             }
         }
+        Ok(summary)
+    }
+
+    /// Applies webhook `webhook_id`'s `body` and marks it processed, in one
+    /// transaction: nothing half-applied is marked done.
+    pub async fn apply(&self, webhook_id: &str, body: &[u8]) -> Result<Summary, IngestError> {
+        let txn = self.db.begin().await?;
+        let mut work = Work::default();
+        let summary = self.apply_in(&txn, webhook_id, body, &mut work).await?;
         crate::inbox::mark_processed(&txn, webhook_id, &summary.outcome()).await?;
+        self.finish(txn, work).await?;
+        Ok(summary)
+    }
+
+    /// Applies several stored webhooks in one transaction (one commit for
+    /// all); a malformed one is marked so and the rest go on. Any other
+    /// failure rolls all of them back: the caller then applies them one by
+    /// one.
+    pub async fn apply_batch(&self, webhooks: &[(String, Vec<u8>)]) -> Result<(), IngestError> {
+        let txn = self.db.begin().await?;
+        let mut work = Work::default();
+        for (id, body) in webhooks {
+            let outcome = match self.apply_in(&txn, id, body, &mut work).await {
+                Ok(summary) => summary.outcome(),
+                Err(IngestError::Malformed(why)) => format!("malformed: {why}"),
+                Err(e) => return Err(e),
+            };
+            crate::inbox::mark_processed(&txn, id, &outcome).await?;
+        }
+        self.finish(txn, work).await
+    }
+
+    /// Moves the touched conversations (in id order, so concurrent batches
+    /// lock them in one order and cannot deadlock), commits, then remembers
+    /// what is now committed.
+    async fn finish(&self, txn: DatabaseTransaction, work: Work) -> Result<(), IngestError> {
+        for (id, (count, sent_at)) in &work.touched {
+            conversation::Entity::update_many()
+                .col_expr(conversation::Column::Status, Expr::value("open"))
+                .col_expr(
+                    conversation::Column::UnreadCount,
+                    Expr::col(conversation::Column::UnreadCount).add(*count),
+                )
+                // Meta's time of the message, never moving back: workers may
+                // apply a conversation's webhooks out of order, so the row
+                // decides, not what this worker read.
+                .col_expr(
+                    conversation::Column::LastInboundAt,
+                    later(conversation::Column::LastInboundAt, *sent_at),
+                )
+                .col_expr(
+                    conversation::Column::LastMessageAt,
+                    later(conversation::Column::LastMessageAt, *sent_at),
+                )
+                .filter(conversation::Column::Id.eq(id.clone()))
+                .exec(&txn)
+                .await?;
+        }
         txn.commit().await?;
-        // Only what is committed may be remembered.
-        for (key, thread) in learned {
+        for (key, thread) in work.learned {
             self.known.insert(key, thread);
         }
         self.outbox.wake();
-        Ok(summary)
+        Ok(())
     }
 
     /// Stores a template, quality or account update once; raises
@@ -280,7 +346,7 @@ impl Ingest {
         tenant: TenantId,
         value: &MessagesValue,
         summary: &mut Summary,
-        learned: &mut Vec<(String, Thread)>,
+        work: &mut Work,
     ) -> Result<(), IngestError> {
         let number = &value.metadata.phone_number_id;
         for raw in &value.messages {
@@ -326,7 +392,7 @@ impl Ingest {
                         contact_id: contact.id,
                         conversation_id: conversation.id,
                     };
-                    learned.push((key, thread.clone()));
+                    work.learned.push((key, thread.clone()));
                     thread
                 }
             };
@@ -358,26 +424,13 @@ impl Ingest {
                 continue;
             }
             summary.messages += 1;
-            conversation::Entity::update_many()
-                .col_expr(conversation::Column::Status, Expr::value("open"))
-                .col_expr(
-                    conversation::Column::UnreadCount,
-                    Expr::col(conversation::Column::UnreadCount).add(1),
-                )
-                // Meta's time of the message, never moving back: workers may
-                // apply a conversation's webhooks out of order, so the row
-                // decides, not what this worker read.
-                .col_expr(
-                    conversation::Column::LastInboundAt,
-                    later(conversation::Column::LastInboundAt, sent_at),
-                )
-                .col_expr(
-                    conversation::Column::LastMessageAt,
-                    later(conversation::Column::LastMessageAt, sent_at),
-                )
-                .filter(conversation::Column::Id.eq(conversation_id.clone()))
-                .exec(txn)
-                .await?;
+            work.touched
+                .entry(conversation_id.clone())
+                .and_modify(|(count, at)| {
+                    *count += 1;
+                    *at = Ord::max(*at, sent_at);
+                })
+                .or_insert((1, sent_at));
             let text = text_of(raw);
             if kind == "text"
                 && let Some(t) = &text
