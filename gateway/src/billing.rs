@@ -1,17 +1,17 @@
 //! `/v1/billing/*` (besides API keys): the workspace's wallet, its history
 //! and its prices. Workspace admins, and API keys with `billing:read`.
 
-use aerostic_kit::ApiError;
 use aerostic_proto::v1 as pb;
 use axum::Json;
 use axum::extract::{Query, State};
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
-use crate::billing_views::{LedgerEntryView, LedgerPage, PriceListView, UsageView, WalletView};
+use crate::billing_views::{LedgerEntryView, PriceListView, UsageView, WalletView};
 use crate::identity::Caller;
 use crate::json::ApiJson;
 use crate::openapi::{BodyErrors, CallerErrors, ServerErrors};
+use crate::paging::{PageQuery, Paged};
 use crate::views::DataList;
 use crate::{AppState, GatewayError};
 
@@ -78,59 +78,31 @@ pub async fn set_alert(
     Ok(Json(WalletView::of(w)))
 }
 
-/// Paging of the ledger.
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct LedgerQuery {
-    /// `next_cursor` of the previous page; absent for the newest entries.
-    #[serde(default)]
-    cursor: String,
-    /// Entries per page, 1–200 (default 50).
-    #[serde(default)]
-    limit: String,
-}
-
 /// The wallet's history, newest first, a page at a time.
 #[utoipa::path(get, path = "/v1/billing/ledger", operation_id = "billing_ledger", tag = "billing",
-    params(LedgerQuery),
+    params(PageQuery),
     security(("bearer" = []), ("api_key" = [])),
     responses(
-        (status = 200, description = "A page of entries", body = LedgerPage),
+        (status = 200, description = "A page of entries", body = Paged<LedgerEntryView>),
         (status = 400, description = "`validation_failed`: `limit` is not 1–200, or `page.cursor` is not one this API gave", body = crate::error::ErrorBody),
         CallerErrors, ServerErrors,
     ))]
 pub async fn ledger(
     State(s): State<AppState>,
     Caller(c): Caller,
-    Query(q): Query<LedgerQuery>,
-) -> Result<Json<LedgerPage>, GatewayError> {
-    let page_size = match q.limit.as_str() {
-        "" => 0,
-        raw => raw
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=200).contains(n))
-            .ok_or_else(|| ApiError::invalid_field("limit", "must be a number from 1 to 200"))?,
-    };
+    Query(q): Query<PageQuery>,
+) -> Result<Json<Paged<LedgerEntryView>>, GatewayError> {
     let reply = s
         .billing
         .clone()
-        .list_ledger_entries(s.as_caller(
-            &c,
-            pb::ListLedgerEntriesRequest {
-                page: Some(pb::PageRequest {
-                    page_size,
-                    cursor: q.cursor,
-                }),
-            },
-        ))
+        .list_ledger_entries(s.as_caller(&c, pb::ListLedgerEntriesRequest { page: q.page()? }))
         .await?
         .into_inner();
-    let next = reply.page.map(|p| p.next_cursor).filter(|c| !c.is_empty());
-    Ok(Json(LedgerPage {
-        data: reply.entries.into_iter().map(LedgerEntryView::of).collect(),
-        next_cursor: next,
-    }))
+    Ok(Json(Paged::of(
+        reply.entries,
+        reply.page,
+        LedgerEntryView::of,
+    )))
 }
 
 /// The workspace's prices: its own overrides, then the platform's list, with

@@ -92,15 +92,6 @@ impl LedgerEntryView {
     }
 }
 
-/// A page of the wallet's history.
-#[derive(Serialize, ToSchema)]
-pub struct LedgerPage {
-    /// Newest first.
-    pub data: Vec<LedgerEntryView>,
-    /// Pass as `cursor` for the next page; absent on the last.
-    pub next_cursor: Option<String>,
-}
-
 /// One price.
 #[derive(Serialize, ToSchema)]
 pub struct PriceView {

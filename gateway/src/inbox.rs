@@ -2,7 +2,6 @@
 //! Users who answer conversations; API keys with `messages:read` (and
 //! `contacts:read` for contacts). Another workspace's ids are 404s.
 
-use aerostic_kit::ApiError;
 use aerostic_proto::v1 as pb;
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -11,21 +10,10 @@ use utoipa::IntoParams;
 
 use crate::error::ErrorBody;
 use crate::identity::Caller;
-use crate::inbox_views::{ContactView, ConversationView, MessageView, Paged};
+use crate::inbox_views::{ContactView, ConversationView, MessageView};
 use crate::openapi::{BodyErrors, CallerErrors, ServerErrors};
+use crate::paging::{PageQuery, Paged, page};
 use crate::{AppState, GatewayError};
-
-fn page(limit: &str, cursor: String) -> Result<Option<pb::PageRequest>, GatewayError> {
-    let page_size = match limit {
-        "" => 0,
-        raw => raw
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=200).contains(n))
-            .ok_or_else(|| ApiError::invalid_field("limit", "must be a number from 1 to 200"))?,
-    };
-    Ok(Some(pb::PageRequest { page_size, cursor }))
-}
 
 /// Filters and paging of the conversation list.
 #[derive(Deserialize, IntoParams)]
@@ -111,18 +99,6 @@ pub async fn conversation(
     Ok(Json(ConversationView::of(reply)))
 }
 
-/// Paging.
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PageQuery {
-    /// Per page, 1–200 (default 50).
-    #[serde(default)]
-    limit: String,
-    /// `next_cursor` of the previous page.
-    #[serde(default)]
-    cursor: String,
-}
-
 /// A conversation's messages, newest first.
 #[utoipa::path(get, path = "/v1/conversations/{id}/messages", operation_id = "inbox_messages", tag = "inbox",
     params(("id" = String, Path, description = "The conversation's id"), PageQuery),
@@ -141,7 +117,7 @@ pub async fn messages(
 ) -> Result<Json<Paged<MessageView>>, GatewayError> {
     let request = pb::ListMessagesRequest {
         conversation_id: id,
-        page: page(&q.limit, q.cursor)?,
+        page: q.page()?,
     };
     let reply = s
         .dispatcher

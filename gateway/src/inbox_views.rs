@@ -6,25 +6,6 @@ use utoipa::ToSchema;
 
 use crate::views::rfc3339;
 
-/// A page of a list.
-#[derive(Serialize, ToSchema)]
-pub struct Paged<T> {
-    /// The items.
-    pub data: Vec<T>,
-    /// Pass as `cursor` for the next page; absent on the last.
-    pub next_cursor: Option<String>,
-}
-
-impl<T> Paged<T> {
-    /// `items` as views, with `page`'s cursor.
-    pub fn of<P>(items: Vec<P>, page: Option<pb::PageResponse>, view: impl FnMut(P) -> T) -> Self {
-        Self {
-            data: items.into_iter().map(view).collect(),
-            next_cursor: page.map(|p| p.next_cursor).filter(|c| !c.is_empty()),
-        }
-    }
-}
-
 /// A conversation: one contact on one of the workspace's numbers.
 #[derive(Serialize, ToSchema)]
 pub struct ConversationView {

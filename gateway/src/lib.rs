@@ -20,6 +20,7 @@ mod inbox;
 pub mod inbox_views;
 mod json;
 pub mod openapi;
+pub mod paging;
 mod team;
 mod trace;
 pub mod views;
