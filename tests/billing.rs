@@ -218,6 +218,41 @@ async fn the_send_cycle_holds_earns_refunds_once_and_refuses_short_funds_with_th
         (1..=seqs.len() as i64).rev().collect::<Vec<_>>(),
         "every entry once, newest first"
     );
+
+    // The same history over REST, a page at a time.
+    let page = |query: String| {
+        let (app, token) = (&app, token.clone());
+        async move {
+            app.call_on(
+                common::APP_HOST,
+                Method::GET,
+                &format!("/v1/billing/ledger{query}"),
+                Some(&token),
+                None,
+            )
+            .await
+        }
+    };
+    let first = page("?limit=2".into()).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let cursor = first.body["next_cursor"].as_str().unwrap().to_string();
+    let rest = page(format!("?limit=200&cursor={cursor}")).await;
+    let rest_seqs: Vec<i64> = first.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(rest.body["data"].as_array().unwrap())
+        .map(|e| e["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(rest_seqs, seqs, "REST pages join up like the gRPC ones");
+    assert!(rest.body["next_cursor"].is_null());
+    let bad = page("?limit=500".into()).await;
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.body["error"]["details"]["limit"].is_string(),
+        "{}",
+        bad.body
+    );
 }
 
 #[tokio::test]
