@@ -30,17 +30,28 @@ fn status(wamid: &str, status: &str, at: u64) -> Value {
     s
 }
 
-async fn tenant_of(app: &TestApp, phone_id: &str) -> TenantId {
+/// The one text value `sql` selects.
+async fn text(app: &TestApp, sql: String) -> String {
     let db = app.db().await;
     let row = db
         .query_one_raw(sea_orm::Statement::from_string(
             db.get_database_backend(),
-            format!("SELECT tenant_id FROM whatsapp_accounts WHERE phone_number_id = '{phone_id}'"),
+            sql,
         ))
         .await
         .unwrap()
-        .unwrap();
-    row.try_get_by_index::<String>(0).unwrap().parse().unwrap()
+        .unwrap_or_else(|| panic!("no row"));
+    row.try_get_by_index::<String>(0).unwrap()
+}
+
+async fn tenant_of(app: &TestApp, phone_id: &str) -> TenantId {
+    text(
+        app,
+        format!("SELECT tenant_id FROM whatsapp_accounts WHERE phone_number_id = '{phone_id}'"),
+    )
+    .await
+    .parse()
+    .unwrap()
 }
 
 /// An outbound message as the sender records it once Meta gave its wamid.
@@ -65,16 +76,11 @@ async fn deliver(app: &TestApp, phone_id: &str, statuses: Vec<Value>) {
 }
 
 async fn message_status(app: &TestApp, wamid: &str) -> String {
-    let db = app.db().await;
-    let row = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            format!("SELECT status FROM messages WHERE wamid = '{wamid}'"),
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get_by_index::<String>(0).unwrap()
+    text(
+        app,
+        format!("SELECT status FROM messages WHERE wamid = '{wamid}'"),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -298,16 +304,11 @@ async fn a_webhook_stored_by_a_process_that_died_before_handing_it_off_is_applie
 async fn template_and_account_updates_are_kept_once_and_template_reviews_raise_events() {
     let app = spawn_app_with_sandbox().await;
     let phone_id = connected_number(&app).await;
-    let db = app.db().await;
-    let row = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            format!("SELECT waba_id FROM whatsapp_accounts WHERE phone_number_id = '{phone_id}'"),
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    let waba: String = row.try_get_by_index(0).unwrap();
+    let waba = text(
+        &app,
+        format!("SELECT waba_id FROM whatsapp_accounts WHERE phone_number_id = '{phone_id}'"),
+    )
+    .await;
     let (mut reviews, _subscription) = common::events::listen::<
         aerostic_dispatcher::events::TemplateStatus,
     >(&app, "template.status")
