@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use aerostic_kit::broker::{Envelope, Handler, HandlerError, QueueSpec};
 use aerostic_kit::grpc::TracedChannel;
-use aerostic_kit::identity::{Identity, Permission};
+use aerostic_kit::identity::Identity;
 use aerostic_kit::ids::TenantId;
 use aerostic_kit::outbox::Outbox;
 use aerostic_kit::{ApiError, ErrorKind};
@@ -325,11 +325,7 @@ pub async fn read(
     caller: &Identity,
     id: &str,
 ) -> Result<(media::Model, Vec<u8>), ApiError> {
-    if caller.api_key_id.is_some() {
-        caller.require_scope("messages:read")?;
-    } else {
-        caller.require(Permission::Inbox)?;
-    }
+    crate::reads::may_read(caller, "messages:read")?;
     let row = media::Entity::find_by_id(id.to_string())
         .filter(media::Column::TenantId.eq(caller.tenant_id.to_string()))
         .one(db)

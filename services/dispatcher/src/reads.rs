@@ -57,7 +57,7 @@ fn internal(e: sea_orm::DbErr) -> ApiError {
 }
 
 /// People who answer conversations, and keys with `scope`.
-fn may_read(caller: &Identity, scope: &str) -> Result<(), ApiError> {
+pub(crate) fn may_read(caller: &Identity, scope: &str) -> Result<(), ApiError> {
     if caller.api_key_id.is_some() {
         caller.require_scope(scope)
     } else {
