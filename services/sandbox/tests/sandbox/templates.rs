@@ -1,6 +1,6 @@
 //! Templates: creation rules, review and its webhook, and the checks on sends.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

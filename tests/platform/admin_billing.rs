@@ -2,7 +2,7 @@
 //! wallet, the default and per-tenant price lists, and what a reseller
 //! earned from its markup. Unknown tenants and resellers are 404s.
 
-mod common;
+use crate::common;
 
 use aerostic_proto::v1 as pb;
 use common::billing::{as_caller, client, identity, marketing};

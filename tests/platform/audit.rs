@@ -1,7 +1,7 @@
 //! The audit log is a hash chain: intact after real actions, and an edited,
 //! deleted or forged row is named by the verifier (API and CLI code path).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

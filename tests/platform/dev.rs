@@ -1,7 +1,7 @@
 //! `aerostic dev` boots from a clean data dir and serves; a service without
 //! its settings says which one is missing.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

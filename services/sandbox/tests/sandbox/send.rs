@@ -1,6 +1,6 @@
 //! The send endpoint and the control API, driven over HTTP like a client would.
 
-mod common;
+use crate::common;
 
 use aerostic_sandbox::Seed;
 use serde_json::{Value, json};

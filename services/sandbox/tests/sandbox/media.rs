@@ -1,6 +1,6 @@
 //! Media: upload limits, 5-minute URLs that need the token, download, delete.
 
-mod common;
+use crate::common;
 
 use aerostic_sandbox::Seed;
 use reqwest::multipart::{Form, Part};

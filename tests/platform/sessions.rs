@@ -1,7 +1,7 @@
 //! Sessions at the gateway: access tokens, rotating refresh tokens with reuse
 //! detection, logout, and the login lockout.
 
-mod common;
+use crate::common;
 
 use common::{spawn_app, unique_email};
 use reqwest::Method;

@@ -2,7 +2,7 @@
 //! the dispatcher killed (SIGKILL) right after acknowledging a burst of
 //! webhooks loses none of them once it is started again.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! Customers' media: fetched from Meta with the number's token, checked
 //! against Meta's SHA-256, kept by us, and served to the workspace only.
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use common::meta::{connect_number, eventually, messages_payload, post_webhook, sign};

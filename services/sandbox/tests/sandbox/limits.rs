@@ -1,7 +1,7 @@
 //! Messaging limits per business portfolio: unique users reached outside a
 //! service window in a rolling 24 hours, shared by the portfolio's numbers.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The team: invitations, roles and deactivation, enforced by tenancy for
 //! every caller, with other tenants' ids answering 404.
 
-mod common;
+use crate::common;
 
 use common::{spawn_app, unique_email};
 use reqwest::Method;

@@ -2,7 +2,7 @@
 //! their window, a conversation's messages, contacts found by name or
 //! number, pages that join up, and nothing of another workspace.
 
-mod common;
+use crate::common;
 
 use common::meta::{connect_number, eventually, messages_payload, post_webhook, sign};
 use common::{APP_HOST, TestApp, spawn_app_with_sandbox};

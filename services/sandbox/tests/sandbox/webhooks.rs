@@ -1,7 +1,7 @@
 //! Webhooks out: verification first, Meta's payload shapes, escaped-unicode
 //! bodies signed over their exact bytes, and retries until the receiver says 200.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Realism switches: async 131047, read without delivered, duplicates,
 //! injected errors and latency.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

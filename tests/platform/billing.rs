@@ -3,7 +3,7 @@
 //! cases, a reseller's markup and a tenant's template price, short funds
 //! refused with the figures, and a failed template refunded once.
 
-mod common;
+use crate::common;
 
 use aerostic_proto::v1 as pb;
 use common::billing::{as_caller, client, identity, marketing, root_identity, top_up, usd};

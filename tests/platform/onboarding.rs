@@ -3,7 +3,7 @@
 //! failure answered precisely with nothing half-stored, tokens unreadable
 //! in the database, other tenants kept out, and the routing RPC.
 
-mod common;
+use crate::common;
 
 use aerostic_kit::crypto::Binding;
 use aerostic_proto::v1 as pb;

@@ -1,6 +1,6 @@
 //! The mesh itself: readiness, gRPC status codes, health, metrics.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 

@@ -1,6 +1,6 @@
 //! Embedded Signup: code exchange, registration with a PIN, PARTNER_ADDED.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Passwords after sign-up: changing one ends every session; a reset token
 //! travels encrypted to the mailer, works once, and reveals no account.
 
-mod common;
+use crate::common;
 
 use aerostic_kit::crypto::Binding;
 use aerostic_tenancy::credentials::{RESET_TOKEN_COLUMN, RESET_TOPIC, ResetNotice};

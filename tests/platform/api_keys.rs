@@ -1,7 +1,7 @@
 //! Developer API keys: shown once, stored as hashes, scoped, revocable at
 //! once, and invisible to every other tenant.
 
-mod common;
+use crate::common;
 
 use common::spawn_app;
 use reqwest::Method;

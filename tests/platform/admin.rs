@@ -2,7 +2,7 @@
 //! settings; plans; suspension that stops every credential; resellers whose
 //! domains serve their brand and own the tenants signing up there.
 
-mod common;
+use crate::common;
 
 use common::{ADMIN_HOST, spawn_app, unique_email};
 use reqwest::Method;

@@ -3,7 +3,7 @@
 //! written down): each kind of caller against each endpoint, and another
 //! tenant's ids against every endpoint that takes one, changing nothing.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

@@ -1,7 +1,7 @@
 //! Usage against the plan: events counted once, every reserved message
 //! counted once per category, and `CheckLimit` answering with the figures.
 
-mod common;
+use crate::common;
 
 use aerostic_proto::v1 as pb;
 use common::billing::{as_caller, client, identity, root_identity, top_up};

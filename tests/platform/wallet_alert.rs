@@ -1,7 +1,7 @@
 //! The low-balance alert: set over REST, published once when the balance
 //! falls below the threshold, and again only after a top-up re-armed it.
 
-mod common;
+use crate::common;
 
 use aerostic_billing::alert::{LowBalance, TOPIC};
 use aerostic_proto::v1 as pb;

@@ -2,7 +2,7 @@
 //! the exact bytes, every payload stored before the 200, then applied once:
 //! duplicates change nothing, and unknown numbers are kept, not dropped.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

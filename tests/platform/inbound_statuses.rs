@@ -4,7 +4,7 @@
 //! business-scoped id, and a webhook stored by a process that died before
 //! handing it off.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Where webhooks go: the app's callback, a WABA override and a number
 //! override, in that order of precedence, for the fields overrides may carry.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! names every endpoint, and every error an endpoint really answers is
 //! documented for that endpoint, with its code.
 
-mod common;
+use crate::common;
 
 use common::{ADMIN_HOST, APP_HOST, TestApp, spawn_app};
 use reqwest::Method;

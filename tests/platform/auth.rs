@@ -1,7 +1,7 @@
 //! Register and login end to end: REST gateway → tenancy gRPC → PostgreSQL,
 //! with audit events through RabbitMQ and failed logins counted in Redis.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

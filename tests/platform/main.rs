@@ -1,0 +1,28 @@
+//! The platform's integration tests, in one binary: each module is one area,
+//! all share `common` (`spawn_app()` against the machine's real services).
+//! One binary rather than one per file keeps a cold debug build to one link
+//! of the whole platform instead of twenty (CI's disk and time).
+
+mod admin;
+mod admin_billing;
+mod api_keys;
+mod audit;
+mod auth;
+mod billing;
+mod common;
+mod dev;
+mod inbound;
+mod inbound_media;
+mod inbound_restart;
+mod inbound_statuses;
+mod inbox;
+mod matrix;
+mod mesh;
+mod migrations;
+mod onboarding;
+mod openapi;
+mod passwords;
+mod sessions;
+mod team;
+mod usage;
+mod wallet_alert;
