@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::entity::webhook_inbox;
+use crate::gate::ApplyGate;
 use crate::ingest::{Ingest, IngestError};
 
 /// The topic a stored webhook is handed off on.
@@ -59,8 +60,9 @@ pub struct Intake {
 }
 
 impl Intake {
-    /// Starts the intake's batching task on `db`, handing off through `broker`.
-    pub fn start(db: DatabaseConnection, broker: Arc<dyn Broker>) -> Self {
+    /// Starts the intake's batching task on `db`, handing off through
+    /// `broker` and counting what it acknowledges on `gate`.
+    pub fn start(db: DatabaseConnection, broker: Arc<dyn Broker>, gate: ApplyGate) -> Self {
         let (sender, mut receiver) = mpsc::channel::<Pending>(8 * MAX_BATCH);
         tokio::spawn(async move {
             let slots = Arc::new(Semaphore::new(IN_FLIGHT));
@@ -73,9 +75,9 @@ impl Intake {
                     }
                 }
                 let slot = slots.clone().acquire_owned().await.expect("never closed");
-                let (db, broker) = (db.clone(), broker.clone());
+                let (db, broker, gate) = (db.clone(), broker.clone(), gate.clone());
                 tokio::spawn(async move {
-                    commit(&db, broker.as_ref(), batch).await;
+                    commit(&db, broker.as_ref(), &gate, batch).await;
                     drop(slot);
                 });
             }
@@ -102,7 +104,12 @@ impl Intake {
     }
 }
 
-async fn commit(db: &DatabaseConnection, broker: &dyn Broker, batch: Vec<Pending>) {
+async fn commit(
+    db: &DatabaseConnection,
+    broker: &dyn Broker,
+    gate: &ApplyGate,
+    batch: Vec<Pending>,
+) {
     let now = Utc::now();
     let ids: Vec<String> = batch
         .iter()
@@ -121,6 +128,7 @@ async fn commit(db: &DatabaseConnection, broker: &dyn Broker, batch: Vec<Pending
         });
     match webhook_inbox::Entity::insert_many(rows).exec(db).await {
         Ok(_) => {
+            gate.acknowledged(batch.len());
             for (p, id) in batch.into_iter().zip(&ids) {
                 let _ = p.reply.send(Ok(id.clone()));
             }
@@ -215,12 +223,14 @@ pub fn spawn_sweep(
 pub struct Worker {
     db: DatabaseConnection,
     ingest: Ingest,
+    gate: ApplyGate,
 }
 
 impl Worker {
-    /// A worker applying webhooks of `db` with `ingest`.
-    pub fn new(db: DatabaseConnection, ingest: Ingest) -> Self {
-        Self { db, ingest }
+    /// A worker applying webhooks of `db` with `ingest`, a hand-off at a
+    /// time when `gate` gives it a turn.
+    pub fn new(db: DatabaseConnection, ingest: Ingest, gate: ApplyGate) -> Self {
+        Self { db, ingest, gate }
     }
 }
 
@@ -228,6 +238,7 @@ impl Worker {
 impl Handler for Worker {
     async fn handle(&self, envelope: &Envelope) -> Result<(), HandlerError> {
         let stored: Stored = envelope.parse().map_err(HandlerError::permanent)?;
+        let _turn = self.gate.turn().await;
         let rows = webhook_inbox::Entity::find()
             .filter(webhook_inbox::Column::Id.is_in(stored.webhook_ids))
             .filter(webhook_inbox::Column::ProcessedAt.is_null())

@@ -11,6 +11,7 @@
 
 pub mod entity;
 pub mod events;
+pub mod gate;
 pub mod grpc;
 pub mod inbox;
 pub mod ingest;
@@ -32,9 +33,6 @@ use aerostic_kit::outbox::Outbox;
 use aerostic_proto::v1::dispatcher_server::DispatcherServer;
 use aerostic_proto::v1::tenancy_client::TenancyClient;
 use tokio::net::TcpListener;
-
-/// Hand-offs applied at once by one dispatcher process.
-pub const WEBHOOK_WORKERS: u16 = 8;
 
 /// The dispatcher's outbox table.
 pub const OUTBOX_TABLE: &str = "dispatcher_outbox";
@@ -69,15 +67,17 @@ pub async fn run(
         outbox,
         keywords.clone(),
     );
+    let gate = gate::ApplyGate::default();
+    let sampler = gate.spawn();
     let workers = ctx
         .broker
         .consume(
             &inbox::queue().name,
-            std::sync::Arc::new(inbox::Worker::new(ctx.db.clone(), ingest)),
-            // A few workers, each taking a whole batch: applying is the
-            // deferrable half, and it must leave CPU to the acknowledgements.
+            std::sync::Arc::new(inbox::Worker::new(ctx.db.clone(), ingest, gate.clone())),
+            // A few workers, each taking a whole batch; the gate narrows
+            // them while acknowledgements need the CPUs.
             RetryPolicy {
-                concurrency: WEBHOOK_WORKERS,
+                concurrency: gate::WIDE as u16,
                 ..RetryPolicy::default()
             },
         )
@@ -104,7 +104,7 @@ pub async fn run(
         DispatcherServer::new(grpc::DispatcherGrpc {
             reads: reads::Reads::new(ctx.db.clone()),
             seal: ctx.secrets.identity_seal(),
-            intake: inbox::Intake::start(ctx.db.clone(), ctx.broker.clone()),
+            intake: inbox::Intake::start(ctx.db.clone(), ctx.broker.clone(), gate),
             keywords,
             media: store,
             db: ctx.db.clone(),
@@ -119,6 +119,7 @@ pub async fn run(
     fetchers.shutdown().await;
     relay.abort();
     sweep.abort();
+    sampler.abort();
     served?;
     Ok(())
 }
