@@ -7,17 +7,13 @@ use crate::common;
 use std::time::Duration;
 
 use aerostic_dispatcher::events::MessageReceived;
-use common::meta::{
-    connected_number, count, eventually, messages_payload, post_webhook, sign, text_payload,
-};
-use common::{spawn_app_with_sandbox, spawn_embedded};
+use common::TestApp;
+use common::meta::{connected_number, count, eventually, post_webhook, sign, text_payload};
 use reqwest::Method;
 use sea_orm::ConnectionTrait;
 use serde_json::json;
 
-#[tokio::test]
-async fn the_callback_verifies_with_the_platforms_token_only() {
-    let app = spawn_app_with_sandbox().await;
+async fn the_callback_verifies_with_the_platforms_token_only(app: TestApp) {
     let verify = |token: &str, mode: &str| {
         app.http
             .get(format!("{}/webhooks/meta", app.base))
@@ -51,9 +47,7 @@ async fn the_callback_verifies_with_the_platforms_token_only() {
     }
 }
 
-#[tokio::test]
-async fn only_correctly_signed_webhooks_are_stored_and_each_message_is_kept_once() {
-    let app = spawn_app_with_sandbox().await;
+async fn only_correctly_signed_webhooks_are_stored_and_each_message_is_kept_once(app: TestApp) {
     let phone_id = connected_number(&app).await;
     let (mut received, _subscription) =
         common::events::listen::<MessageReceived>(&app, "message.received").await;
@@ -127,9 +121,7 @@ async fn only_correctly_signed_webhooks_are_stored_and_each_message_is_kept_once
     assert_eq!(event.wamid, "wamid.HBgNdup01");
 }
 
-#[tokio::test]
-async fn a_customers_message_from_the_sandbox_arrives_and_stop_opts_them_out() {
-    let app = spawn_app_with_sandbox().await;
+async fn a_customers_message_from_the_sandbox_arrives_and_stop_opts_them_out(app: TestApp) {
     let phone_id = connected_number(&app).await;
     for text in ["Oi, tudo bem?", "  STOP "] {
         let sent = app
@@ -161,9 +153,7 @@ async fn a_customers_message_from_the_sandbox_arrives_and_stop_opts_them_out() {
     );
 }
 
-#[tokio::test]
-async fn a_change_for_a_number_nobody_owns_is_kept_and_reported() {
-    let app = spawn_app_with_sandbox().await;
+async fn a_change_for_a_number_nobody_owns_is_kept_and_reported(app: TestApp) {
     let body = text_payload("420000000009999", "wamid.HBgNnobody", "hello");
     let (status, _) = post_webhook(&app, &body, Some(sign(&body))).await;
     assert_eq!(status, 200, "Meta must not retry what we kept");
@@ -176,49 +166,7 @@ async fn a_change_for_a_number_nobody_owns_is_kept_and_reported() {
     assert_eq!(count(&app, "SELECT COUNT(*) FROM messages").await, 0);
 }
 
-#[tokio::test]
-async fn the_embedded_backends_keep_the_same_promises() {
-    // SQLite, the in-process broker and cache: what `aerostic dev` runs.
-    let app = spawn_embedded().await;
-    let phone_id = connected_number(&app).await;
-    let body = text_payload(&phone_id, "wamid.HBgNembedded", "Olá 😮");
-    for _ in 0..2 {
-        let (status, _) = post_webhook(&app, &body, Some(sign(&body))).await;
-        assert_eq!(status, 200);
-    }
-    let status = messages_payload(
-        &phone_id,
-        vec![],
-        vec![
-            json!({"id": "wamid.unknown", "status": "delivered", "timestamp": "1760000100", "recipient_id": "5511988887777"}),
-        ],
-    );
-    let (code, _) = post_webhook(&app, &status, Some(sign(&status))).await;
-    assert_eq!(code, 200);
-    eventually(
-        &app,
-        "SELECT COUNT(*) FROM webhook_inbox WHERE processed_at IS NULL",
-        0,
-    )
-    .await;
-    assert_eq!(
-        count(&app, "SELECT COUNT(*) FROM messages").await,
-        1,
-        "once per wamid"
-    );
-    assert_eq!(
-        count(&app, "SELECT COUNT(*) FROM message_statuses").await,
-        1
-    );
-    assert_eq!(
-        count(&app, "SELECT COUNT(*) FROM conversations WHERE unread_count = 1 AND last_inbound_at IS NOT NULL").await,
-        1
-    );
-}
-
-#[tokio::test]
-async fn the_sandbox_duplicating_and_batching_webhooks_leaves_each_message_once() {
-    let app = spawn_app_with_sandbox().await;
+async fn the_sandbox_duplicating_and_batching_webhooks_leaves_each_message_once(app: TestApp) {
     let phone_id = connected_number(&app).await;
     let switched = app
         .sandbox_control(
@@ -278,3 +226,11 @@ async fn the_sandbox_duplicating_and_batching_webhooks_leaves_each_message_once(
     );
     assert_eq!(count(&app, "SELECT COUNT(*) FROM contacts").await, 25);
 }
+
+crate::on_every_backend!(
+    the_callback_verifies_with_the_platforms_token_only,
+    only_correctly_signed_webhooks_are_stored_and_each_message_is_kept_once,
+    a_customers_message_from_the_sandbox_arrives_and_stop_opts_them_out,
+    a_change_for_a_number_nobody_owns_is_kept_and_reported,
+    the_sandbox_duplicating_and_batching_webhooks_leaves_each_message_once,
+);

@@ -5,7 +5,7 @@ use crate::common;
 
 use base64::Engine;
 use common::meta::{connect_number, eventually, messages_payload, post_webhook, sign};
-use common::{APP_HOST, TestApp, spawn_app_with_sandbox};
+use common::{APP_HOST, TestApp};
 use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::Digest;
@@ -41,9 +41,7 @@ async fn upload(app: &TestApp, phone_id: &str, bytes: &[u8], mime: &str) -> Stri
         .to_string()
 }
 
-#[tokio::test]
-async fn an_inbound_image_is_kept_by_us_and_served_to_its_workspace_only() {
-    let app = spawn_app_with_sandbox().await;
+async fn an_inbound_image_is_kept_by_us_and_served_to_its_workspace_only(app: TestApp) {
     let admin = app.new_admin().await;
     let phone_id = connect_number(&app, &admin).await;
     let png: Vec<u8> = (0..4096u32).map(|i| (i * 7 % 251) as u8).collect();
@@ -153,3 +151,5 @@ async fn an_inbound_image_is_kept_by_us_and_served_to_its_workspace_only() {
         (404, Some("media_not_found"))
     );
 }
+
+crate::on_every_backend!(an_inbound_image_is_kept_by_us_and_served_to_its_workspace_only,);

@@ -8,15 +8,16 @@ use crate::common;
 
 use std::time::Duration;
 
+use aerostic_dispatcher::entity::{message, webhook_inbox};
 use aerostic_dispatcher::events::MessageStatusChanged;
 use aerostic_kit::ids::TenantId;
 use aerostic_kit::outbox::Outbox;
+use common::TestApp;
 use common::meta::{
     connected_number, count, eventually, messages_payload, post_webhook, sign, text_payload,
 };
-use common::{TestApp, spawn_app_with_sandbox};
 use reqwest::Method;
-use sea_orm::ConnectionTrait;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait};
 use serde_json::{Value, json};
 
 fn status(wamid: &str, status: &str, at: u64) -> Value {
@@ -54,19 +55,30 @@ async fn tenant_of(app: &TestApp, phone_id: &str) -> TenantId {
     .unwrap()
 }
 
-/// An outbound message as the sender records it once Meta gave its wamid.
+/// An outbound message as the sender records it once Meta gave its wamid
+/// (through the dispatcher's own entity, so on either backend).
 async fn outbound(app: &TestApp, tenant: TenantId, wamid: &str) {
-    let id = uuid::Uuid::now_v7();
-    let (conversation, contact) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
-    app.db()
-        .await
-        .execute_unprepared(&format!(
-            "INSERT INTO messages (id, tenant_id, conversation_id, contact_id, direction, kind, content, wamid, \
-             status, error_title, sent_at, status_at, created_at) VALUES ('{id}', '{tenant}', '{conversation}', \
-             '{contact}', 'outbound', 'template', '{{}}', '{wamid}', 'queued', '', now(), now(), now())"
-        ))
-        .await
-        .unwrap();
+    let now = chrono::Utc::now();
+    message::ActiveModel {
+        id: Set(uuid::Uuid::now_v7().to_string()),
+        tenant_id: Set(tenant.to_string()),
+        conversation_id: Set(uuid::Uuid::now_v7().to_string()),
+        contact_id: Set(uuid::Uuid::now_v7().to_string()),
+        direction: Set("outbound".into()),
+        kind: Set("template".into()),
+        content: Set("{}".into()),
+        wamid: Set(Some(wamid.into())),
+        context_wamid: Set(None),
+        status: Set("queued".into()),
+        error_code: Set(None),
+        error_title: Set(String::new()),
+        sent_at: Set(now),
+        status_at: Set(now),
+        created_at: Set(now),
+    }
+    .insert(&app.db().await)
+    .await
+    .unwrap();
 }
 
 async fn deliver(app: &TestApp, phone_id: &str, statuses: Vec<Value>) {
@@ -83,9 +95,7 @@ async fn message_status(app: &TestApp, wamid: &str) -> String {
     .await
 }
 
-#[tokio::test]
-async fn statuses_only_move_a_message_forward_and_each_counts_once() {
-    let app = spawn_app_with_sandbox().await;
+async fn statuses_only_move_a_message_forward_and_each_counts_once(app: TestApp) {
     let phone_id = connected_number(&app).await;
     let tenant = tenant_of(&app, &phone_id).await;
     let (mut events, _subscription) =
@@ -161,9 +171,7 @@ async fn statuses_only_move_a_message_forward_and_each_counts_once() {
     );
 }
 
-#[tokio::test]
-async fn a_status_before_its_message_waits_and_applies_once_the_wamid_is_known() {
-    let app = spawn_app_with_sandbox().await;
+async fn a_status_before_its_message_waits_and_applies_once_the_wamid_is_known(app: TestApp) {
     let phone_id = connected_number(&app).await;
     let tenant = tenant_of(&app, &phone_id).await;
     deliver(
@@ -211,9 +219,7 @@ async fn a_status_before_its_message_waits_and_applies_once_the_wamid_is_known()
     );
 }
 
-#[tokio::test]
-async fn a_thousand_updates_in_one_post_are_each_stored_once() {
-    let app = spawn_app_with_sandbox().await;
+async fn a_thousand_updates_in_one_post_are_each_stored_once(app: TestApp) {
     let phone_id = connected_number(&app).await;
     let messages: Vec<Value> = (0..500)
         .map(|i| json!({"from": "5511988887777", "id": format!("wamid.batch{i}"), "timestamp": "1760000000", "type": "text", "text": {"body": format!("n.º {i} ✓")}}))
@@ -248,9 +254,7 @@ async fn a_thousand_updates_in_one_post_are_each_stored_once() {
     );
 }
 
-#[tokio::test]
-async fn a_user_known_only_by_a_business_scoped_id_becomes_a_contact() {
-    let app = spawn_app_with_sandbox().await;
+async fn a_user_known_only_by_a_business_scoped_id_becomes_a_contact(app: TestApp) {
     let phone_id = connected_number(&app).await;
     let sent = app
         .sandbox_control(
@@ -271,19 +275,20 @@ async fn a_user_known_only_by_a_business_scoped_id_becomes_a_contact() {
     );
 }
 
-#[tokio::test]
-async fn a_webhook_stored_by_a_process_that_died_before_handing_it_off_is_applied() {
-    let app = spawn_app_with_sandbox().await;
+async fn a_webhook_stored_by_a_process_that_died_before_handing_it_off_is_applied(app: TestApp) {
     let phone_id = connected_number(&app).await;
     let body = text_payload(&phone_id, "wamid.orphan", "still here?");
     // What a crash right after the commit leaves: stored, never handed off.
-    let db = app.db().await;
-    let hex = body.iter().map(|b| format!("{b:02x}")).collect::<String>();
-    db.execute_unprepared(&format!(
-        "INSERT INTO webhook_inbox (id, received_at, body, processed_at, queued_at, outcome) \
-         VALUES ('{}', now(), decode('{hex}', 'hex'), NULL, now() - interval '1 hour', '')",
-        uuid::Uuid::now_v7()
-    ))
+    let now = chrono::Utc::now();
+    webhook_inbox::ActiveModel {
+        id: Set(uuid::Uuid::now_v7().to_string()),
+        received_at: Set(now),
+        body: Set(body),
+        processed_at: Set(None),
+        queued_at: Set(Some(now - chrono::Duration::hours(1))),
+        outcome: Set(String::new()),
+    }
+    .insert(&app.db().await)
     .await
     .unwrap();
     eventually(
@@ -300,9 +305,9 @@ async fn a_webhook_stored_by_a_process_that_died_before_handing_it_off_is_applie
     .await;
 }
 
-#[tokio::test]
-async fn template_and_account_updates_are_kept_once_and_template_reviews_raise_events() {
-    let app = spawn_app_with_sandbox().await;
+async fn template_and_account_updates_are_kept_once_and_template_reviews_raise_events(
+    app: TestApp,
+) {
     let phone_id = connected_number(&app).await;
     let waba = text(
         &app,
@@ -371,9 +376,7 @@ async fn template_and_account_updates_are_kept_once_and_template_reviews_raise_e
     assert_eq!(review.waba_id, waba);
 }
 
-#[tokio::test]
-async fn a_customer_who_changed_their_number_keeps_their_contact() {
-    let app = spawn_app_with_sandbox().await;
+async fn a_customer_who_changed_their_number_keeps_their_contact(app: TestApp) {
     let phone_id = connected_number(&app).await;
     let hello = json!({"from": "5511988887777", "id": "wamid.before", "timestamp": "1760000000", "type": "text", "text": {"body": "oi"}});
     let moved = json!({"from": "5511988887777", "id": "wamid.moved", "timestamp": "1760000100", "type": "system",
@@ -409,3 +412,13 @@ async fn a_customer_who_changed_their_number_keeps_their_contact() {
         1
     );
 }
+
+crate::on_every_backend!(
+    statuses_only_move_a_message_forward_and_each_counts_once,
+    a_status_before_its_message_waits_and_applies_once_the_wamid_is_known,
+    a_thousand_updates_in_one_post_are_each_stored_once,
+    a_user_known_only_by_a_business_scoped_id_becomes_a_contact,
+    a_webhook_stored_by_a_process_that_died_before_handing_it_off_is_applied,
+    template_and_account_updates_are_kept_once_and_template_reviews_raise_events,
+    a_customer_who_changed_their_number_keeps_their_contact,
+);

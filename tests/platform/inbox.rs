@@ -5,7 +5,7 @@
 use crate::common;
 
 use common::meta::{connect_number, eventually, messages_payload, post_webhook, sign};
-use common::{APP_HOST, TestApp, spawn_app_with_sandbox};
+use common::{APP_HOST, TestApp};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -23,9 +23,7 @@ fn from(number: &str, name: &str, wamid: &str, text: &str, at: u64) -> (Value, V
     )
 }
 
-#[tokio::test]
-async fn an_agent_reads_conversations_messages_and_contacts_of_their_workspace_only() {
-    let app = spawn_app_with_sandbox().await;
+async fn an_agent_reads_conversations_messages_and_contacts_of_their_workspace_only(app: TestApp) {
     let admin = app.new_admin().await;
     let phone_id = connect_number(&app, &admin).await;
     let (_, agent) = app.member(&admin, "agent").await;
@@ -145,9 +143,7 @@ async fn an_agent_reads_conversations_messages_and_contacts_of_their_workspace_o
     }
 }
 
-#[tokio::test]
-async fn a_workspace_sets_its_own_stop_words_and_they_replace_the_defaults() {
-    let app = spawn_app_with_sandbox().await;
+async fn a_workspace_sets_its_own_stop_words_and_they_replace_the_defaults(app: TestApp) {
     let admin = app.new_admin().await;
     let phone_id = connect_number(&app, &admin).await;
     let (status, defaults) = get(&app, &admin, "/v1/inbox/opt-out-keywords").await;
@@ -227,3 +223,8 @@ async fn a_workspace_sets_its_own_stop_words_and_they_replace_the_defaults() {
         "the defaults no longer apply: {opted:?}"
     );
 }
+
+crate::on_every_backend!(
+    an_agent_reads_conversations_messages_and_contacts_of_their_workspace_only,
+    a_workspace_sets_its_own_stop_words_and_they_replace_the_defaults,
+);

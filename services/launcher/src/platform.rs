@@ -41,6 +41,9 @@ pub struct Platform {
     pub grpc: Vec<(ServiceName, SocketAddr)>,
     /// Where the Meta sandbox listens, if it runs here.
     pub sandbox: Option<SocketAddr>,
+    /// The broker its services share (the in-process one is reachable only
+    /// through this handle).
+    pub broker: std::sync::Arc<dyn aerostic_kit::broker::Broker>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<(String, anyhow::Result<()>)>,
 }
@@ -171,6 +174,7 @@ impl Platform {
             Some(addr) if !spec.meta.is_configured() => sandbox_meta(addr),
             _ => spec.meta.clone(),
         };
+        let broker = conns.broker.clone();
         let ctx = Context::new(conns.clone(), spec.secrets.clone(), upstreams.clone())?
             .with_meta(meta.clone())
             .with_mail(spec.mail.clone());
@@ -216,6 +220,7 @@ impl Platform {
             gateway,
             grpc,
             sandbox,
+            broker,
             stop,
             tasks,
         })

@@ -26,13 +26,7 @@ pub async fn listen<T: DeserializeOwned + Send + Sync + 'static>(
     app: &TestApp,
     topic: &str,
 ) -> (mpsc::UnboundedReceiver<T>, Subscription) {
-    let broker = aerostic_kit::broker::connect(
-        &app.backends.broker_url,
-        &app.backends.namespace,
-        app.backends.idle_queue_expiry,
-    )
-    .await
-    .unwrap();
+    let broker = app.platform.broker.clone();
     let spec = QueueSpec::new(format!("test.listen.{topic}"), &[topic]);
     broker.declare(&spec).await.unwrap();
     let (tx, rx) = mpsc::unbounded_channel();

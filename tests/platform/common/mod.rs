@@ -455,3 +455,24 @@ impl TestApp {
         }
     }
 }
+
+/// Runs each named `async fn(TestApp)` twice: on PostgreSQL, RabbitMQ and
+/// Redis, and on the embedded backends `aerostic dev` runs (SQLite, the
+/// in-process broker and cache), both with the Meta sandbox. One contract,
+/// both backends.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($test:ident),* $(,)?) => {$(
+        mod $test {
+            #[tokio::test]
+            async fn on_postgres_rabbitmq_and_redis() {
+                super::$test($crate::common::spawn_app_with_sandbox().await).await
+            }
+
+            #[tokio::test]
+            async fn on_sqlite_and_the_in_process_broker() {
+                super::$test($crate::common::spawn_embedded().await).await
+            }
+        }
+    )*};
+}
