@@ -1,8 +1,8 @@
 //! Statuses and the harder cases of inbound: statuses move a message
 //! forward only and count once, a status that comes before its message
 //! waits for it, a thousand updates in one POST, users known only by their
-//! business-scoped id, and a webhook stored by a process that died before
-//! handing it off.
+//! business-scoped id, a webhook stored by a process that died before
+//! handing it off, and the sandbox reordering and duplicating statuses.
 
 use crate::common;
 
@@ -413,6 +413,74 @@ async fn a_customer_who_changed_their_number_keeps_their_contact(app: TestApp) {
     );
 }
 
+async fn the_sandbox_reordering_and_duplicating_statuses_leaves_the_right_final_status(
+    app: TestApp,
+) {
+    let phone_id = connected_number(&app).await;
+    let tenant = tenant_of(&app, &phone_id).await;
+    let switched = app
+        .sandbox_control(
+            Method::POST,
+            "/_sandbox/switches",
+            Some(&json!({"reorder": true, "duplicate_rate": 1.0})),
+        )
+        .await;
+    assert_eq!(switched["reorder"], true, "{switched}");
+    // The customer writes first, which opens the window for a text.
+    let customer = "5511977776666";
+    app.sandbox_control(
+        Method::POST,
+        &format!("/_sandbox/numbers/{phone_id}/inbound"),
+        Some(&json!({"from": customer, "text": "oi"})),
+    )
+    .await;
+    // A reply through Meta's send API (what the dispatcher will call): the
+    // sandbox then posts read, delivered and sent, in that order, each twice.
+    let sandbox = app.platform.sandbox.expect("the sandbox runs");
+    let sent: Value = app
+        .http
+        .post(format!("http://{sandbox}/v23.0/{phone_id}/messages"))
+        .bearer_auth(aerostic_sandbox::Seed::default().access_token)
+        .json(&json!({"messaging_product": "whatsapp", "to": customer, "type": "text", "text": {"body": "olá!"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let wamid = sent["messages"][0]["id"]
+        .as_str()
+        .expect("a wamid")
+        .to_string();
+    eventually(
+        &app,
+        &format!("SELECT COUNT(*) FROM message_statuses WHERE wamid = '{wamid}'"),
+        3,
+    )
+    .await;
+    eventually(
+        &app,
+        "SELECT COUNT(*) FROM webhook_inbox WHERE processed_at IS NULL",
+        0,
+    )
+    .await;
+    outbound(&app, tenant, &wamid).await;
+    let applied = aerostic_dispatcher::statuses::apply_pending(
+        &app.db().await,
+        &Outbox::new(aerostic_dispatcher::OUTBOX_TABLE),
+        tenant,
+        &wamid,
+    )
+    .await
+    .unwrap();
+    assert_eq!(applied, 3, "each status once, whatever the copies");
+    assert_eq!(
+        message_status(&app, &wamid).await,
+        "read",
+        "read arrived first and stays last"
+    );
+}
+
 crate::on_every_backend!(
     statuses_only_move_a_message_forward_and_each_counts_once,
     a_status_before_its_message_waits_and_applies_once_the_wamid_is_known,
@@ -421,4 +489,5 @@ crate::on_every_backend!(
     a_webhook_stored_by_a_process_that_died_before_handing_it_off_is_applied,
     template_and_account_updates_are_kept_once_and_template_reviews_raise_events,
     a_customer_who_changed_their_number_keeps_their_contact,
+    the_sandbox_reordering_and_duplicating_statuses_leaves_the_right_final_status,
 );
