@@ -12,6 +12,7 @@ mod m20261124_000004_platform;
 mod m20261124_000005_whatsapp;
 mod m20261202_000006_billing;
 mod m20261202_000007_inbound;
+mod m20261202_000008_media_objects;
 
 /// Drops `tables`, in order, where they exist (a migration's `down`).
 pub(crate) async fn drop_tables(
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000005_whatsapp::Migration),
             Box::new(m20261202_000006_billing::Migration),
             Box::new(m20261202_000007_inbound::Migration),
+            Box::new(m20261202_000008_media_objects::Migration),
         ]
     }
 }

@@ -153,3 +153,22 @@ async fn an_inbound_image_is_kept_by_us_and_served_to_its_workspace_only(app: Te
 }
 
 crate::on_every_backend!(an_inbound_image_is_kept_by_us_and_served_to_its_workspace_only,);
+
+#[tokio::test]
+async fn media_kept_in_the_database_is_served_the_same() {
+    // What the Helm chart runs: several dispatcher replicas, one database.
+    let control = format!("ctl{}", uuid::Uuid::new_v4().simple());
+    let app = common::spawn_keeping_media(
+        Some(control),
+        Default::default(),
+        aerostic_kit::config::MediaStore::Database,
+    )
+    .await;
+    let url = app.backends.database_url.clone();
+    an_inbound_image_is_kept_by_us_and_served_to_its_workspace_only(app).await;
+    let db = aerostic_kit::db::connect(&url).await.unwrap();
+    let kept = aerostic_kit::db::testing::scalar(&db, "SELECT COUNT(*) FROM media_objects")
+        .await
+        .unwrap();
+    assert_eq!(kept, 1, "the image's bytes are in the database");
+}

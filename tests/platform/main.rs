@@ -17,6 +17,7 @@ mod inbound_restart;
 mod inbound_statuses;
 mod inbox;
 mod matrix;
+mod media_stores;
 mod mesh;
 mod migrations;
 mod onboarding;

@@ -10,6 +10,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   value: {{ .Values.namespace | quote }}
 - name: AEROSTIC_LOG_FORMAT
   value: {{ .Values.logFormat | quote }}
+- name: AEROSTIC_MEDIA_STORE
+  value: {{ .Values.mediaStore | quote }}
 {{- range $name, $svc := .Values.services }}
 - name: AEROSTIC_{{ upper $name }}_URL
   value: "http://{{ $.Release.Name }}-{{ $name }}:{{ $svc.grpcPort }}"

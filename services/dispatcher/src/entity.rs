@@ -1,4 +1,4 @@
-//! The dispatcher's tables (see migration 7).
+//! The dispatcher's tables (see migrations 7 and 8).
 
 macro_rules! entity {
     ($(#[$doc:meta])* $module:ident, $table:literal, { $($field:tt)* }) => {
@@ -152,4 +152,13 @@ entity!(
     pub error: String,
     pub created_at: DateTimeUtc,
     pub stored_at: Option<DateTimeUtc>,
+});
+
+entity!(
+    /// Media bytes, when the database is the object store.
+    media_object, "media_objects", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub key: String,
+    pub bytes: Vec<u8>,
+    pub created_at: DateTimeUtc,
 });

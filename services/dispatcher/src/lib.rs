@@ -17,6 +17,7 @@ pub mod inbox;
 pub mod ingest;
 pub mod keywords;
 pub mod media;
+pub mod objects;
 pub mod payload;
 pub mod reads;
 pub mod routes;
@@ -82,8 +83,7 @@ pub async fn run(
             },
         )
         .await?;
-    let store: std::sync::Arc<dyn media::ObjectStore> =
-        std::sync::Arc::new(media::LocalStore::from_env());
+    let store = objects::open(&ctx.media, ctx.db.clone());
     let fetchers = ctx
         .broker
         .consume(

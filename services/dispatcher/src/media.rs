@@ -4,7 +4,6 @@
 //! Graph API with the number's token, checked against Meta's SHA-256, and
 //! put in an object store; the tenant reads it back through the API.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use aerostic_kit::broker::{Envelope, Handler, HandlerError, QueueSpec};
@@ -40,65 +39,7 @@ pub fn queue() -> QueueSpec {
     QueueSpec::new("dispatcher.media", &[FETCH_TOPIC])
 }
 
-/// Where our copies live.
-#[async_trait::async_trait]
-pub trait ObjectStore: Send + Sync {
-    /// Stores `bytes` under `key`.
-    async fn put(&self, key: &str, bytes: &[u8]) -> std::io::Result<()>;
-    /// The bytes under `key`.
-    async fn get(&self, key: &str) -> std::io::Result<Vec<u8>>;
-}
-
-/// An object store on the local filesystem (`aerostic dev`, one-node installs).
-pub struct LocalStore {
-    root: PathBuf,
-}
-
-impl LocalStore {
-    /// Objects under `root`.
-    pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
-    }
-
-    /// `AEROSTIC_MEDIA_DIR`, else `aerostic-media` in the temporary directory.
-    pub fn from_env() -> Self {
-        Self::new(
-            std::env::var_os("AEROSTIC_MEDIA_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| std::env::temp_dir().join("aerostic-media")),
-        )
-    }
-
-    fn path(&self, key: &str) -> std::io::Result<PathBuf> {
-        // Keys are ours (tenant/uuid); refuse anything that could climb out.
-        if key.is_empty()
-            || !key
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'/')
-            || key.contains("//")
-        {
-            return Err(std::io::Error::other("an invalid object key"));
-        }
-        Ok(self.root.join(key))
-    }
-}
-
-#[async_trait::async_trait]
-impl ObjectStore for LocalStore {
-    async fn put(&self, key: &str, bytes: &[u8]) -> std::io::Result<()> {
-        let path = self.path(key)?;
-        if let Some(dir) = path.parent() {
-            tokio::fs::create_dir_all(dir).await?;
-        }
-        let partial = path.with_extension("partial");
-        tokio::fs::write(&partial, bytes).await?;
-        tokio::fs::rename(partial, path).await
-    }
-
-    async fn get(&self, key: &str) -> std::io::Result<Vec<u8>> {
-        tokio::fs::read(self.path(key)?).await
-    }
-}
+pub use crate::objects::ObjectStore;
 
 #[derive(Serialize, Deserialize)]
 struct Fetch {

@@ -492,6 +492,42 @@ impl MailConfig {
     }
 }
 
+/// Where the dispatcher keeps customers' media (`AEROSTIC_MEDIA_STORE`):
+/// our copy is the record, since Meta keeps media only days.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaStore {
+    /// `database`: the service's database, for any number of replicas.
+    Database,
+    /// `file:///an/absolute/dir`: a directory (shared by every replica).
+    Directory(std::path::PathBuf),
+}
+
+impl Default for MediaStore {
+    /// `aerostic-media` in the temporary directory.
+    fn default() -> Self {
+        Self::Directory(std::env::temp_dir().join("aerostic-media"))
+    }
+}
+
+impl MediaStore {
+    /// Reads `AEROSTIC_MEDIA_STORE` (default: [`MediaStore::default`]).
+    pub fn from_source(src: &Source) -> Result<Self, ConfigError> {
+        let Some(value) = src.optional("AEROSTIC_MEDIA_STORE") else {
+            return Ok(Self::default());
+        };
+        if value == "database" {
+            return Ok(Self::Database);
+        }
+        match value.strip_prefix("file://") {
+            Some(dir) if dir.starts_with('/') => Ok(Self::Directory(dir.into())),
+            _ => Err(ConfigError::Invalid {
+                key: "AEROSTIC_MEDIA_STORE".into(),
+                problem: "must be `database` or `file:///an/absolute/dir`".into(),
+            }),
+        }
+    }
+}
+
 /// One internal service process.
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
@@ -511,6 +547,8 @@ pub struct ServiceConfig {
     pub meta: MetaConfig,
     /// Outgoing email.
     pub mail: MailConfig,
+    /// Where customers' media is kept.
+    pub media: MediaStore,
 }
 
 impl ServiceConfig {
@@ -528,6 +566,7 @@ impl ServiceConfig {
             upstreams: Upstreams::from_source(src)?,
             meta: MetaConfig::from_source(src)?,
             mail: MailConfig::from_source(src)?,
+            media: MediaStore::from_source(src)?,
         })
     }
 }
@@ -655,6 +694,28 @@ mod tests {
             cfg.upstreams.url(ServiceName::Anomaly),
             "http://127.0.0.1:50055"
         );
+    }
+
+    #[test]
+    fn the_media_store_is_the_database_or_an_absolute_directory() {
+        let media = |v: &'static str| {
+            MediaStore::from_source(&Source::from_pairs(vec![("AEROSTIC_MEDIA_STORE", v)]))
+        };
+        assert_eq!(media("database").unwrap(), MediaStore::Database);
+        assert_eq!(
+            media("file:///var/lib/aerostic/media").unwrap(),
+            MediaStore::Directory("/var/lib/aerostic/media".into())
+        );
+        assert_eq!(
+            MediaStore::from_source(&Source::default()).unwrap(),
+            MediaStore::default()
+        );
+        for bad in ["s3://bucket", "file://relative/dir", "Database"] {
+            assert!(
+                matches!(media(bad), Err(ConfigError::Invalid { key, .. }) if key == "AEROSTIC_MEDIA_STORE"),
+                "{bad} was taken"
+            );
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::broker::{self, Broker};
 use crate::cache::{self, Cache};
-use crate::config::{Backends, MailConfig, MetaConfig, Secrets, Upstreams};
+use crate::config::{Backends, MailConfig, MediaStore, MetaConfig, Secrets, Upstreams};
 use crate::crypto::KeyRing;
 
 /// A dependency could not be reached at start.
@@ -91,6 +91,9 @@ pub struct Context {
     pub meta: MetaConfig,
     /// Outgoing email (unconfigured until [`Context::with_mail`]).
     pub mail: MailConfig,
+    /// Where customers' media is kept (the default until
+    /// [`Context::with_media`]).
+    pub media: MediaStore,
 }
 
 impl Context {
@@ -113,6 +116,7 @@ impl Context {
             upstreams,
             meta: MetaConfig::default(),
             mail: MailConfig::default(),
+            media: MediaStore::default(),
         })
     }
 
@@ -125,6 +129,12 @@ impl Context {
     /// The same context sending email through `mail`.
     pub fn with_mail(mut self, mail: MailConfig) -> Self {
         self.mail = mail;
+        self
+    }
+
+    /// The same context keeping media in `media`.
+    pub fn with_media(mut self, media: MediaStore) -> Self {
+        self.media = media;
         self
     }
 }

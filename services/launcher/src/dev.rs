@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use aerostic_kit::config::{Backends, MailConfig, Secrets, ServiceName, Source};
+use aerostic_kit::config::{Backends, MailConfig, MediaStore, Secrets, ServiceName, Source};
 use aerostic_kit::crypto::KeyRing;
 use anyhow::Context as _;
 
@@ -83,7 +83,14 @@ pub fn prepare_dev(opts: &DevOptions) -> anyhow::Result<PlatformSpec> {
             from: "Aerostic <no-reply@localhost>".into(),
             app_url: format!("http://{}", opts.gateway_addr),
         },
+        // Customers' media beside the database, kept across restarts.
+        media: MediaStore::Directory(media_dir(&opts.data_dir)),
     })
+}
+
+/// Where `aerostic dev` keeps customers' media.
+pub fn media_dir(data_dir: &Path) -> PathBuf {
+    std::path::absolute(data_dir.join("media")).unwrap_or_else(|_| data_dir.join("media"))
 }
 
 /// Where `aerostic dev` writes the emails it sends.
@@ -132,13 +139,15 @@ pub fn banner(
         ));
     }
     out.push_str(&format!(
-        "  data        {}\n  mail        {}  (emails the platform sends, as .eml files)\n\nTry first:\n  curl -s -X POST http://{gateway}/v1/auth/register -H 'content-type: application/json' \\\n    \
+        "  data        {}\n  mail        {}  (emails the platform sends, as .eml files)\n  \
+         media       {}  (customers' media, our copy)\n\nTry first:\n  curl -s -X POST http://{gateway}/v1/auth/register -H 'content-type: application/json' \\\n    \
          -d '{{\"tenant_name\":\"Acme\",\"email\":\"you@example.com\",\"password\":\"correct horse battery\"}}'\n  \
          curl -s -X POST http://{gateway}/v1/auth/login -H 'content-type: application/json' \\\n    \
          -d '{{\"email\":\"you@example.com\",\"password\":\"correct horse battery\"}}'\n  \
          then connect a number: GET /v1/whatsapp/embedded/start, POST {{sandbox}}/_sandbox/signup, POST /v1/whatsapp/embedded/finish\n\nCtrl-C stops it.\n",
         data_dir.display(),
-        mail_dir(data_dir).display()
+        mail_dir(data_dir).display(),
+        media_dir(data_dir).display()
     ));
     out
 }

@@ -31,6 +31,8 @@ pub struct PlatformSpec {
     pub base_domain: String,
     /// Outgoing email.
     pub mail: MailConfig,
+    /// Where customers' media is kept.
+    pub media: aerostic_kit::config::MediaStore,
 }
 
 /// A running platform.
@@ -177,7 +179,8 @@ impl Platform {
         let broker = conns.broker.clone();
         let ctx = Context::new(conns.clone(), spec.secrets.clone(), upstreams.clone())?
             .with_meta(meta.clone())
-            .with_mail(spec.mail.clone());
+            .with_mail(spec.mail.clone())
+            .with_media(spec.media.clone());
         let (stop, rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
         for (name, listener) in listeners {

@@ -54,7 +54,8 @@ pub async fn service_process(name: ServiceName, src: &Source) -> anyhow::Result<
     let conns = Connections::connect(&cfg.backends).await?;
     let ctx = Context::new(conns, cfg.secrets, cfg.upstreams)?
         .with_meta(cfg.meta)
-        .with_mail(cfg.mail);
+        .with_mail(cfg.mail)
+        .with_media(cfg.media);
     serve_metrics(cfg.metrics_addr).await?;
     let listener = TcpListener::bind(cfg.grpc_addr)
         .await

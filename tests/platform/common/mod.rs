@@ -111,6 +111,15 @@ pub async fn spawn_with(
     sandbox_control: Option<String>,
     meta: aerostic_kit::config::MetaConfig,
 ) -> TestApp {
+    spawn_keeping_media(sandbox_control, meta, Default::default()).await
+}
+
+/// The platform reaching Meta as `meta` says and keeping media in `media`.
+pub async fn spawn_keeping_media(
+    sandbox_control: Option<String>,
+    meta: aerostic_kit::config::MetaConfig,
+    media: aerostic_kit::config::MediaStore,
+) -> TestApp {
     init_logs();
     let backends = real_backends().await;
     let secrets = test_secrets();
@@ -130,6 +139,7 @@ pub async fn spawn_with(
             from: "Aerostic <no-reply@localhost>".into(),
             app_url: "https://app.localhost".into(),
         },
+        media,
     })
     .await
     .expect("the platform starts");
