@@ -15,6 +15,7 @@ mod inbound;
 mod inbound_media;
 mod inbound_restart;
 mod inbound_statuses;
+mod inbound_types;
 mod inbox;
 mod matrix;
 mod media_stores;
