@@ -9,6 +9,8 @@
 
 #![warn(missing_docs)]
 
+pub mod compose;
+pub mod compose_interactive;
 pub mod entity;
 pub mod events;
 pub mod gate;
@@ -17,6 +19,7 @@ pub mod inbox;
 pub mod ingest;
 pub mod keywords;
 pub mod media;
+pub mod meta_errors;
 pub mod objects;
 pub mod payload;
 pub mod reads;
