@@ -11,6 +11,7 @@ mod auth;
 mod billing;
 mod common;
 mod dev;
+mod idempotency;
 mod inbound;
 mod inbound_media;
 mod inbound_restart;

@@ -1,4 +1,4 @@
-//! The dispatcher's tables (see migrations 7 and 8).
+//! The dispatcher's tables (see migrations 7 to 9).
 
 macro_rules! entity {
     ($(#[$doc:meta])* $module:ident, $table:literal, { $($field:tt)* }) => {
@@ -160,5 +160,17 @@ entity!(
     #[sea_orm(primary_key, auto_increment = false)]
     pub key: String,
     pub bytes: Vec<u8>,
+    pub created_at: DateTimeUtc,
+});
+
+entity!(
+    /// Idempotency keys of sends, per tenant.
+    idempotency_key, "idempotency_keys", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub key: String,
+    pub request_hash: String,
+    pub response: String,
     pub created_at: DateTimeUtc,
 });

@@ -15,6 +15,7 @@ pub mod entity;
 pub mod events;
 pub mod gate;
 pub mod grpc;
+pub mod idempotency;
 pub mod inbox;
 pub mod ingest;
 pub mod keywords;
