@@ -71,22 +71,12 @@ async fn keeps_the_contract(db: sea_orm::DatabaseConnection) {
     );
 }
 
-async fn migrated(url: &str) -> sea_orm::DatabaseConnection {
-    aerostic_launcher::migrate(url).await.unwrap();
-    aerostic_kit::db::connect(url).await.unwrap()
-}
-
 #[tokio::test]
 async fn idempotency_keys_on_postgres_keep_the_contract() {
-    let url = aerostic_kit::db::testing::fresh_postgres_database()
-        .await
-        .unwrap();
-    keeps_the_contract(migrated(&url).await).await;
+    keeps_the_contract(crate::common::migrated_postgres().await).await;
 }
 
 #[tokio::test]
 async fn idempotency_keys_on_sqlite_keep_the_contract() {
-    let file = std::env::temp_dir().join(format!("aerostic-idem-{}.db", uuid::Uuid::new_v4()));
-    keeps_the_contract(migrated(&format!("sqlite://{}?mode=rwc", file.display())).await).await;
-    let _ = std::fs::remove_file(file);
+    keeps_the_contract(crate::common::migrated_sqlite().await).await;
 }

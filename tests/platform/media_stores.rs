@@ -27,11 +27,6 @@ async fn keeps_the_contract(store: &dyn ObjectStore) {
     }
 }
 
-async fn migrated(url: &str) -> sea_orm::DatabaseConnection {
-    aerostic_launcher::migrate(url).await.unwrap();
-    aerostic_kit::db::connect(url).await.unwrap()
-}
-
 #[tokio::test]
 async fn the_filesystem_store_keeps_the_contract() {
     let root = std::env::temp_dir().join(format!("aerostic-objects-{}", uuid::Uuid::new_v4()));
@@ -41,16 +36,13 @@ async fn the_filesystem_store_keeps_the_contract() {
 
 #[tokio::test]
 async fn the_database_store_on_postgres_keeps_the_contract() {
-    let url = aerostic_kit::db::testing::fresh_postgres_database()
-        .await
-        .unwrap();
-    keeps_the_contract(&DatabaseStore::new(migrated(&url).await)).await;
+    keeps_the_contract(&DatabaseStore::new(
+        crate::common::migrated_postgres().await,
+    ))
+    .await;
 }
 
 #[tokio::test]
 async fn the_database_store_on_sqlite_keeps_the_contract() {
-    let file = std::env::temp_dir().join(format!("aerostic-objects-{}.db", uuid::Uuid::new_v4()));
-    let url = format!("sqlite://{}?mode=rwc", file.display());
-    keeps_the_contract(&DatabaseStore::new(migrated(&url).await)).await;
-    let _ = std::fs::remove_file(file);
+    keeps_the_contract(&DatabaseStore::new(crate::common::migrated_sqlite().await)).await;
 }

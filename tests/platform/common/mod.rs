@@ -466,6 +466,25 @@ impl TestApp {
     }
 }
 
+/// A fresh PostgreSQL database with every migration applied.
+pub async fn migrated_postgres() -> sea_orm::DatabaseConnection {
+    let url = aerostic_kit::db::testing::fresh_postgres_database()
+        .await
+        .unwrap();
+    migrated(&url).await
+}
+
+/// A fresh SQLite database file with every migration applied.
+pub async fn migrated_sqlite() -> sea_orm::DatabaseConnection {
+    let file = std::env::temp_dir().join(format!("aerostic-test-{}.db", uuid::Uuid::new_v4()));
+    migrated(&format!("sqlite://{}?mode=rwc", file.display())).await
+}
+
+async fn migrated(url: &str) -> sea_orm::DatabaseConnection {
+    aerostic_launcher::migrate(url).await.unwrap();
+    aerostic_kit::db::connect(url).await.unwrap()
+}
+
 /// Runs each named `async fn(TestApp)` twice: on PostgreSQL, RabbitMQ and
 /// Redis, and on the embedded backends `aerostic dev` runs (SQLite, the
 /// in-process broker and cache), both with the Meta sandbox. One contract,
