@@ -28,6 +28,7 @@ pub mod ids;
 pub mod jwt;
 pub mod mask;
 pub mod outbox;
+pub mod phone;
 pub mod seal;
 pub mod tcp_nodelay;
 pub mod telemetry;
