@@ -14,6 +14,7 @@ pub mod compose_interactive;
 pub mod entity;
 pub mod events;
 pub mod gate;
+pub mod graph;
 pub mod grpc;
 pub mod idempotency;
 pub mod inbox;
