@@ -20,7 +20,7 @@ pub struct DispatcherGrpc {
     /// Each tenant's stop words.
     pub keywords: crate::keywords::Keywords,
     /// Where customers' media is kept.
-    pub media: std::sync::Arc<dyn crate::media::ObjectStore>,
+    pub media: std::sync::Arc<dyn crate::objects::ObjectStore>,
     /// The database (media rows).
     pub db: sea_orm::DatabaseConnection,
 }

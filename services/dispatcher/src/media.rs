@@ -39,7 +39,7 @@ pub fn queue() -> QueueSpec {
     QueueSpec::new("dispatcher.media", &[FETCH_TOPIC])
 }
 
-pub use crate::objects::ObjectStore;
+use crate::objects::ObjectStore;
 
 #[derive(Serialize, Deserialize)]
 struct Fetch {
