@@ -24,6 +24,7 @@ mod mesh;
 mod migrations;
 mod onboarding;
 mod openapi;
+mod outbound_deliver;
 mod outbound_graph;
 mod passwords;
 mod sessions;

@@ -1,4 +1,4 @@
-//! The dispatcher's tables (see migrations 7 to 9).
+//! The dispatcher's tables (see migrations 7 to 10).
 
 macro_rules! entity {
     ($(#[$doc:meta])* $module:ident, $table:literal, { $($field:tt)* }) => {
@@ -173,4 +173,21 @@ entity!(
     pub request_hash: String,
     pub response: String,
     pub created_at: DateTimeUtc,
+});
+
+entity!(
+    /// The send queue's state per outbound message.
+    send, "sends", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub message_id: String,
+    pub tenant_id: String,
+    pub phone_number_id: String,
+    pub body: String,
+    pub state: String,
+    pub attempts: i32,
+    pub next_attempt_at: DateTimeUtc,
+    pub last_error_code: Option<i64>,
+    pub last_error: String,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
 });

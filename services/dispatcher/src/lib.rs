@@ -11,6 +11,7 @@
 
 pub mod compose;
 pub mod compose_interactive;
+pub mod deliver;
 pub mod entity;
 pub mod events;
 pub mod gate;

@@ -1,0 +1,263 @@
+//! One attempt at sending a queued message to Meta, and what it leaves:
+//! accepted (the wamid recorded, statuses that came first applied), again
+//! later (retryable errors, with backoff and jitter), failed with Meta's
+//! reason, held until the number is reconnected, or dead-lettered after the
+//! last attempt. A message is never dropped: each ends in one of these, and
+//! a failure raises `message.status` `failed` so that billing releases it.
+//!
+//! The claim is a conditional update (`queued` and due → `sending`), so a
+//! redelivered hand-off or a second worker cannot send it twice. A worker
+//! killed between Meta's answer and the commit leaves it `sending`; putting
+//! such messages back in the queue (the send workers' sweep, still to come)
+//! is the one path that can send a message twice (ARCHITECTURE.md).
+
+use aerostic_kit::broker::Envelope;
+use aerostic_kit::grpc::TracedChannel;
+use aerostic_kit::ids::TenantId;
+use aerostic_kit::outbox::Outbox;
+use aerostic_proto::v1 as pb;
+use aerostic_proto::v1::tenancy_client::TenancyClient;
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    TransactionTrait,
+};
+use serde_json::Value;
+
+use crate::entity::{message, send};
+use crate::events::{self, MessageStatusChanged};
+use crate::graph::{Credentials, Graph, GraphError};
+use crate::meta_errors::{self, Reaction};
+
+/// Attempts before a message is dead-lettered.
+pub const MAX_ATTEMPTS: i32 = 8;
+
+/// What an attempt left.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Meta accepted it.
+    Accepted {
+        /// Meta's id.
+        wamid: String,
+    },
+    /// A retryable error: queued again for `at`.
+    Again {
+        /// When it is due.
+        at: DateTime<Utc>,
+    },
+    /// Meta refused it for good.
+    Failed {
+        /// Meta's code, when Meta answered.
+        code: Option<i64>,
+    },
+    /// The number needs reconnecting; the message waits.
+    Held,
+    /// Out of attempts: kept for replay.
+    DeadLettered,
+    /// Not queued or not due (another worker has it, or it is done).
+    NotMine,
+}
+
+/// Sends queued messages.
+#[derive(Clone)]
+pub struct Deliverer {
+    db: DatabaseConnection,
+    outbox: Outbox,
+    graph: Graph,
+    tenancy: TenancyClient<TracedChannel>,
+}
+
+impl Deliverer {
+    /// Sends from `db` through `graph`, with tokens from `tenancy`.
+    pub fn new(
+        db: DatabaseConnection,
+        outbox: Outbox,
+        graph: Graph,
+        tenancy: TenancyClient<TracedChannel>,
+    ) -> Self {
+        Self {
+            db,
+            outbox,
+            graph,
+            tenancy,
+        }
+    }
+
+    /// One attempt at message `message_id`.
+    pub async fn attempt(&self, message_id: &str) -> Result<Outcome, DbErr> {
+        let now = Utc::now();
+        let claimed = send::Entity::update_many()
+            .col_expr(send::Column::State, Expr::value("sending"))
+            .col_expr(
+                send::Column::Attempts,
+                Expr::col(send::Column::Attempts).add(1),
+            )
+            .col_expr(send::Column::UpdatedAt, Expr::value(now))
+            .filter(send::Column::MessageId.eq(message_id))
+            .filter(send::Column::State.eq("queued"))
+            .filter(send::Column::NextAttemptAt.lte(now))
+            .exec(&self.db)
+            .await?;
+        if claimed.rows_affected == 0 {
+            return Ok(Outcome::NotMine);
+        }
+        let row = send::Entity::find_by_id(message_id.to_string())
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| DbErr::RecordNotFound(message_id.into()))?;
+        let result = match self.credentials(&row.phone_number_id).await {
+            Ok(credentials) => {
+                let body: Value = serde_json::from_str(&row.body)
+                    .map_err(|e| DbErr::Custom(format!("a send's body is not JSON: {e}")))?;
+                self.graph
+                    .send(&credentials, &row.phone_number_id, &body)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(accepted) => self.accepted(&row, &accepted.wamid).await,
+            Err(e) => self.refused(&row, &e).await,
+        }
+    }
+
+    async fn credentials(&self, phone_number_id: &str) -> Result<Credentials, GraphError> {
+        let answer = self
+            .tenancy
+            .clone()
+            .get_send_credentials(pb::GetSendCredentialsRequest {
+                phone_number_id: phone_number_id.to_string(),
+            })
+            .await;
+        match answer {
+            Ok(c) => {
+                let c = c.into_inner();
+                Ok(Credentials {
+                    token: c.access_token,
+                    version: c.graph_version,
+                })
+            }
+            // No token for the number: as Meta's own 190, it waits for a reconnect.
+            Err(s) if s.code() == tonic::Code::NotFound => Err(GraphError::Meta {
+                status: 401,
+                code: 190,
+                message: "the number has no access token".into(),
+                details: String::new(),
+                trace: String::new(),
+            }),
+            Err(s) => Err(GraphError::Transport(format!("tenancy: {}", s.message()))),
+        }
+    }
+
+    async fn accepted(&self, row: &send::Model, wamid: &str) -> Result<Outcome, DbErr> {
+        let tenant: TenantId = row
+            .tenant_id
+            .parse()
+            .map_err(|_| DbErr::Custom("a send's tenant is not a UUID".into()))?;
+        let txn = self.db.begin().await?;
+        message::Entity::update_many()
+            .col_expr(message::Column::Wamid, Expr::value(wamid))
+            .filter(message::Column::Id.eq(&row.message_id))
+            .exec(&txn)
+            .await?;
+        set_state(&txn, &row.message_id, "accepted", None, "").await?;
+        // A status Meta posted before this commit waited for the wamid.
+        crate::statuses::apply_pending(&txn, &self.outbox, tenant, wamid).await?;
+        txn.commit().await?;
+        Ok(Outcome::Accepted {
+            wamid: wamid.to_string(),
+        })
+    }
+
+    async fn refused(&self, row: &send::Model, error: &GraphError) -> Result<Outcome, DbErr> {
+        let code = error.code();
+        let detail = error.to_string();
+        let reaction = error.reaction();
+        let retryable = matches!(
+            reaction,
+            Reaction::Retry | Reaction::ThrottleNumber | Reaction::BackOffRecipient
+        );
+        if retryable && row.attempts < MAX_ATTEMPTS {
+            let wait =
+                meta_errors::backoff(reaction, row.attempts.saturating_sub(1).unsigned_abs());
+            // Up to a quarter more, so that messages refused together do not
+            // all come back together.
+            let jitter = rand::rng().random_range(0..=wait.as_millis() as u64 / 4);
+            let at = Utc::now()
+                + chrono::Duration::from_std(wait).unwrap_or_default()
+                + chrono::Duration::milliseconds(jitter as i64);
+            send::Entity::update_many()
+                .col_expr(send::Column::State, Expr::value("queued"))
+                .col_expr(send::Column::NextAttemptAt, Expr::value(at))
+                .col_expr(send::Column::LastErrorCode, Expr::value(code))
+                .col_expr(send::Column::LastError, Expr::value(clip(&detail)))
+                .col_expr(send::Column::UpdatedAt, Expr::value(Utc::now()))
+                .filter(send::Column::MessageId.eq(&row.message_id))
+                .exec(&self.db)
+                .await?;
+            return Ok(Outcome::Again { at });
+        }
+        if reaction == Reaction::Reauthenticate {
+            set_state(&self.db, &row.message_id, "held", code, &detail).await?;
+            return Ok(Outcome::Held);
+        }
+        let (state, outcome) = if retryable {
+            ("dead", Outcome::DeadLettered)
+        } else {
+            ("failed", Outcome::Failed { code })
+        };
+        let reason = code
+            .map(meta_errors::reason)
+            .unwrap_or("Meta could not be reached");
+        let txn = self.db.begin().await?;
+        set_state(&txn, &row.message_id, state, code, &detail).await?;
+        message::Entity::update_many()
+            .col_expr(message::Column::Status, Expr::value("failed"))
+            .col_expr(
+                message::Column::ErrorCode,
+                Expr::value(code.map(|c| c as i32)),
+            )
+            .col_expr(message::Column::ErrorTitle, Expr::value(reason))
+            .col_expr(message::Column::StatusAt, Expr::value(Utc::now()))
+            .filter(message::Column::Id.eq(&row.message_id))
+            .exec(&txn)
+            .await?;
+        let event = MessageStatusChanged {
+            tenant_id: row.tenant_id.clone(),
+            message_id: row.message_id.clone(),
+            wamid: String::new(),
+            status: "failed".into(),
+            pricing: None,
+            error_code: code,
+        };
+        self.outbox
+            .stage(&txn, &Envelope::json(events::MESSAGE_STATUS, &event))
+            .await?;
+        txn.commit().await?;
+        Ok(outcome)
+    }
+}
+
+fn clip(s: &str) -> String {
+    s.chars().take(500).collect()
+}
+
+async fn set_state(
+    db: &impl ConnectionTrait,
+    message_id: &str,
+    state: &str,
+    code: Option<i64>,
+    error: &str,
+) -> Result<(), DbErr> {
+    send::Entity::update_many()
+        .col_expr(send::Column::State, Expr::value(state))
+        .col_expr(send::Column::LastErrorCode, Expr::value(code))
+        .col_expr(send::Column::LastError, Expr::value(clip(error)))
+        .col_expr(send::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(send::Column::MessageId.eq(message_id))
+        .exec(db)
+        .await
+        .map(|_| ())
+}

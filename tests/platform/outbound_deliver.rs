@@ -1,0 +1,212 @@
+//! One attempt at a queued message against the sandbox as Meta: accepted
+//! (wamid recorded, Meta's statuses then move it), retried later on a
+//! passing error and never twice at once, failed with Meta's reason and a
+//! `failed` status for billing, and dead-lettered after the last attempt.
+
+use crate::common;
+
+use aerostic_dispatcher::compose::Outgoing;
+use aerostic_dispatcher::deliver::{Deliverer, MAX_ATTEMPTS, Outcome};
+use aerostic_dispatcher::entity::{message, send};
+use aerostic_dispatcher::events::MessageStatusChanged;
+use aerostic_dispatcher::graph::Graph;
+use aerostic_kit::config::ServiceName;
+use aerostic_kit::outbox::Outbox;
+use common::TestApp;
+use common::meta::{connected_number, count, eventually};
+use reqwest::Method;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+use serde_json::json;
+
+const CUSTOMER: &str = "5511977776666";
+
+fn deliverer(app: &TestApp, db: sea_orm::DatabaseConnection) -> Deliverer {
+    let tenancy = app
+        .platform
+        .grpc
+        .iter()
+        .find(|(name, _)| *name == ServiceName::Tenancy)
+        .map(|(_, addr)| format!("http://{addr}"))
+        .unwrap();
+    Deliverer::new(
+        db,
+        Outbox::new(aerostic_dispatcher::OUTBOX_TABLE),
+        Graph::new(format!("http://{}", app.platform.sandbox.unwrap())),
+        aerostic_proto::v1::tenancy_client::TenancyClient::new(
+            aerostic_kit::grpc::channel(&tenancy).unwrap(),
+        ),
+    )
+}
+
+/// A text queued for the customer, as the send API leaves it; its id.
+async fn queued(app: &TestApp, phone_id: &str, text: &str) -> String {
+    let db = app.db().await;
+    let tenant: String = sea_orm::ConnectionTrait::query_one_raw(
+        &db,
+        sea_orm::Statement::from_string(
+            sea_orm::ConnectionTrait::get_database_backend(&db),
+            format!("SELECT tenant_id FROM whatsapp_accounts WHERE phone_number_id = '{phone_id}'"),
+        ),
+    )
+    .await
+    .unwrap()
+    .unwrap()
+    .try_get_by_index(0)
+    .unwrap();
+    let id = uuid::Uuid::now_v7().to_string();
+    let now = chrono::Utc::now();
+    let outgoing = Outgoing::parse("text", &json!({"body": text})).unwrap();
+    message::ActiveModel {
+        id: Set(id.clone()),
+        tenant_id: Set(tenant.clone()),
+        conversation_id: Set(uuid::Uuid::now_v7().to_string()),
+        contact_id: Set(uuid::Uuid::now_v7().to_string()),
+        direction: Set("outbound".into()),
+        kind: Set("text".into()),
+        content: Set(json!({"text": {"body": text}}).to_string()),
+        wamid: Set(None),
+        context_wamid: Set(None),
+        status: Set("queued".into()),
+        error_code: Set(None),
+        error_title: Set(String::new()),
+        sent_at: Set(now),
+        status_at: Set(now),
+        created_at: Set(now),
+    }
+    .insert(&db)
+    .await
+    .unwrap();
+    send::ActiveModel {
+        message_id: Set(id.clone()),
+        tenant_id: Set(tenant),
+        phone_number_id: Set(phone_id.to_string()),
+        body: Set(outgoing.meta_body(CUSTOMER, None, None).to_string()),
+        state: Set("queued".into()),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        last_error_code: Set(None),
+        last_error: Set(String::new()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&db)
+    .await
+    .unwrap();
+    id
+}
+
+async fn customer_writes(app: &TestApp, phone_id: &str) {
+    app.sandbox_control(
+        Method::POST,
+        &format!("/_sandbox/numbers/{phone_id}/inbound"),
+        Some(&json!({"from": CUSTOMER, "text": "oi"})),
+    )
+    .await;
+}
+
+async fn an_accepted_message_records_its_wamid_and_meta_statuses_move_it(app: TestApp) {
+    let phone_id = connected_number(&app).await;
+    customer_writes(&app, &phone_id).await;
+    let deliver = deliverer(&app, app.db().await);
+    let id = queued(&app, &phone_id, "olá!").await;
+    let Outcome::Accepted { wamid } = deliver.attempt(&id).await.unwrap() else {
+        panic!("not accepted");
+    };
+    assert_eq!(
+        deliver.attempt(&id).await.unwrap(),
+        Outcome::NotMine,
+        "never twice"
+    );
+    // The sandbox's sent, delivered and read reach the message by its wamid.
+    eventually(
+        &app,
+        &format!("SELECT COUNT(*) FROM messages WHERE id = '{id}' AND wamid = '{wamid}' AND status = 'read'"),
+        1,
+    )
+    .await;
+    let sent = app
+        .sandbox_control(
+            Method::GET,
+            &format!("/_sandbox/numbers/{phone_id}/sent"),
+            None,
+        )
+        .await;
+    assert_eq!(sent["data"].as_array().map(Vec::len), Some(1), "{sent}");
+}
+
+async fn passing_errors_retry_later_and_the_last_attempt_dead_letters(app: TestApp) {
+    let phone_id = connected_number(&app).await;
+    customer_writes(&app, &phone_id).await;
+    let deliver = deliverer(&app, app.db().await);
+    app.sandbox_control(
+        Method::POST,
+        "/_sandbox/switches",
+        Some(&json!({"inject": [{"code": 131000, "rate": 1.0}]})),
+    )
+    .await;
+    let id = queued(&app, &phone_id, "x").await;
+    let Outcome::Again { at } = deliver.attempt(&id).await.unwrap() else {
+        panic!("not retried");
+    };
+    assert!(at > chrono::Utc::now());
+    assert_eq!(
+        deliver.attempt(&id).await.unwrap(),
+        Outcome::NotMine,
+        "not due yet"
+    );
+
+    // The last attempt: kept as dead, failed for the tenant and for billing.
+    let (mut statuses, _subscription) = common::events::listen::<MessageStatusChanged>(
+        &app,
+        aerostic_dispatcher::events::MESSAGE_STATUS,
+    )
+    .await;
+    let db = app.db().await;
+    let mut row: send::ActiveModel = send::Entity::find_by_id(id.clone())
+        .one(&db)
+        .await
+        .unwrap()
+        .unwrap()
+        .into();
+    row.attempts = Set(MAX_ATTEMPTS - 1);
+    row.next_attempt_at = Set(chrono::Utc::now());
+    row.update(&db).await.unwrap();
+    assert_eq!(deliver.attempt(&id).await.unwrap(), Outcome::DeadLettered);
+    assert_eq!(
+        count(&app, &format!("SELECT COUNT(*) FROM sends WHERE message_id = '{id}' AND state = 'dead' AND last_error_code = 131000")).await,
+        1
+    );
+    let failed = tokio::time::timeout(std::time::Duration::from_secs(30), statuses.recv())
+        .await
+        .expect("message.status within 30 s (a hang guard)")
+        .unwrap();
+    assert_eq!(
+        (
+            failed.message_id.as_str(),
+            failed.status.as_str(),
+            failed.error_code
+        ),
+        (id.as_str(), "failed", Some(131000))
+    );
+}
+
+async fn a_refusal_fails_the_message_with_metas_reason(app: TestApp) {
+    let phone_id = connected_number(&app).await;
+    let deliver = deliverer(&app, app.db().await);
+    // Nobody wrote: a free-form message is outside the window (131047).
+    let id = queued(&app, &phone_id, "oi?").await;
+    assert_eq!(
+        deliver.attempt(&id).await.unwrap(),
+        Outcome::Failed { code: Some(131047) }
+    );
+    assert_eq!(
+        count(&app, &format!("SELECT COUNT(*) FROM messages WHERE id = '{id}' AND status = 'failed' AND error_code = 131047 AND error_title LIKE '%send a template%'")).await,
+        1
+    );
+}
+
+crate::on_every_backend!(
+    an_accepted_message_records_its_wamid_and_meta_statuses_move_it,
+    passing_errors_retry_later_and_the_last_attempt_dead_letters,
+    a_refusal_fails_the_message_with_metas_reason,
+);
