@@ -113,6 +113,35 @@ async fn a_token_bucket_allows_its_burst_then_refills_at_its_rate(cache: Arc<dyn
     );
 }
 
+async fn a_pacer_gives_each_caller_its_own_slot_one_interval_apart(cache: Arc<dyn Cache>) {
+    let interval = Duration::from_millis(100);
+    let mut waits = Vec::new();
+    for _ in 0..5 {
+        waits.push(cache.reserve_slot("send:number:1", interval).await.unwrap());
+    }
+    assert_eq!(waits[0], Duration::ZERO, "the first goes at once");
+    for pair in waits.windows(2) {
+        // Each slot is one interval after the one before (less the time
+        // the calls themselves took).
+        let gap = pair[1].saturating_sub(pair[0]);
+        assert!(
+            gap > Duration::from_millis(50) && gap <= interval,
+            "{waits:?}"
+        );
+    }
+    assert_eq!(
+        cache.reserve_slot("send:number:2", interval).await.unwrap(),
+        Duration::ZERO,
+        "other keys pace on their own"
+    );
+    // Once its slots have passed, a pacer is free again.
+    tokio::time::sleep(waits[4] + interval).await;
+    assert_eq!(
+        cache.reserve_slot("send:number:1", interval).await.unwrap(),
+        Duration::ZERO
+    );
+}
+
 async fn namespaces_do_not_see_each_other(a: Arc<dyn Cache>, b: Arc<dyn Cache>) {
     a.set("shared", b"a", None).await.unwrap();
     assert_eq!(b.get("shared").await.unwrap(), None);
@@ -151,6 +180,12 @@ macro_rules! cache_contract {
             #[tokio::test]
             async fn a_token_bucket_allows_its_burst_then_refills_at_its_rate() {
                 super::a_token_bucket_allows_its_burst_then_refills_at_its_rate(cache().await)
+                    .await;
+            }
+
+            #[tokio::test]
+            async fn a_pacer_gives_each_caller_its_own_slot_one_interval_apart() {
+                super::a_pacer_gives_each_caller_its_own_slot_one_interval_apart(cache().await)
                     .await;
             }
 

@@ -14,6 +14,7 @@ struct State {
     counters: HashMap<String, (i64, Instant)>,
     windows: HashMap<String, VecDeque<Instant>>,
     buckets: HashMap<String, (f64, Instant)>,
+    slots: HashMap<String, Instant>,
     writes: u64,
 }
 
@@ -28,6 +29,7 @@ impl State {
             .retain(|_, (_, exp)| exp.is_none_or(|e| e > now));
         self.counters.retain(|_, (_, exp)| *exp > now);
         self.windows.retain(|_, hits| !hits.is_empty());
+        self.slots.retain(|_, next| *next > now);
     }
 }
 
@@ -172,6 +174,16 @@ impl Cache for MemoryCache {
         };
         state.buckets.insert(self.key(key), (tokens, now));
         Ok(decision)
+    }
+
+    async fn reserve_slot(&self, key: &str, interval: Duration) -> Result<Duration, CacheError> {
+        let now = Instant::now();
+        let mut state = self.state();
+        state.sweep(now);
+        let key = self.key(key);
+        let slot = state.slots.get(&key).copied().unwrap_or(now).max(now);
+        state.slots.insert(key, slot + interval);
+        Ok(slot - now)
     }
 
     async fn ping(&self) -> Result<(), CacheError> {

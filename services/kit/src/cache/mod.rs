@@ -84,6 +84,11 @@ pub trait Cache: Send + Sync + 'static {
         bucket: Bucket,
         cost: u32,
     ) -> Result<BucketDecision, CacheError>;
+    /// Reserves the next slot of a pacer that lets one caller through per
+    /// `interval` under `key`: how long from now until the caller's slot
+    /// (zero if free now). Unlike a refused token take, every caller gets a
+    /// definite time, so a backlog is scheduled once instead of retried.
+    async fn reserve_slot(&self, key: &str, interval: Duration) -> Result<Duration, CacheError>;
     /// Whether the backend answers (for readiness).
     async fn ping(&self) -> Result<(), CacheError>;
 }

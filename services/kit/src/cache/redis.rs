@@ -46,6 +46,16 @@ redis.call('PEXPIRE', key, math.ceil(cap / rate * 1000) + 1000)
 return {allowed, string.format('%.6f', tokens), string.format('%.6f', retry)}
 "#;
 
+const PACER: &str = r#"
+local key, interval = KEYS[1], tonumber(ARGV[1])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local slot = math.max(now, tonumber(redis.call('GET', key)) or now)
+local ttl = math.ceil((slot + interval - now) * 1000) + 1000
+redis.call('SET', key, string.format('%.6f', slot + interval), 'PX', ttl)
+return string.format('%.6f', slot - now)
+"#;
+
 /// A [`Cache`] on a Redis server.
 pub struct RedisCache {
     client: Client,
@@ -190,6 +200,19 @@ impl Cache for RedisCache {
             remaining: float(remaining)?,
             retry_after: Duration::from_secs_f64(float(retry)?.max(0.0)),
         })
+    }
+
+    async fn reserve_slot(&self, key: &str, interval: Duration) -> Result<Duration, CacheError> {
+        let reply: Value = self
+            .client
+            .eval(
+                PACER,
+                vec![self.key(key)],
+                vec![format!("{:.6}", interval.as_secs_f64())],
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(Duration::from_secs_f64(float(&reply)?.max(0.0)))
     }
 
     async fn ping(&self) -> Result<(), CacheError> {
