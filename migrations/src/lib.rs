@@ -15,6 +15,7 @@ mod m20261202_000007_inbound;
 mod m20261202_000008_media_objects;
 mod m20261202_000009_idempotency;
 mod m20261202_000010_sends;
+mod m20261202_000011_pending_statuses;
 
 /// Drops `tables`, in order, where they exist (a migration's `down`).
 pub(crate) async fn drop_tables(
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000008_media_objects::Migration),
             Box::new(m20261202_000009_idempotency::Migration),
             Box::new(m20261202_000010_sends::Migration),
+            Box::new(m20261202_000011_pending_statuses::Migration),
         ]
     }
 }

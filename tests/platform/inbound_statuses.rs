@@ -481,6 +481,31 @@ async fn the_sandbox_reordering_and_duplicating_statuses_leaves_the_right_final_
     );
 }
 
+async fn a_status_that_raced_the_recording_of_its_wamid_is_applied_by_the_sweep(app: TestApp) {
+    let phone_id = connected_number(&app).await;
+    let tenant = tenant_of(&app, &phone_id).await;
+    deliver(
+        &app,
+        &phone_id,
+        vec![status("wamid.raced", "delivered", 1760000200)],
+    )
+    .await;
+    eventually(
+        &app,
+        "SELECT COUNT(*) FROM message_statuses WHERE wamid = 'wamid.raced' AND NOT applied",
+        1,
+    )
+    .await;
+    // The wamid committed by a transaction that could not see the status.
+    outbound(&app, tenant, "wamid.raced").await;
+    eventually(
+        &app,
+        "SELECT COUNT(*) FROM messages WHERE wamid = 'wamid.raced' AND status = 'delivered'",
+        1,
+    )
+    .await;
+}
+
 crate::on_every_backend!(
     statuses_only_move_a_message_forward_and_each_counts_once,
     a_status_before_its_message_waits_and_applies_once_the_wamid_is_known,
@@ -490,4 +515,5 @@ crate::on_every_backend!(
     template_and_account_updates_are_kept_once_and_template_reviews_raise_events,
     a_customer_who_changed_their_number_keeps_their_contact,
     the_sandbox_reordering_and_duplicating_statuses_leaves_the_right_final_status,
+    a_status_that_raced_the_recording_of_its_wamid_is_applied_by_the_sweep,
 );

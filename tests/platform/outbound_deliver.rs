@@ -40,6 +40,11 @@ fn deliverer(app: &TestApp, db: sea_orm::DatabaseConnection) -> Deliverer {
 
 /// A text queued for the customer, as the send API leaves it; its id.
 async fn queued(app: &TestApp, phone_id: &str, text: &str) -> String {
+    queued_to(app, phone_id, CUSTOMER, text).await
+}
+
+/// A text queued for `to`; its id.
+async fn queued_to(app: &TestApp, phone_id: &str, to: &str, text: &str) -> String {
     let db = app.db().await;
     let tenant: String = sea_orm::ConnectionTrait::query_one_raw(
         &db,
@@ -80,7 +85,7 @@ async fn queued(app: &TestApp, phone_id: &str, text: &str) -> String {
         message_id: Set(id.clone()),
         tenant_id: Set(tenant),
         phone_number_id: Set(phone_id.to_string()),
-        body: Set(outgoing.meta_body(CUSTOMER, None, None).to_string()),
+        body: Set(outgoing.meta_body(to, None, None).to_string()),
         state: Set("queued".into()),
         attempts: Set(0),
         next_attempt_at: Set(now),
@@ -96,12 +101,47 @@ async fn queued(app: &TestApp, phone_id: &str, text: &str) -> String {
 }
 
 async fn customer_writes(app: &TestApp, phone_id: &str) {
+    a_customer_writes(app, phone_id, CUSTOMER).await;
+}
+
+async fn a_customer_writes(app: &TestApp, phone_id: &str, from: &str) {
     app.sandbox_control(
         Method::POST,
         &format!("/_sandbox/numbers/{phone_id}/inbound"),
-        Some(&json!({"from": CUSTOMER, "text": "oi"})),
+        Some(&json!({"from": from, "text": "oi"})),
     )
     .await;
+}
+
+async fn a_burst_for_one_number_goes_out_at_its_pace_and_meta_never_throttles_it(app: TestApp) {
+    let phone_id = connected_number(&app).await;
+    // More than a second's worth for an 80/s number, each to its own
+    // customer (the pair limit is another matter), handed off at once.
+    let burst = 2 * aerostic_dispatcher::send_worker::DEFAULT_RATE as usize;
+    let mut ids = Vec::new();
+    for n in 0..burst {
+        let to = format!("55119700{n:05}");
+        a_customer_writes(&app, &phone_id, &to).await;
+        ids.push(queued_to(&app, &phone_id, &to, "promoção relâmpago").await);
+    }
+    for id in &ids {
+        app.platform
+            .broker
+            .publish(aerostic_dispatcher::send_worker::hand_off(id))
+            .await
+            .unwrap();
+    }
+    eventually(
+        &app,
+        "SELECT COUNT(*) FROM sends WHERE state = 'accepted'",
+        burst as i64,
+    )
+    .await;
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM sends WHERE attempts <> 1").await,
+        0,
+        "each went once: no 130429, no retry"
+    );
 }
 
 async fn an_accepted_message_records_its_wamid_and_meta_statuses_move_it(app: TestApp) {
@@ -206,6 +246,7 @@ async fn a_refusal_fails_the_message_with_metas_reason(app: TestApp) {
 }
 
 crate::on_every_backend!(
+    a_burst_for_one_number_goes_out_at_its_pace_and_meta_never_throttles_it,
     an_accepted_message_records_its_wamid_and_meta_statuses_move_it,
     passing_errors_retry_later_and_the_last_attempt_dead_letters,
     a_refusal_fails_the_message_with_metas_reason,

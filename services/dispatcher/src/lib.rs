@@ -27,6 +27,7 @@ pub mod objects;
 pub mod payload;
 pub mod reads;
 pub mod routes;
+pub mod send_worker;
 pub mod statuses;
 pub mod threads;
 
@@ -46,7 +47,7 @@ pub const OUTBOX_TABLE: &str = "dispatcher_outbox";
 
 /// Every queue the dispatcher consumes.
 pub fn queues() -> Vec<aerostic_kit::broker::QueueSpec> {
-    vec![inbox::queue(), media::queue()]
+    vec![inbox::queue(), media::queue(), send_worker::queue()]
 }
 
 /// Serves dispatcher on `listener` until `shutdown` resolves.
@@ -105,6 +106,32 @@ pub async fn run(
             RetryPolicy::default(),
         )
         .await?;
+    let deliverer = deliver::Deliverer::new(
+        ctx.db.clone(),
+        Outbox::new(OUTBOX_TABLE),
+        graph::Graph::new(ctx.meta.graph_url.clone()),
+        TenancyClient::new(aerostic_kit::grpc::channel(
+            ctx.upstreams.url(ServiceName::Tenancy),
+        )?),
+    );
+    let senders = ctx
+        .broker
+        .consume(
+            &send_worker::queue().name,
+            std::sync::Arc::new(send_worker::SendWorker::new(
+                ctx.db.clone(),
+                deliverer,
+                ctx.cache.clone(),
+                ctx.broker.clone(),
+            )),
+            RetryPolicy::default(),
+        )
+        .await?;
+    let send_sweep = send_worker::spawn_sweep(
+        ctx.db.clone(),
+        ctx.broker.clone(),
+        Outbox::new(OUTBOX_TABLE),
+    );
     let sweep = inbox::spawn_sweep(ctx.db.clone(), ctx.broker.clone());
     let served = aerostic_kit::grpc::serve(
         DispatcherServer::new(grpc::DispatcherGrpc {
@@ -123,6 +150,8 @@ pub async fn run(
     .await;
     workers.shutdown().await;
     fetchers.shutdown().await;
+    senders.shutdown().await;
+    send_sweep.abort();
     relay.abort();
     sweep.abort();
     sampler.abort();

@@ -7,7 +7,10 @@ use aerostic_kit::ids::TenantId;
 use aerostic_kit::outbox::Outbox;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    TransactionTrait,
+};
 use serde_json::Value;
 
 use crate::entity::{message, message_status};
@@ -102,13 +105,60 @@ pub async fn apply_pending(
             .exec(txn)
             .await?;
     }
+    // Only those read above: a status committed meanwhile stays pending
+    // for the next call rather than being marked applied unapplied.
     message_status::Entity::update_many()
         .col_expr(message_status::Column::Applied, Expr::value(true))
         .filter(message_status::Column::Wamid.eq(wamid))
         .filter(message_status::Column::TenantId.eq(tenant.to_string()))
+        .filter(message_status::Column::Status.is_in(pending.iter().map(|s| s.status.clone())))
         .exec(txn)
         .await?;
     Ok(pending.len())
+}
+
+/// Applies statuses left pending although their message is known: the
+/// status and the wamid were committed by two transactions at once, each
+/// before it could see the other's (a status posted while the sender was
+/// recording the wamid). Returns how many were applied. Run by a sweep.
+pub async fn apply_known(db: &DatabaseConnection, outbox: &Outbox) -> Result<usize, DbErr> {
+    use sea_orm::sea_query::{ExprTrait, Query};
+    let (s, m) = (message_status::Entity, message::Entity);
+    // Meta stops retrying after 30 days: older orphans are not looked at.
+    let since = Utc::now() - chrono::Duration::days(31);
+    let query = Query::select()
+        .distinct()
+        .column((s, message_status::Column::TenantId))
+        .column((s, message_status::Column::Wamid))
+        .from(s)
+        .inner_join(
+            m,
+            Expr::col((m, message::Column::Wamid))
+                .equals((s, message_status::Column::Wamid))
+                .and(
+                    Expr::col((m, message::Column::TenantId))
+                        .equals((s, message_status::Column::TenantId)),
+                ),
+        )
+        .and_where(Expr::col((s, message_status::Column::Applied)).eq(false))
+        .and_where(Expr::col((s, message_status::Column::ReceivedAt)).gt(since))
+        .limit(500)
+        .to_owned();
+    let rows = db
+        .query_all_raw(db.get_database_backend().build(&query))
+        .await?;
+    let mut applied = 0;
+    for row in rows {
+        let (tenant, wamid): (String, String) =
+            (row.try_get_by_index(0)?, row.try_get_by_index(1)?);
+        let Ok(tenant) = tenant.parse::<TenantId>() else {
+            continue;
+        };
+        let txn = db.begin().await?;
+        applied += apply_pending(&txn, outbox, tenant, &wamid).await?;
+        txn.commit().await?;
+    }
+    Ok(applied)
 }
 
 #[cfg(test)]

@@ -1,0 +1,225 @@
+//! The send queue's workers. A hand-off names one queued message; the
+//! worker paces it on its number (a slot per 1/80 s, shared by every
+//! worker through the cache, so no number exceeds Meta's throughput) and
+//! makes the attempt when the slot comes. A message whose slot or retry is
+//! later is not waited for: its time is written down and it is handed off
+//! again then, so a flooded number never holds a worker that another
+//! tenant's message could use. A hand-off lost with its process is swept up.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aerostic_kit::broker::{Broker, Envelope, Handler, HandlerError, QueueSpec};
+use aerostic_kit::cache::Cache;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::deliver::{Deliverer, Outcome};
+use crate::entity::send;
+
+/// The topic a queued message is handed off on.
+pub const TOPIC: &str = "dispatch.send";
+/// Messages per second a number sends, unless Meta raised it.
+pub const DEFAULT_RATE: u32 = 80;
+/// A queued message overdue this long lost its hand-off: it is handed off again.
+pub const OVERDUE: Duration = Duration::from_secs(30);
+/// A message `sending` this long lost its worker: it is queued again (the
+/// one case that may send twice: ARCHITECTURE.md).
+pub const STUCK: Duration = Duration::from_secs(300);
+
+/// The workers' queue.
+pub fn queue() -> QueueSpec {
+    QueueSpec::new("dispatch.send", &[TOPIC])
+}
+
+/// The hand-off of one queued message.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Due {
+    /// Its id.
+    pub message_id: String,
+    /// Whether its pacing slot is already reserved (this is that slot).
+    #[serde(default)]
+    pub paced: bool,
+}
+
+/// The envelope handing off `message_id`.
+pub fn hand_off(message_id: &str) -> Envelope {
+    Envelope::json(
+        TOPIC,
+        &Due {
+            message_id: message_id.to_string(),
+            paced: false,
+        },
+    )
+}
+
+/// Sends what is handed off.
+pub struct SendWorker {
+    db: DatabaseConnection,
+    deliverer: Deliverer,
+    cache: Arc<dyn Cache>,
+    broker: Arc<dyn Broker>,
+}
+
+impl SendWorker {
+    /// Workers sending with `deliverer`, pacing through `cache`, handing
+    /// off again through `broker`.
+    pub fn new(
+        db: DatabaseConnection,
+        deliverer: Deliverer,
+        cache: Arc<dyn Cache>,
+        broker: Arc<dyn Broker>,
+    ) -> Self {
+        Self {
+            db,
+            deliverer,
+            cache,
+            broker,
+        }
+    }
+
+    /// Hands `due` off again at `at` (in this process; the sweep covers a
+    /// process that dies first).
+    async fn later(&self, due: Due, at: DateTime<Utc>) -> Result<(), DbErr> {
+        send::Entity::update_many()
+            .col_expr(send::Column::NextAttemptAt, Expr::value(at))
+            .filter(send::Column::MessageId.eq(&due.message_id))
+            .filter(send::Column::State.eq("queued"))
+            .exec(&self.db)
+            .await?;
+        let broker = self.broker.clone();
+        tokio::spawn(async move {
+            let wait = (at - Utc::now()).to_std().unwrap_or_default();
+            tokio::time::sleep(wait).await;
+            if let Err(e) = broker.publish(Envelope::json(TOPIC, &due)).await {
+                tracing::warn!(error = %e, "a scheduled send hand-off failed; the sweep will");
+            }
+        });
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Handler for SendWorker {
+    async fn handle(&self, envelope: &Envelope) -> Result<(), HandlerError> {
+        let due: Due = envelope.parse().map_err(HandlerError::permanent)?;
+        let Some(row) = send::Entity::find_by_id(due.message_id.clone())
+            .one(&self.db)
+            .await
+            .map_err(HandlerError::retry)?
+        else {
+            return Err(HandlerError::permanent(format!(
+                "no queued message {}",
+                due.message_id
+            )));
+        };
+        if row.state != "queued" {
+            return Ok(()); // done, or another worker has it
+        }
+        if row.next_attempt_at > Utc::now() + chrono::Duration::milliseconds(5) {
+            return self
+                .later(due, row.next_attempt_at)
+                .await
+                .map_err(HandlerError::retry);
+        }
+        if !due.paced {
+            let interval = Duration::from_secs_f64(1.0 / f64::from(DEFAULT_RATE));
+            let wait = self
+                .cache
+                .reserve_slot(&format!("send:number:{}", row.phone_number_id), interval)
+                .await
+                .map_err(HandlerError::retry)?;
+            if wait > Duration::from_millis(5) {
+                let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+                let paced = Due { paced: true, ..due };
+                return self.later(paced, at).await.map_err(HandlerError::retry);
+            }
+        }
+        match self
+            .deliverer
+            .attempt(&due.message_id)
+            .await
+            .map_err(HandlerError::retry)?
+        {
+            Outcome::Again { at } => {
+                let again = Due {
+                    paced: false,
+                    ..due
+                };
+                self.later(again, at).await.map_err(HandlerError::retry)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Hands off again what lost its hand-off, and queues again what lost its
+/// worker; how many of each.
+pub async fn sweep(db: &DatabaseConnection, broker: &dyn Broker) -> Result<(usize, u64), DbErr> {
+    let now = Utc::now();
+    let stuck = send::Entity::update_many()
+        .col_expr(send::Column::State, Expr::value("queued"))
+        .col_expr(send::Column::NextAttemptAt, Expr::value(now))
+        .filter(send::Column::State.eq("sending"))
+        .filter(send::Column::UpdatedAt.lt(now - chrono::Duration::from_std(STUCK).expect("small")))
+        .exec(db)
+        .await?
+        .rows_affected;
+    let overdue: Vec<String> = send::Entity::find()
+        .select_only()
+        .column(send::Column::MessageId)
+        .filter(send::Column::State.eq("queued"))
+        .filter(
+            send::Column::NextAttemptAt
+                .lt(now - chrono::Duration::from_std(OVERDUE).expect("small")),
+        )
+        .order_by_asc(send::Column::NextAttemptAt)
+        .limit(1_000)
+        .into_tuple()
+        .all(db)
+        .await?;
+    if !overdue.is_empty() {
+        // Due now, and not overdue again for another OVERDUE.
+        send::Entity::update_many()
+            .col_expr(send::Column::NextAttemptAt, Expr::value(now))
+            .filter(send::Column::MessageId.is_in(overdue.clone()))
+            .exec(db)
+            .await?;
+    }
+    for id in &overdue {
+        if let Err(e) = broker.publish(hand_off(id)).await {
+            tracing::warn!(error = %e, "handing a send off again failed; next sweep");
+        }
+    }
+    Ok((overdue.len(), stuck))
+}
+
+/// Sweeps every few seconds until aborted: lost hand-offs and workers, and
+/// statuses that raced the recording of their wamid (`statuses::apply_known`).
+pub fn spawn_sweep(
+    db: DatabaseConnection,
+    broker: Arc<dyn Broker>,
+    outbox: aerostic_kit::outbox::Outbox,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            match crate::statuses::apply_known(&db, &outbox).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(statuses = n, "statuses that raced their wamid applied"),
+                Err(e) => tracing::warn!(error = %e, "applying known statuses failed"),
+            }
+            match sweep(&db, broker.as_ref()).await {
+                Ok((0, 0)) => {}
+                Ok((overdue, stuck)) => {
+                    tracing::info!(overdue, stuck, "sends handed off again")
+                }
+                Err(e) => tracing::warn!(error = %e, "the send sweep failed"),
+            }
+        }
+    })
+}
