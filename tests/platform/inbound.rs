@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use aerostic_dispatcher::events::MessageReceived;
 use common::TestApp;
-use common::meta::{connected_number, count, eventually, post_webhook, sign, text_payload};
+use common::meta::{
+    connected_number, count, customer_writes, eventually, post_webhook, sign, text_payload,
+};
 use reqwest::Method;
 use sea_orm::ConnectionTrait;
 use serde_json::json;
@@ -124,17 +126,7 @@ async fn only_correctly_signed_webhooks_are_stored_and_each_message_is_kept_once
 async fn a_customers_message_from_the_sandbox_arrives_and_stop_opts_them_out(app: TestApp) {
     let phone_id = connected_number(&app).await;
     for text in ["Oi, tudo bem?", "  STOP "] {
-        let sent = app
-            .sandbox_control(
-                Method::POST,
-                &format!("/_sandbox/numbers/{phone_id}/inbound"),
-                Some(&json!({"from": "5511977776666", "text": text})),
-            )
-            .await;
-        assert!(
-            sent["wamid"].is_string() || sent["id"].is_string(),
-            "{sent}"
-        );
+        customer_writes(&app, &phone_id, "5511977776666", text).await;
     }
     eventually(
         &app,
@@ -177,10 +169,11 @@ async fn the_sandbox_duplicating_and_batching_webhooks_leaves_each_message_once(
         .await;
     assert_eq!(switched["duplicate_rate"], 1.0, "{switched}");
     for i in 0..25 {
-        app.sandbox_control(
-            Method::POST,
-            &format!("/_sandbox/numbers/{phone_id}/inbound"),
-            Some(&json!({"from": format!("55119000000{i:02}"), "text": format!("pedido {i}")})),
+        customer_writes(
+            &app,
+            &phone_id,
+            &format!("55119000000{i:02}"),
+            &format!("pedido {i}"),
         )
         .await;
     }

@@ -4,7 +4,9 @@
 use crate::common;
 
 use base64::Engine;
-use common::meta::{connect_number, eventually, messages_payload, post_webhook, sign};
+use common::meta::{
+    connect_number, eventually, messages_payload, newest_conversation_messages, post_webhook, sign,
+};
 use common::{APP_HOST, TestApp};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -67,35 +69,9 @@ async fn an_inbound_image_is_kept_by_us_and_served_to_its_workspace_only(app: Te
     )
     .await;
 
-    let conversations = app
-        .call_on(
-            APP_HOST,
-            Method::GET,
-            "/v1/conversations",
-            Some(&admin),
-            None,
-        )
-        .await;
-    let conversation = conversations.body["data"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let messages = app
-        .call_on(
-            APP_HOST,
-            Method::GET,
-            &format!("/v1/conversations/{conversation}/messages"),
-            Some(&admin),
-            None,
-        )
-        .await;
+    let messages = newest_conversation_messages(&app, &admin).await;
     let by_wamid = |wamid: &str| {
-        messages.body["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["wamid"] == wamid)
-            .unwrap()["media_id"]
+        messages.iter().find(|m| m["wamid"] == wamid).unwrap()["media_id"]
             .as_str()
             .unwrap()
             .to_string()

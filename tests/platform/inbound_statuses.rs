@@ -8,16 +8,16 @@ use crate::common;
 
 use std::time::Duration;
 
-use aerostic_dispatcher::entity::{message, webhook_inbox};
+use aerostic_dispatcher::entity::webhook_inbox;
 use aerostic_dispatcher::events::MessageStatusChanged;
-use aerostic_kit::ids::TenantId;
 use aerostic_kit::outbox::Outbox;
 use common::TestApp;
 use common::meta::{
-    connected_number, count, eventually, messages_payload, post_webhook, sign, text_payload,
+    connected_number, count, customer_writes, eventually, messages_payload, outbound_message,
+    post_webhook, sign, tenant_of, text, text_payload,
 };
 use reqwest::Method;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 use serde_json::{Value, json};
 
 fn status(wamid: &str, status: &str, at: u64) -> Value {
@@ -31,66 +31,28 @@ fn status(wamid: &str, status: &str, at: u64) -> Value {
     s
 }
 
-/// The one text value `sql` selects.
-async fn text(app: &TestApp, sql: String) -> String {
-    let db = app.db().await;
-    let row = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            sql,
-        ))
-        .await
-        .unwrap()
-        .unwrap_or_else(|| panic!("no row"));
-    row.try_get_by_index::<String>(0).unwrap()
-}
-
-async fn tenant_of(app: &TestApp, phone_id: &str) -> TenantId {
-    text(
-        app,
-        format!("SELECT tenant_id FROM whatsapp_accounts WHERE phone_number_id = '{phone_id}'"),
-    )
-    .await
-    .parse()
-    .unwrap()
-}
-
-/// An outbound message as the sender records it once Meta gave its wamid
-/// (through the dispatcher's own entity, so on either backend).
-async fn outbound(app: &TestApp, tenant: TenantId, wamid: &str) {
-    let now = chrono::Utc::now();
-    message::ActiveModel {
-        id: Set(uuid::Uuid::now_v7().to_string()),
-        tenant_id: Set(tenant.to_string()),
-        conversation_id: Set(uuid::Uuid::now_v7().to_string()),
-        contact_id: Set(uuid::Uuid::now_v7().to_string()),
-        direction: Set("outbound".into()),
-        kind: Set("template".into()),
-        content: Set("{}".into()),
-        wamid: Set(Some(wamid.into())),
-        context_wamid: Set(None),
-        status: Set("queued".into()),
-        error_code: Set(None),
-        error_title: Set(String::new()),
-        sent_at: Set(now),
-        status_at: Set(now),
-        created_at: Set(now),
-    }
-    .insert(&app.db().await)
-    .await
-    .unwrap();
-}
-
 async fn deliver(app: &TestApp, phone_id: &str, statuses: Vec<Value>) {
     let body = messages_payload(phone_id, vec![], statuses);
     let (code, answer) = post_webhook(app, &body, Some(sign(&body))).await;
     assert_eq!(code, 200, "{answer}");
 }
 
+/// Meta's `delivered` for `wamid`, whose message nobody has recorded yet:
+/// stored, and left waiting.
+async fn a_status_waits(app: &TestApp, phone_id: &str, wamid: &str) {
+    deliver(app, phone_id, vec![status(wamid, "delivered", 1760000200)]).await;
+    eventually(
+        app,
+        &format!("SELECT COUNT(*) FROM message_statuses WHERE wamid = '{wamid}' AND NOT applied"),
+        1,
+    )
+    .await;
+}
+
 async fn message_status(app: &TestApp, wamid: &str) -> String {
     text(
         app,
-        format!("SELECT status FROM messages WHERE wamid = '{wamid}'"),
+        &format!("SELECT status FROM messages WHERE wamid = '{wamid}'"),
     )
     .await
 }
@@ -100,8 +62,8 @@ async fn statuses_only_move_a_message_forward_and_each_counts_once(app: TestApp)
     let tenant = tenant_of(&app, &phone_id).await;
     let (mut events, _subscription) =
         common::events::listen::<MessageStatusChanged>(&app, "message.status").await;
-    outbound(&app, tenant, "wamid.out1").await;
-    outbound(&app, tenant, "wamid.out2").await;
+    outbound_message(&app, tenant, "template", json!({}), Some("wamid.out1")).await;
+    outbound_message(&app, tenant, "template", json!({}), Some("wamid.out2")).await;
 
     // Out of order and repeated, as Meta does (META_API.md §4).
     for batch in [
@@ -174,21 +136,10 @@ async fn statuses_only_move_a_message_forward_and_each_counts_once(app: TestApp)
 async fn a_status_before_its_message_waits_and_applies_once_the_wamid_is_known(app: TestApp) {
     let phone_id = connected_number(&app).await;
     let tenant = tenant_of(&app, &phone_id).await;
-    deliver(
-        &app,
-        &phone_id,
-        vec![status("wamid.early", "delivered", 1760000200)],
-    )
-    .await;
-    eventually(
-        &app,
-        "SELECT COUNT(*) FROM message_statuses WHERE wamid = 'wamid.early' AND NOT applied",
-        1,
-    )
-    .await;
+    a_status_waits(&app, &phone_id, "wamid.early").await;
 
     // The sender records the wamid Meta answered, and applies what waited.
-    outbound(&app, tenant, "wamid.early").await;
+    outbound_message(&app, tenant, "template", json!({}), Some("wamid.early")).await;
     let db = app.db().await;
     let applied = aerostic_dispatcher::statuses::apply_pending(
         &db,
@@ -311,7 +262,7 @@ async fn template_and_account_updates_are_kept_once_and_template_reviews_raise_e
     let phone_id = connected_number(&app).await;
     let waba = text(
         &app,
-        format!("SELECT waba_id FROM whatsapp_accounts WHERE phone_number_id = '{phone_id}'"),
+        &format!("SELECT waba_id FROM whatsapp_accounts WHERE phone_number_id = '{phone_id}'"),
     )
     .await;
     let (mut reviews, _subscription) = common::events::listen::<
@@ -428,12 +379,7 @@ async fn the_sandbox_reordering_and_duplicating_statuses_leaves_the_right_final_
     assert_eq!(switched["reorder"], true, "{switched}");
     // The customer writes first, which opens the window for a text.
     let customer = "5511977776666";
-    app.sandbox_control(
-        Method::POST,
-        &format!("/_sandbox/numbers/{phone_id}/inbound"),
-        Some(&json!({"from": customer, "text": "oi"})),
-    )
-    .await;
+    customer_writes(&app, &phone_id, customer, "oi").await;
     // A reply through Meta's send API (what the dispatcher will call): the
     // sandbox then posts read, delivered and sent, in that order, each twice.
     let sandbox = app.platform.sandbox.expect("the sandbox runs");
@@ -464,7 +410,7 @@ async fn the_sandbox_reordering_and_duplicating_statuses_leaves_the_right_final_
         0,
     )
     .await;
-    outbound(&app, tenant, &wamid).await;
+    outbound_message(&app, tenant, "template", json!({}), Some(&wamid)).await;
     let applied = aerostic_dispatcher::statuses::apply_pending(
         &app.db().await,
         &Outbox::new(aerostic_dispatcher::OUTBOX_TABLE),
@@ -484,20 +430,9 @@ async fn the_sandbox_reordering_and_duplicating_statuses_leaves_the_right_final_
 async fn a_status_that_raced_the_recording_of_its_wamid_is_applied_by_the_sweep(app: TestApp) {
     let phone_id = connected_number(&app).await;
     let tenant = tenant_of(&app, &phone_id).await;
-    deliver(
-        &app,
-        &phone_id,
-        vec![status("wamid.raced", "delivered", 1760000200)],
-    )
-    .await;
-    eventually(
-        &app,
-        "SELECT COUNT(*) FROM message_statuses WHERE wamid = 'wamid.raced' AND NOT applied",
-        1,
-    )
-    .await;
+    a_status_waits(&app, &phone_id, "wamid.raced").await;
     // The wamid committed by a transaction that could not see the status.
-    outbound(&app, tenant, "wamid.raced").await;
+    outbound_message(&app, tenant, "template", json!({}), Some("wamid.raced")).await;
     eventually(
         &app,
         "SELECT COUNT(*) FROM messages WHERE wamid = 'wamid.raced' AND status = 'delivered'",

@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aerostic_dispatcher::events::MessageReceived;
-use common::meta::{connect_number, eventually, messages_payload, post_webhook, sign};
-use common::{APP_HOST, TestApp};
-use reqwest::Method;
+use common::TestApp;
+use common::meta::{
+    connect_number, eventually, messages_payload, newest_conversation_messages, post_webhook, sign,
+};
 use serde_json::{Value, json};
 
 const CUSTOMER: &str = "5511988887777";
@@ -145,33 +146,8 @@ async fn every_inbound_type_is_kept_as_meta_shaped_it(app: TestApp) {
     .await;
 
     // Through the inbox API, as the team reads it.
-    let conversations = app
-        .call_on(
-            APP_HOST,
-            Method::GET,
-            "/v1/conversations",
-            Some(&admin),
-            None,
-        )
-        .await;
-    assert_eq!(conversations.status, 200, "{}", conversations.body);
-    let conversation = conversations.body["data"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let listed = app
-        .call_on(
-            APP_HOST,
-            Method::GET,
-            &format!("/v1/conversations/{conversation}/messages?limit=100"),
-            Some(&admin),
-            None,
-        )
-        .await;
-    assert_eq!(listed.status, 200, "{}", listed.body);
-    let by_wamid: BTreeMap<String, Value> = listed.body["data"]
-        .as_array()
-        .unwrap()
+    let listed = newest_conversation_messages(&app, &admin).await;
+    let by_wamid: BTreeMap<String, Value> = listed
         .iter()
         .map(|m| (m["wamid"].as_str().unwrap().to_string(), m.clone()))
         .collect();

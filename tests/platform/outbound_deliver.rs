@@ -7,13 +7,15 @@ use crate::common;
 
 use aerostic_dispatcher::compose::Outgoing;
 use aerostic_dispatcher::deliver::{Deliverer, MAX_ATTEMPTS, Outcome};
-use aerostic_dispatcher::entity::{message, send};
+use aerostic_dispatcher::entity::send;
 use aerostic_dispatcher::events::MessageStatusChanged;
 use aerostic_dispatcher::graph::Graph;
 use aerostic_kit::config::ServiceName;
 use aerostic_kit::outbox::Outbox;
 use common::TestApp;
-use common::meta::{connected_number, count, eventually};
+use common::meta::{
+    connected_number, count, customer_writes, eventually, outbound_message, tenant_of,
+};
 use reqwest::Method;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
 use serde_json::json;
@@ -43,47 +45,15 @@ async fn queued(app: &TestApp, phone_id: &str, text: &str) -> String {
     queued_to(app, phone_id, CUSTOMER, text).await
 }
 
-/// A text queued for `to`; its id.
+/// A text queued for `to`, as the send API leaves it; its id.
 async fn queued_to(app: &TestApp, phone_id: &str, to: &str, text: &str) -> String {
-    let db = app.db().await;
-    let tenant: String = sea_orm::ConnectionTrait::query_one_raw(
-        &db,
-        sea_orm::Statement::from_string(
-            sea_orm::ConnectionTrait::get_database_backend(&db),
-            format!("SELECT tenant_id FROM whatsapp_accounts WHERE phone_number_id = '{phone_id}'"),
-        ),
-    )
-    .await
-    .unwrap()
-    .unwrap()
-    .try_get_by_index(0)
-    .unwrap();
-    let id = uuid::Uuid::now_v7().to_string();
+    let tenant = tenant_of(app, phone_id).await;
+    let id = outbound_message(app, tenant, "text", json!({"text": {"body": text}}), None).await;
     let now = chrono::Utc::now();
     let outgoing = Outgoing::parse("text", &json!({"body": text})).unwrap();
-    message::ActiveModel {
-        id: Set(id.clone()),
-        tenant_id: Set(tenant.clone()),
-        conversation_id: Set(uuid::Uuid::now_v7().to_string()),
-        contact_id: Set(uuid::Uuid::now_v7().to_string()),
-        direction: Set("outbound".into()),
-        kind: Set("text".into()),
-        content: Set(json!({"text": {"body": text}}).to_string()),
-        wamid: Set(None),
-        context_wamid: Set(None),
-        status: Set("queued".into()),
-        error_code: Set(None),
-        error_title: Set(String::new()),
-        sent_at: Set(now),
-        status_at: Set(now),
-        created_at: Set(now),
-    }
-    .insert(&db)
-    .await
-    .unwrap();
     send::ActiveModel {
         message_id: Set(id.clone()),
-        tenant_id: Set(tenant),
+        tenant_id: Set(tenant.to_string()),
         phone_number_id: Set(phone_id.to_string()),
         body: Set(outgoing.meta_body(to, None, None).to_string()),
         state: Set("queued".into()),
@@ -94,23 +64,10 @@ async fn queued_to(app: &TestApp, phone_id: &str, to: &str, text: &str) -> Strin
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(&db)
+    .insert(&app.db().await)
     .await
     .unwrap();
     id
-}
-
-async fn customer_writes(app: &TestApp, phone_id: &str) {
-    a_customer_writes(app, phone_id, CUSTOMER).await;
-}
-
-async fn a_customer_writes(app: &TestApp, phone_id: &str, from: &str) {
-    app.sandbox_control(
-        Method::POST,
-        &format!("/_sandbox/numbers/{phone_id}/inbound"),
-        Some(&json!({"from": from, "text": "oi"})),
-    )
-    .await;
 }
 
 async fn a_burst_for_one_number_goes_out_at_its_pace_and_meta_never_throttles_it(app: TestApp) {
@@ -121,7 +78,7 @@ async fn a_burst_for_one_number_goes_out_at_its_pace_and_meta_never_throttles_it
     let mut ids = Vec::new();
     for n in 0..burst {
         let to = format!("55119700{n:05}");
-        a_customer_writes(&app, &phone_id, &to).await;
+        customer_writes(&app, &phone_id, &to, "oi").await;
         ids.push(queued_to(&app, &phone_id, &to, "promoção relâmpago").await);
     }
     for id in &ids {
@@ -146,7 +103,7 @@ async fn a_burst_for_one_number_goes_out_at_its_pace_and_meta_never_throttles_it
 
 async fn an_accepted_message_records_its_wamid_and_meta_statuses_move_it(app: TestApp) {
     let phone_id = connected_number(&app).await;
-    customer_writes(&app, &phone_id).await;
+    customer_writes(&app, &phone_id, CUSTOMER, "oi").await;
     let deliver = deliverer(&app, app.db().await);
     let id = queued(&app, &phone_id, "olá!").await;
     let Outcome::Accepted { wamid } = deliver.attempt(&id).await.unwrap() else {
@@ -176,7 +133,7 @@ async fn an_accepted_message_records_its_wamid_and_meta_statuses_move_it(app: Te
 
 async fn passing_errors_retry_later_and_the_last_attempt_dead_letters(app: TestApp) {
     let phone_id = connected_number(&app).await;
-    customer_writes(&app, &phone_id).await;
+    customer_writes(&app, &phone_id, CUSTOMER, "oi").await;
     let deliver = deliverer(&app, app.db().await);
     app.sandbox_control(
         Method::POST,

@@ -7,7 +7,7 @@ use crate::common;
 use aerostic_dispatcher::graph::{Credentials, Graph, GraphError};
 use aerostic_dispatcher::meta_errors::Reaction;
 use common::TestApp;
-use common::meta::connected_number;
+use common::meta::{connected_number, customer_writes};
 use reqwest::Method;
 use serde_json::json;
 
@@ -31,20 +31,6 @@ async fn setup(app: &TestApp) -> (Graph, Credentials, String) {
     )
 }
 
-async fn customer_writes(app: &TestApp, phone_id: &str) -> String {
-    let written = app
-        .sandbox_control(
-            Method::POST,
-            &format!("/_sandbox/numbers/{phone_id}/inbound"),
-            Some(&json!({"from": CUSTOMER, "text": "oi"})),
-        )
-        .await;
-    written["id"]
-        .as_str()
-        .map(str::to_string)
-        .unwrap_or_default()
-}
-
 async fn inject(app: &TestApp, code: u32) {
     app.sandbox_control(
         Method::POST,
@@ -56,7 +42,7 @@ async fn inject(app: &TestApp, code: u32) {
 
 async fn an_accepted_message_gives_its_wamid_and_a_read_mark_is_confirmed(app: TestApp) {
     let (graph, credentials, phone_id) = setup(&app).await;
-    let inbound = customer_writes(&app, &phone_id).await;
+    let inbound = customer_writes(&app, &phone_id, CUSTOMER, "oi").await;
     let accepted = graph
         .send(&credentials, &phone_id, &text("olá!"))
         .await
@@ -81,7 +67,7 @@ async fn each_class_of_meta_errors_comes_back_with_its_reaction(app: TestApp) {
     assert_eq!(closed.code(), Some(131047), "{closed}");
     assert_eq!(closed.reaction(), Reaction::Fail);
 
-    customer_writes(&app, &phone_id).await;
+    customer_writes(&app, &phone_id, CUSTOMER, "oi").await;
     for (code, reaction) in [
         (130429, Reaction::ThrottleNumber),
         (131057, Reaction::Retry),

@@ -3,8 +3,11 @@
 
 use std::time::Duration;
 
+use aerostic_dispatcher::entity::message;
+use aerostic_kit::ids::TenantId;
 use hmac::{Hmac, Mac};
 use reqwest::Method;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
@@ -114,4 +117,102 @@ pub fn meta_bytes(value: &Value) -> Vec<u8> {
         }
     }
     out.into_bytes()
+}
+
+/// Customer `from` writes `text` to number `phone_id` through the sandbox
+/// (which also opens their 24-hour window); the message's wamid.
+pub async fn customer_writes(app: &TestApp, phone_id: &str, from: &str, text: &str) -> String {
+    let written = app
+        .sandbox_control(
+            Method::POST,
+            &format!("/_sandbox/numbers/{phone_id}/inbound"),
+            Some(&json!({"from": from, "text": text})),
+        )
+        .await;
+    written["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no wamid for the customer's message: {written}"))
+        .to_string()
+}
+
+/// The one text value `sql` selects.
+pub async fn text(app: &TestApp, sql: &str) -> String {
+    let db = app.db().await;
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            sql.to_string(),
+        ))
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("no row for {sql}"));
+    row.try_get_by_index::<String>(0).unwrap()
+}
+
+/// The tenant that connected number `phone_id`.
+pub async fn tenant_of(app: &TestApp, phone_id: &str) -> TenantId {
+    text(
+        app,
+        &format!("SELECT tenant_id FROM whatsapp_accounts WHERE phone_number_id = '{phone_id}'"),
+    )
+    .await
+    .parse()
+    .unwrap()
+}
+
+/// An outbound message as the send path records it (through the
+/// dispatcher's own entity, so on either backend), `queued`, with Meta's
+/// `wamid` if known; its id.
+pub async fn outbound_message(
+    app: &TestApp,
+    tenant: TenantId,
+    kind: &str,
+    content: Value,
+    wamid: Option<&str>,
+) -> String {
+    let id = uuid::Uuid::now_v7().to_string();
+    let now = chrono::Utc::now();
+    message::ActiveModel {
+        id: Set(id.clone()),
+        tenant_id: Set(tenant.to_string()),
+        conversation_id: Set(uuid::Uuid::now_v7().to_string()),
+        contact_id: Set(uuid::Uuid::now_v7().to_string()),
+        direction: Set("outbound".into()),
+        kind: Set(kind.into()),
+        content: Set(content.to_string()),
+        wamid: Set(wamid.map(str::to_string)),
+        context_wamid: Set(None),
+        status: Set("queued".into()),
+        error_code: Set(None),
+        error_title: Set(String::new()),
+        sent_at: Set(now),
+        status_at: Set(now),
+        created_at: Set(now),
+    }
+    .insert(&app.db().await)
+    .await
+    .unwrap();
+    id
+}
+
+/// The messages of the workspace's newest conversation, as `token` reads
+/// them through the inbox API.
+pub async fn newest_conversation_messages(app: &TestApp, token: &str) -> Vec<Value> {
+    let get = |path: String| async move {
+        let answer = app
+            .call_on(super::APP_HOST, Method::GET, &path, Some(token), None)
+            .await;
+        assert_eq!(answer.status, 200, "{path}: {}", answer.body);
+        answer.body
+    };
+    let conversations = get("/v1/conversations".into()).await;
+    let conversation = conversations["data"][0]["id"]
+        .as_str()
+        .expect("a conversation")
+        .to_string();
+    let messages = get(format!(
+        "/v1/conversations/{conversation}/messages?limit=100"
+    ))
+    .await;
+    messages["data"].as_array().expect("a page").clone()
 }
