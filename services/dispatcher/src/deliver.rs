@@ -87,6 +87,19 @@ impl Deliverer {
 
     /// One attempt at message `message_id`.
     pub async fn attempt(&self, message_id: &str) -> Result<Outcome, DbErr> {
+        match send::Entity::find_by_id(message_id.to_string())
+            .one(&self.db)
+            .await?
+        {
+            Some(row) => self.attempt_row(row).await,
+            None => Ok(Outcome::NotMine),
+        }
+    }
+
+    /// One attempt at the message `row` describes, as read by the caller:
+    /// claimed only if it is still queued, due, and at the same attempt
+    /// count (so the caller's copy is the row as claimed).
+    pub async fn attempt_row(&self, mut row: send::Model) -> Result<Outcome, DbErr> {
         let now = Utc::now();
         let claimed = send::Entity::update_many()
             .col_expr(send::Column::State, Expr::value("sending"))
@@ -95,18 +108,16 @@ impl Deliverer {
                 Expr::col(send::Column::Attempts).add(1),
             )
             .col_expr(send::Column::UpdatedAt, Expr::value(now))
-            .filter(send::Column::MessageId.eq(message_id))
+            .filter(send::Column::MessageId.eq(&row.message_id))
             .filter(send::Column::State.eq("queued"))
+            .filter(send::Column::Attempts.eq(row.attempts))
             .filter(send::Column::NextAttemptAt.lte(now))
             .exec(&self.db)
             .await?;
         if claimed.rows_affected == 0 {
             return Ok(Outcome::NotMine);
         }
-        let row = send::Entity::find_by_id(message_id.to_string())
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| DbErr::RecordNotFound(message_id.into()))?;
+        row.attempts += 1;
         let result = match self.credentials(&row.phone_number_id).await {
             Ok(credentials) => {
                 let body: Value = serde_json::from_str(&row.body)

@@ -120,7 +120,7 @@ impl Handler for SendWorker {
         if row.state != "queued" {
             return Ok(()); // done, or another worker has it
         }
-        if row.next_attempt_at > Utc::now() + chrono::Duration::milliseconds(5) {
+        if row.next_attempt_at > Utc::now() {
             return self
                 .later(due, row.next_attempt_at)
                 .await
@@ -141,7 +141,7 @@ impl Handler for SendWorker {
         }
         match self
             .deliverer
-            .attempt(&due.message_id)
+            .attempt_row(row)
             .await
             .map_err(HandlerError::retry)?
         {
