@@ -19,9 +19,11 @@ pub mod identity;
 mod inbox;
 pub mod inbox_views;
 mod json;
+mod messages;
 pub mod openapi;
 pub mod paging;
 mod team;
+mod templates;
 mod trace;
 pub mod views;
 pub mod webhooks;
@@ -142,6 +144,11 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(inbox::contact))
         .routes(routes!(inbox::media))
         .routes(routes!(inbox::keywords, inbox::set_keywords))
+        .routes(routes!(messages::send))
+        .routes(routes!(messages::get))
+        .routes(routes!(templates::list, templates::create))
+        .routes(routes!(templates::delete))
+        .routes(routes!(templates::sync))
         .routes(routes!(team::invite))
         .routes(routes!(team::accept))
         .routes(routes!(team::list))

@@ -32,6 +32,8 @@ use crate::error::ErrorBody;
         (name = "workspace", description = "The caller's workspace, brand and audit trail"),
         (name = "api-keys", description = "Developer API keys"),
         (name = "billing", description = "The wallet, its ledger and prices"),
+        (name = "messages", description = "Sending messages, and where each stands"),
+        (name = "templates", description = "Message templates, through Meta"),
         (name = "team", description = "Users, roles and invitations"),
         (name = "whatsapp", description = "Connecting WhatsApp numbers (Embedded Signup, Cloud API)"),
         (name = "admin", description = "Platform administration, on the admin host only"),

@@ -26,6 +26,7 @@ mod onboarding;
 mod openapi;
 mod outbound_deliver;
 mod outbound_graph;
+mod outbound_send;
 mod passwords;
 mod sessions;
 mod team;

@@ -53,6 +53,10 @@ fn policy(operation_id: &str) -> Option<Policy> {
         "inbox_conversations" | "inbox_conversation" | "inbox_messages" | "inbox_contacts"
         | "inbox_contact"
         | "inbox_media" => AnyCaller,
+        // Everyone who answers conversations; keys need messages:send,
+        // messages:read, templates:read or templates:write.
+        "messages_send" | "messages_get" | "templates_list" | "templates_sync" => AnyCaller,
+        "templates_create" | "templates_delete" => AdminOrScopedKey,
         // People who answer conversations; API keys have no scope for it.
         "inbox_keywords" => SignedInUser,
         "workspace_change_password" => SignedInUser,

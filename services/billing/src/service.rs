@@ -269,7 +269,7 @@ impl Billing {
                 available,
                 required,
             }) => Err(ApiError::new(
-                ErrorKind::FailedPrecondition,
+                ErrorKind::PaymentRequired,
                 "insufficient_funds",
                 "the wallet does not cover this message; top it up",
             )

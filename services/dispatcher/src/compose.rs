@@ -400,7 +400,8 @@ fn media_source(kind: &str, m: &MediaObject, problems: &mut Vec<Invalid>) -> Opt
     Some(MediaSource::Meta(id))
 }
 
-fn language_code(code: &str) -> bool {
+/// Whether `code` is a language code Meta takes (`en`, `en_US`, `pt_BR`).
+pub fn language_code(code: &str) -> bool {
     let mut parts = code.split('_');
     let lang = parts.next().unwrap_or_default();
     let region = parts.next();

@@ -140,6 +140,7 @@ impl Deliverer {
             .clone()
             .get_send_credentials(pb::GetSendCredentialsRequest {
                 phone_number_id: phone_number_id.to_string(),
+                waba_id: String::new(),
             })
             .await;
         match answer {

@@ -1,4 +1,4 @@
-//! The dispatcher's tables (see migrations 7 to 10).
+//! The dispatcher's tables (see migrations 7 to 12).
 
 macro_rules! entity {
     ($(#[$doc:meta])* $module:ident, $table:literal, { $($field:tt)* }) => {
@@ -189,5 +189,22 @@ entity!(
     pub last_error_code: Option<i64>,
     pub last_error: String,
     pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+});
+
+entity!(
+    /// Our copy of a WABA's templates.
+    template, "templates", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub tenant_id: String,
+    pub waba_id: String,
+    pub meta_id: String,
+    pub name: String,
+    pub language: String,
+    pub category: String,
+    pub status: String,
+    pub components: String,
+    pub rejected_reason: String,
     pub updated_at: DateTimeUtc,
 });

@@ -1,6 +1,7 @@
-//! The Graph API calls of the send path (META_API.md §5): a message out and
-//! a mark-as-read, each answered with Meta's wamid or Meta's error as a
-//! typed value that [`crate::meta_errors`] turns into the sender's reaction.
+//! The Graph API calls of the send path (META_API.md §5): a message out, a
+//! mark-as-read and any other call ([`Graph::call`], templates), each
+//! answered with Meta's answer or Meta's error as a typed value that
+//! [`crate::meta_errors`] turns into the sender's reaction.
 
 use std::time::Duration;
 
@@ -145,15 +146,31 @@ impl Graph {
         phone_number_id: &str,
         body: &Value,
     ) -> Result<Value, GraphError> {
-        let url = format!(
-            "{}/{}/{phone_number_id}/messages",
-            self.base, credentials.version
-        );
-        let response = self
+        let path = format!("{phone_number_id}/messages");
+        self.call(reqwest::Method::POST, credentials, &path, &[], Some(body))
+            .await
+    }
+
+    /// Any Graph call: `method` on `/{version}/{path}` with `query` and a
+    /// JSON `body`, answered with Meta's JSON or Meta's error.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        credentials: &Credentials,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<Value, GraphError> {
+        let url = format!("{}/{}/{path}", self.base, credentials.version);
+        let mut request = self
             .http
-            .post(&url)
+            .request(method, &url)
             .bearer_auth(&credentials.token)
-            .json(body)
+            .query(query);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
             .send()
             .await
             .map_err(|e| GraphError::Transport(e.without_url().to_string()))?;

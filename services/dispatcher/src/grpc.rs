@@ -23,6 +23,10 @@ pub struct DispatcherGrpc {
     pub media: std::sync::Arc<dyn crate::objects::ObjectStore>,
     /// The database (media rows).
     pub db: sea_orm::DatabaseConnection,
+    /// The send path.
+    pub submit: crate::submit::Submit,
+    /// Templates, ours and Meta's.
+    pub templates: crate::templates::Templates,
 }
 
 fn keywords_pb(words: crate::keywords::Words) -> pb::OptOutKeywords {
@@ -100,6 +104,27 @@ fn message_pb((m, media_id): (message::Model, Option<String>)) -> pb::Message {
         updated_at: ts(m.status_at),
         context_wamid: m.context_wamid.unwrap_or_default(),
         media_id: media_id.unwrap_or_default(),
+    }
+}
+
+fn template_pb(t: crate::entity::template::Model) -> pb::Template {
+    let status = match t.status.as_str() {
+        "PENDING" => pb::TemplateStatus::Pending,
+        "APPROVED" => pb::TemplateStatus::Approved,
+        "REJECTED" => pb::TemplateStatus::Rejected,
+        "PAUSED" => pb::TemplateStatus::Paused,
+        "DISABLED" => pb::TemplateStatus::Disabled,
+        _ => pb::TemplateStatus::Unspecified,
+    };
+    pb::Template {
+        id: t.id,
+        waba_id: t.waba_id,
+        name: t.name,
+        language: t.language,
+        category: t.category,
+        status: status as i32,
+        components_json: t.components,
+        rejected_reason: t.rejected_reason,
     }
 }
 
@@ -194,6 +219,70 @@ aerostic_kit::service_impl! {
             Ok(Response::new(keywords_pb(self.keywords.set(&caller, raw).await?)))
         }
 
+        async fn send_message(&self, request: Request<pb::SendMessageRequest>) -> Result<Response<pb::SendMessageResponse>, Status> {
+            let caller = self.caller(&request)?;
+            let r = request.into_inner();
+            let content = if r.content_json.trim().is_empty() {
+                serde_json::Value::Object(Default::default())
+            } else {
+                serde_json::from_str(&r.content_json)
+                    .map_err(|e| aerostic_kit::ApiError::invalid_field("content", format!("not JSON: {e}")))?
+            };
+            let send = crate::submit::SendRequest {
+                from: r.from_phone_number_id,
+                to: r.to,
+                conversation_id: r.conversation_id,
+                kind: r.r#type,
+                content,
+                reply_to: r.reply_to,
+            };
+            let (receipt, replayed) = self.submit.send(&caller, &send, &r.idempotency_key).await?;
+            let message = self.reads.message_of(caller.tenant_id, &receipt.message_id).await.map(message_pb)?;
+            Ok(Response::new(pb::SendMessageResponse {
+                message: Some(message),
+                reserved: Some(pb::Money { currency: receipt.currency, amount_minor: receipt.reserved_minor }),
+                replayed,
+            }))
+        }
+
+        async fn get_message(&self, request: Request<pb::GetMessageRequest>) -> Result<Response<pb::Message>, Status> {
+            let caller = self.caller(&request)?;
+            let found = self.reads.message(&caller, &request.into_inner().message_id).await?;
+            Ok(Response::new(message_pb(found)))
+        }
+
+        async fn create_template(&self, request: Request<pb::CreateTemplateRequest>) -> Result<Response<pb::Template>, Status> {
+            let caller = self.caller(&request)?;
+            let r = request.into_inner();
+            let components = serde_json::from_str(&r.components_json)
+                .map_err(|e| aerostic_kit::ApiError::invalid_field("components", format!("not JSON: {e}")))?;
+            let new = crate::templates::NewTemplate { name: r.name, language: r.language, category: r.category.to_uppercase(), components };
+            let made = self.templates.create(&caller, &r.waba_id, new).await?;
+            Ok(Response::new(template_pb(made)))
+        }
+
+        async fn list_templates(&self, request: Request<pb::ListTemplatesRequest>) -> Result<Response<pb::ListTemplatesResponse>, Status> {
+            let caller = self.caller(&request)?;
+            let rows = self.templates.list(&caller, &request.into_inner().waba_id).await?;
+            Ok(Response::new(pb::ListTemplatesResponse {
+                templates: rows.into_iter().map(template_pb).collect(),
+                page: Some(pb::PageResponse { next_cursor: String::new() }),
+            }))
+        }
+
+        async fn delete_template(&self, request: Request<pb::DeleteTemplateRequest>) -> Result<Response<pb::DeleteTemplateResponse>, Status> {
+            let caller = self.caller(&request)?;
+            let r = request.into_inner();
+            self.templates.delete(&caller, &r.waba_id, &r.name).await?;
+            Ok(Response::new(pb::DeleteTemplateResponse {}))
+        }
+
+        async fn sync_templates(&self, request: Request<pb::SyncTemplatesRequest>) -> Result<Response<pb::SyncTemplatesResponse>, Status> {
+            let caller = self.caller(&request)?;
+            let synced = self.templates.sync(&caller, &request.into_inner().waba_id).await?;
+            Ok(Response::new(pb::SyncTemplatesResponse { synced }))
+        }
+
         async fn get_contact(&self, request: Request<pb::GetContactRequest>) -> Result<Response<pb::Contact>, Status> {
             let caller = self.caller(&request)?;
             let found = self.reads.contact(&caller, &request.into_inner().contact_id).await?;
@@ -201,14 +290,8 @@ aerostic_kit::service_impl! {
         }
     }
     unimplemented {
-        send_message(pb::SendMessageRequest) -> pb::SendMessageResponse;
-        get_message(pb::GetMessageRequest) -> pb::Message;
         assign_conversation(pb::AssignConversationRequest) -> pb::Conversation;
         upsert_contact(pb::UpsertContactRequest) -> pb::Contact;
-        create_template(pb::CreateTemplateRequest) -> pb::Template;
-        list_templates(pb::ListTemplatesRequest) -> pb::ListTemplatesResponse;
-        delete_template(pb::DeleteTemplateRequest) -> pb::DeleteTemplateResponse;
-        sync_templates(pb::SyncTemplatesRequest) -> pb::SyncTemplatesResponse;
         analytics_overview(pb::AnalyticsOverviewRequest) -> pb::AnalyticsOverviewResponse;
     }
 }

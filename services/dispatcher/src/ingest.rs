@@ -333,6 +333,7 @@ impl Ingest {
                 event: event.to_string(),
                 reason: value["reason"].as_str().unwrap_or_default().into(),
             };
+            crate::templates::apply_status(txn, &status).await?;
             self.outbox
                 .stage(txn, &Envelope::json(events::TEMPLATE_STATUS, &status))
                 .await?;

@@ -29,6 +29,9 @@ pub mod reads;
 pub mod routes;
 pub mod send_worker;
 pub mod statuses;
+pub mod submit;
+pub mod template_check;
+pub mod templates;
 pub mod threads;
 
 use std::future::Future;
@@ -38,6 +41,7 @@ use aerostic_kit::broker::RetryPolicy;
 use aerostic_kit::config::ServiceName;
 use aerostic_kit::context::Context;
 use aerostic_kit::outbox::Outbox;
+use aerostic_proto::v1::billing_client::BillingClient;
 use aerostic_proto::v1::dispatcher_server::DispatcherServer;
 use aerostic_proto::v1::tenancy_client::TenancyClient;
 use tokio::net::TcpListener;
@@ -69,12 +73,24 @@ pub async fn run(
             .clone()
             .spawn_relay(ctx.db.clone(), ctx.broker.clone(), Duration::from_secs(1));
     let keywords = keywords::Keywords::new(ctx.db.clone());
-    let ingest = ingest::Ingest::new(
+    let routes = routes::Routes::new(tenancy.clone());
+    let templates = templates::Templates::new(
         ctx.db.clone(),
-        routes::Routes::new(tenancy),
-        outbox,
-        keywords.clone(),
+        graph::Graph::new(ctx.meta.graph_url.clone()),
+        tenancy.clone(),
+        routes.clone(),
     );
+    let submit = submit::Submit::new(
+        ctx.db.clone(),
+        Outbox::new(OUTBOX_TABLE),
+        routes.clone(),
+        templates.clone(),
+        BillingClient::new(aerostic_kit::grpc::channel(
+            ctx.upstreams.url(ServiceName::Billing),
+        )?),
+        ctx.secrets.identity_seal(),
+    );
+    let ingest = ingest::Ingest::new(ctx.db.clone(), routes, outbox, keywords.clone());
     let gate = gate::ApplyGate::default();
     let sampler = gate.spawn();
     let workers = ctx
@@ -141,6 +157,8 @@ pub async fn run(
             keywords,
             media: store,
             db: ctx.db.clone(),
+            submit,
+            templates,
         })
         // Media travels whole; Meta's largest is 100 MB.
         .max_encoding_message_size(media::MAX_BYTES + 1024 * 1024),

@@ -159,6 +159,7 @@ impl Fetcher {
             .clone()
             .get_send_credentials(pb::GetSendCredentialsRequest {
                 phone_number_id: row.phone_number_id.clone(),
+                waba_id: String::new(),
             })
             .await
             .map_err(|s| {

@@ -156,6 +156,36 @@ impl Reads {
         Ok(self.with_contacts(vec![found]).await?.remove(0))
     }
 
+    /// One of the caller's messages, with our media id if it has media.
+    pub async fn message(
+        &self,
+        caller: &Identity,
+        id: &str,
+    ) -> Result<(message::Model, Option<String>), ApiError> {
+        may_read(caller, "messages:read")?;
+        self.message_of(caller.tenant_id, id).await
+    }
+
+    /// Message `id` of `tenant` (the caller's rights checked by the caller).
+    pub async fn message_of(
+        &self,
+        tenant: aerostic_kit::ids::TenantId,
+        id: &str,
+    ) -> Result<(message::Model, Option<String>), ApiError> {
+        let found = message::Entity::find_by_id(id.to_string())
+            .filter(message::Column::TenantId.eq(tenant.to_string()))
+            .one(&self.db)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| not_found("message"))?;
+        let kept = media::Entity::find()
+            .filter(media::Column::MessageId.eq(found.id.clone()))
+            .one(&self.db)
+            .await
+            .map_err(internal)?;
+        Ok((found, kept.map(|k| k.id)))
+    }
+
     async fn with_contacts(
         &self,
         conversations: Vec<conversation::Model>,

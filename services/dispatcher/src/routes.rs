@@ -11,11 +11,22 @@ use aerostic_proto::v1::tenancy_client::TenancyClient;
 /// How long a number's owner is reused before asking again.
 pub const ROUTE_TTL: Duration = Duration::from_secs(60);
 
+/// Where a number (or WABA) belongs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// The owning tenant.
+    pub tenant: TenantId,
+    /// Meta's id of the WABA.
+    pub waba_id: String,
+    /// Whether the tenant is active (not suspended).
+    pub active: bool,
+}
+
 /// Numbers to tenants.
 #[derive(Clone)]
 pub struct Routes {
     tenancy: TenancyClient<TracedChannel>,
-    cache: moka::sync::Cache<String, TenantId>,
+    cache: moka::sync::Cache<String, Route>,
 }
 
 impl Routes {
@@ -35,6 +46,12 @@ impl Routes {
         &self,
         phone_number_id: &str,
     ) -> Result<Option<TenantId>, tonic::Status> {
+        Ok(self.number(phone_number_id).await?.map(|r| r.tenant))
+    }
+
+    /// The route of connected number `phone_number_id`; `None` when nobody
+    /// has it connected.
+    pub async fn number(&self, phone_number_id: &str) -> Result<Option<Route>, tonic::Status> {
         self.resolve(pb::ResolvePhoneNumberRequest {
             phone_number_id: phone_number_id.to_string(),
             waba_id: String::new(),
@@ -44,30 +61,36 @@ impl Routes {
 
     /// The tenant owning WABA `waba_id`; `None` when nobody does.
     pub async fn tenant_of_waba(&self, waba_id: &str) -> Result<Option<TenantId>, tonic::Status> {
-        self.resolve(pb::ResolvePhoneNumberRequest {
-            phone_number_id: String::new(),
-            waba_id: waba_id.to_string(),
-        })
-        .await
+        Ok(self
+            .resolve(pb::ResolvePhoneNumberRequest {
+                phone_number_id: String::new(),
+                waba_id: waba_id.to_string(),
+            })
+            .await?
+            .map(|r| r.tenant))
     }
 
     async fn resolve(
         &self,
         request: pb::ResolvePhoneNumberRequest,
-    ) -> Result<Option<TenantId>, tonic::Status> {
+    ) -> Result<Option<Route>, tonic::Status> {
         let key = format!("{}|{}", request.phone_number_id, request.waba_id);
         if let Some(hit) = self.cache.get(&key) {
             return Ok(Some(hit));
         }
         match self.tenancy.clone().resolve_phone_number(request).await {
-            Ok(route) => {
-                let tenant: TenantId = route
-                    .into_inner()
-                    .tenant_id
-                    .parse()
-                    .map_err(|_| tonic::Status::internal("tenancy answered a bad tenant id"))?;
-                self.cache.insert(key, tenant);
-                Ok(Some(tenant))
+            Ok(answer) => {
+                let answer = answer.into_inner();
+                let route = Route {
+                    tenant: answer
+                        .tenant_id
+                        .parse()
+                        .map_err(|_| tonic::Status::internal("tenancy answered a bad tenant id"))?,
+                    active: answer.tenant_status == pb::TenantStatus::Active as i32,
+                    waba_id: answer.waba_id,
+                };
+                self.cache.insert(key, route.clone());
+                Ok(Some(route))
             }
             Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
             Err(status) => Err(status),

@@ -272,11 +272,12 @@ aerostic_kit::service_impl! {
                 self.whatsapp.resolve(&r.phone_number_id).await?
             };
             let tenant_status = if route.tenant_status == "active" { pb::TenantStatus::Active } else { pb::TenantStatus::Suspended };
-            Ok(Response::new(pb::ResolvePhoneNumberResponse { tenant_id: route.tenant_id, whatsapp_account_id: route.account_id, tenant_status: tenant_status as i32 }))
+            Ok(Response::new(pb::ResolvePhoneNumberResponse { tenant_id: route.tenant_id, whatsapp_account_id: route.account_id, tenant_status: tenant_status as i32, waba_id: route.waba_id }))
         }
 
         async fn get_send_credentials(&self, request: Request<pb::GetSendCredentialsRequest>) -> Result<Response<pb::SendCredentials>, Status> {
-            let (access_token, graph_version, waba_id) = self.whatsapp.credentials(&request.into_inner().phone_number_id).await?;
+            let r = request.into_inner();
+            let (access_token, graph_version, waba_id) = self.whatsapp.credentials(&r.phone_number_id, &r.waba_id).await?;
             Ok(Response::new(pb::SendCredentials { access_token, graph_version, waba_id }))
         }
 

@@ -82,6 +82,8 @@ pub struct Route {
     pub account_id: String,
     /// The tenant's status (`active`/`suspended`).
     pub tenant_status: String,
+    /// Meta's id of the account's WABA.
+    pub waba_id: String,
 }
 
 /// A Graph object id: digits only.

@@ -53,16 +53,26 @@ impl WhatsApp {
     }
 
     /// The token and Graph version to call Meta with for connected number
-    /// `phone_number_id`, and its WABA.
+    /// `phone_number_id` (or, without one, any connected number of
+    /// `waba_id`), and its WABA.
     pub async fn credentials(
         &self,
         phone_number_id: &str,
+        waba_id: &str,
     ) -> Result<(String, String, String), ApiError> {
-        let id =
-            graph_id(phone_number_id).map_err(|p| ApiError::invalid_field("phone_number_id", p))?;
+        let (column, field, raw) = if phone_number_id.is_empty() && !waba_id.is_empty() {
+            (whatsapp_account::Column::WabaId, "waba_id", waba_id)
+        } else {
+            (
+                whatsapp_account::Column::PhoneNumberId,
+                "phone_number_id",
+                phone_number_id,
+            )
+        };
+        let id = graph_id(raw).map_err(|p| ApiError::invalid_field(field, p))?;
         let account = self
             .connected(
-                whatsapp_account::Column::PhoneNumberId,
+                column,
                 &id,
                 (
                     "number_not_connected",
@@ -105,6 +115,7 @@ impl WhatsApp {
             tenant_id: account.tenant_id,
             account_id: account.id,
             tenant_status: tenant.status,
+            waba_id: account.waba_id,
         })
     }
 }

@@ -1,0 +1,512 @@
+//! A send request, from the API to the queue: checked against everything
+//! Meta would refuse and every rule of ours (the number is the caller's,
+//! the contact has not opted out, the 24-hour window, the template as we
+//! synced it, the plan's limit, the wallet), then recorded in one
+//! transaction (message row, send row, hand-off to `dispatch.send` through
+//! the outbox). Nothing is queued or paid for unless all of it passes, and
+//! a price reserved for a send that could not be recorded is released.
+
+use aerostic_kit::ApiError;
+use aerostic_kit::broker::Envelope;
+use aerostic_kit::error::ErrorKind;
+use aerostic_kit::grpc::TracedChannel;
+use aerostic_kit::identity::{Identity, IdentitySeal};
+use aerostic_kit::ids::TenantId;
+use aerostic_kit::outbox::Outbox;
+use aerostic_kit::phone::PhoneNumber;
+use aerostic_proto::v1 as pb;
+use aerostic_proto::v1::billing_client::BillingClient;
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::compose::Outgoing;
+use crate::entity::{contact, conversation, message, send};
+use crate::idempotency::{Claim, Idempotency};
+use crate::payload::{Profile, WaContact};
+use crate::routes::Routes;
+use crate::templates::Templates;
+
+/// Meta's customer-service window (§8).
+pub const WINDOW: Duration = Duration::hours(24);
+
+/// A send as callers ask for it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SendRequest {
+    /// Our number (Meta's phone_number_id); empty: the conversation's.
+    pub from: String,
+    /// The recipient, E.164; empty when `conversation_id` is given.
+    pub to: String,
+    /// Reply in this conversation.
+    pub conversation_id: String,
+    /// Meta's `type`.
+    pub kind: String,
+    /// Meta's object for `kind`.
+    pub content: Value,
+    /// The wamid this replies to.
+    pub reply_to: String,
+}
+
+/// What a send was answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// Our message id.
+    pub message_id: String,
+    /// The price held, in minor units (zero when free).
+    pub reserved_minor: i64,
+    /// Its currency.
+    pub currency: String,
+}
+
+/// The send path's front: checks, rules and the queue.
+#[derive(Clone)]
+pub struct Submit {
+    db: DatabaseConnection,
+    outbox: Outbox,
+    routes: Routes,
+    templates: Templates,
+    billing: BillingClient<TracedChannel>,
+    seal: IdentitySeal,
+    idempotency: Idempotency,
+}
+
+fn rule(code: &str, message: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorKind::FailedPrecondition, code, message)
+}
+
+/// Who a send goes to, on which number, in which thread.
+struct Target {
+    number: String,
+    waba_id: String,
+    wa_id: String,
+    contact: Option<contact::Model>,
+    conversation: Option<conversation::Model>,
+}
+
+impl Target {
+    fn window_open(&self, now: DateTime<Utc>) -> bool {
+        self.conversation
+            .as_ref()
+            .and_then(|c| c.last_inbound_at)
+            .is_some_and(|at| at + WINDOW > now)
+    }
+}
+
+impl Submit {
+    /// The send path over `db`, prices from `billing`.
+    pub fn new(
+        db: DatabaseConnection,
+        outbox: Outbox,
+        routes: Routes,
+        templates: Templates,
+        billing: BillingClient<TracedChannel>,
+        seal: IdentitySeal,
+    ) -> Self {
+        Self {
+            idempotency: Idempotency::new(db.clone()),
+            db,
+            outbox,
+            routes,
+            templates,
+            billing,
+            seal,
+        }
+    }
+
+    /// Sends `request` for `caller`, once per `key` when one is given: the
+    /// receipt, and whether it repeats an earlier answer.
+    pub async fn send(
+        &self,
+        caller: &Identity,
+        request: &SendRequest,
+        key: &str,
+    ) -> Result<(Receipt, bool), ApiError> {
+        crate::reads::may_read(caller, "messages:send")?;
+        if key.is_empty() {
+            return Ok((self.run(caller, request).await?, false));
+        }
+        let key = crate::idempotency::parse_key(key)
+            .map_err(|p| ApiError::invalid_field("idempotency_key", p))?;
+        let canonical = serde_json::to_vec(request).map_err(ApiError::internal)?;
+        match self
+            .idempotency
+            .claim(caller.tenant_id, key, &canonical)
+            .await
+            .map_err(ApiError::internal)?
+        {
+            Claim::Replay(answer) => {
+                let receipt = serde_json::from_str(&answer).map_err(ApiError::internal)?;
+                return Ok((receipt, true));
+            }
+            Claim::Conflict => {
+                return Err(rule(
+                    "idempotency_key_reused",
+                    "this Idempotency-Key was used with another request in the last 24 hours",
+                ));
+            }
+            Claim::InFlight => {
+                return Err(ApiError::new(
+                    ErrorKind::AlreadyExists,
+                    "idempotency_key_in_flight",
+                    "a request with this Idempotency-Key is still running; retry shortly",
+                ));
+            }
+            Claim::Fresh => {}
+        }
+        match self.run(caller, request).await {
+            Ok(receipt) => {
+                let answer = serde_json::to_string(&receipt).map_err(ApiError::internal)?;
+                self.idempotency
+                    .complete(caller.tenant_id, key, &answer)
+                    .await
+                    .map_err(ApiError::internal)?;
+                Ok((receipt, false))
+            }
+            Err(e) => {
+                // A refused request may be corrected and sent again.
+                let _ = self.idempotency.abandon(caller.tenant_id, key).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn run(&self, caller: &Identity, request: &SendRequest) -> Result<Receipt, ApiError> {
+        let outgoing = Outgoing::parse(&request.kind, &request.content).map_err(|problems| {
+            ApiError::validation(problems.into_iter().map(|p| (p.field, p.problem)).collect())
+        })?;
+        let tenant = caller.tenant_id;
+        let target = self.target(tenant, request).await?;
+        let now = Utc::now();
+        let window_open = target.window_open(now);
+        if outgoing.needs_open_window() && !window_open {
+            return Err(rule(
+                "window_closed",
+                "the customer has not written in the last 24 hours; only a template can start the conversation",
+            )
+            .with_detail("type", outgoing.kind()));
+        }
+        let category = match &outgoing {
+            Outgoing::Template {
+                name,
+                language,
+                components,
+            } => {
+                let found = self
+                    .templates
+                    .find(tenant, &target.waba_id, name, language)
+                    .await
+                    .map_err(ApiError::internal)?
+                    .ok_or_else(|| {
+                        ApiError::new(
+                            ErrorKind::NotFound,
+                            "template_not_found",
+                            format!("no template {name} in {language} on this number's account; create or sync it first"),
+                        )
+                    })?;
+                crate::templates::check_send(&found, components)?;
+                found.category.to_lowercase()
+            }
+            _ => "service".to_string(),
+        };
+        if let Some(c) = target.contact.as_ref().filter(|c| c.opted_out) {
+            // A STOP keyword stops everything we start; Meta's marketing
+            // preference stops marketing. Answering inside the window the
+            // customer opened stays allowed.
+            let blocked = match c.opt_out_source.as_str() {
+                "user_preferences" => category == "marketing",
+                _ => category != "service",
+            };
+            if blocked {
+                return Err(rule(
+                    "contact_opted_out",
+                    "the contact asked not to receive these messages",
+                )
+                .with_detail("opt_out_source", c.opt_out_source.clone()));
+            }
+        }
+        self.within_plan(caller, &category).await?;
+        let message_id = uuid::Uuid::now_v7().to_string();
+        let country = PhoneNumber::parse(&target.wa_id)
+            .ok()
+            .and_then(|p| p.country())
+            .unwrap_or_default();
+        let template_name = match &outgoing {
+            Outgoing::Template { name, .. } => name.clone(),
+            _ => String::new(),
+        };
+        let priced = pb::PricedMessage {
+            category,
+            country,
+            template_name,
+            window_open,
+            free_entry_point: false,
+        };
+        let charge = self.reserve(caller, &message_id, priced).await?;
+        let context = (!request.reply_to.is_empty()).then_some(request.reply_to.as_str());
+        let body = outgoing.meta_body(&target.wa_id, context, None);
+        if let Err(e) = self
+            .record(
+                tenant,
+                &message_id,
+                &target,
+                &outgoing,
+                &body,
+                &request.reply_to,
+                now,
+            )
+            .await
+        {
+            let mut release = tonic::Request::new(pb::ReleaseRequest {
+                message_id: message_id.clone(),
+                reason: "not_queued".into(),
+            });
+            self.seal.attach(&mut release, caller);
+            let _ = self.billing.clone().release(release).await;
+            return Err(ApiError::internal(e));
+        }
+        self.outbox.wake();
+        let amount = charge.amount.unwrap_or_default();
+        Ok(Receipt {
+            message_id,
+            reserved_minor: if charge.state == "held" {
+                amount.amount_minor
+            } else {
+                0
+            },
+            currency: amount.currency,
+        })
+    }
+
+    /// Where the send goes: the conversation's number and contact, or
+    /// `to` on `from`; the number must be the caller's.
+    async fn target(&self, tenant: TenantId, r: &SendRequest) -> Result<Target, ApiError> {
+        let mut conversation = None;
+        let contact;
+        let mut number = r.from.clone();
+        let wa_id;
+        if !r.conversation_id.is_empty() {
+            let found = conversation::Entity::find_by_id(r.conversation_id.clone())
+                .filter(conversation::Column::TenantId.eq(tenant.to_string()))
+                .one(&self.db)
+                .await
+                .map_err(ApiError::internal)?
+                .ok_or_else(|| {
+                    ApiError::new(
+                        ErrorKind::NotFound,
+                        "conversation_not_found",
+                        "no conversation with that id",
+                    )
+                })?;
+            let who = contact::Entity::find_by_id(found.contact_id.clone())
+                .one(&self.db)
+                .await
+                .map_err(ApiError::internal)?
+                .ok_or_else(|| ApiError::internal("a conversation without its contact"))?;
+            wa_id = who.wa_id.clone().ok_or_else(|| {
+                rule(
+                    "contact_without_phone",
+                    "this contact has no phone number Meta can send to",
+                )
+            })?;
+            if !r.to.is_empty()
+                && PhoneNumber::parse(&r.to).map(|p| p.digits().to_string()) != Ok(wa_id.clone())
+            {
+                return Err(ApiError::invalid_field(
+                    "to",
+                    "not the conversation's contact; leave it empty",
+                ));
+            }
+            if number.is_empty() {
+                number = found.phone_number_id.clone();
+            }
+            if number == found.phone_number_id {
+                conversation = Some(found);
+            }
+            contact = Some(who);
+        } else {
+            let to = PhoneNumber::parse(&r.to)
+                .map_err(|e| ApiError::invalid_field("to", e.to_string()))?;
+            wa_id = to.digits().to_string();
+            contact = contact::Entity::find()
+                .filter(contact::Column::TenantId.eq(tenant.to_string()))
+                .filter(contact::Column::WaId.eq(wa_id.clone()))
+                .one(&self.db)
+                .await
+                .map_err(ApiError::internal)?;
+        }
+        if let (Some(who), None) = (&contact, &conversation) {
+            let mut query = conversation::Entity::find()
+                .filter(conversation::Column::TenantId.eq(tenant.to_string()))
+                .filter(conversation::Column::ContactId.eq(who.id.clone()));
+            if !number.is_empty() {
+                query = query.filter(conversation::Column::PhoneNumberId.eq(number.clone()));
+            }
+            conversation = query
+                .order_by_desc(conversation::Column::LastMessageAt)
+                .one(&self.db)
+                .await
+                .map_err(ApiError::internal)?;
+            if number.is_empty() {
+                number = conversation
+                    .as_ref()
+                    .map(|c| c.phone_number_id.clone())
+                    .unwrap_or_default();
+            }
+        }
+        if number.is_empty() {
+            return Err(ApiError::invalid_field(
+                "from_phone_number_id",
+                "required: the contact has no conversation to answer in",
+            ));
+        }
+        let route = self
+            .routes
+            .number(&number)
+            .await
+            .map_err(ApiError::from)?
+            .filter(|route| route.tenant == tenant)
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorKind::NotFound,
+                    "number_not_found",
+                    "no connected number with that id in this workspace",
+                )
+                .with_detail("from_phone_number_id", number.clone())
+            })?;
+        if !route.active {
+            return Err(aerostic_kit::identity::tenant_suspended());
+        }
+        Ok(Target {
+            number,
+            waba_id: route.waba_id,
+            wa_id,
+            contact,
+            conversation,
+        })
+    }
+
+    async fn within_plan(&self, caller: &Identity, category: &str) -> Result<(), ApiError> {
+        let mut request = tonic::Request::new(pb::CheckLimitRequest {
+            metric: format!("messages.outbound.{category}"),
+            quantity: 1,
+        });
+        self.seal.attach(&mut request, caller);
+        let answer = self
+            .billing
+            .clone()
+            .check_limit(request)
+            .await
+            .map_err(ApiError::from)?
+            .into_inner();
+        if answer.allowed {
+            return Ok(());
+        }
+        let usage = answer.usage.unwrap_or_default();
+        Err(rule(
+            "plan_limit_reached",
+            "your plan's message limit for this period is used up; upgrade it or wait",
+        )
+        .with_detail("metric", usage.metric)
+        .with_detail("limit", usage.limit.to_string()))
+    }
+
+    async fn reserve(
+        &self,
+        caller: &Identity,
+        message_id: &str,
+        priced: pb::PricedMessage,
+    ) -> Result<pb::MessageCharge, ApiError> {
+        let mut request = tonic::Request::new(pb::ReserveRequest {
+            message_id: message_id.to_string(),
+            message: Some(priced),
+        });
+        self.seal.attach(&mut request, caller);
+        Ok(self
+            .billing
+            .clone()
+            .reserve(request)
+            .await
+            .map_err(ApiError::from)?
+            .into_inner())
+    }
+
+    /// The message, its send row and the hand-off, in one transaction.
+    #[allow(clippy::too_many_arguments)]
+    async fn record(
+        &self,
+        tenant: TenantId,
+        message_id: &str,
+        target: &Target,
+        outgoing: &Outgoing,
+        body: &Value,
+        reply_to: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), sea_orm::DbErr> {
+        let txn = self.db.begin().await?;
+        let who = match &target.contact {
+            Some(c) => c.clone(),
+            None => {
+                let wa = WaContact {
+                    profile: Profile::default(),
+                    wa_id: Some(target.wa_id.clone()),
+                    user_id: None,
+                };
+                crate::threads::contact_for(&txn, tenant, &wa).await?
+            }
+        };
+        let thread = match &target.conversation {
+            Some(c) => c.clone(),
+            None => {
+                crate::threads::conversation_for(&txn, tenant, &who.id, &target.number, now).await?
+            }
+        };
+        message::Entity::insert(message::ActiveModel {
+            id: Set(message_id.to_string()),
+            tenant_id: Set(tenant.to_string()),
+            conversation_id: Set(thread.id.clone()),
+            contact_id: Set(who.id.clone()),
+            direction: Set("outbound".into()),
+            kind: Set(outgoing.kind().into()),
+            // Meta's request, as inbound messages keep Meta's object.
+            content: Set(body.to_string()),
+            wamid: Set(None),
+            context_wamid: Set((!reply_to.is_empty()).then(|| reply_to.to_string())),
+            status: Set("queued".into()),
+            error_code: Set(None),
+            error_title: Set(String::new()),
+            sent_at: Set(now),
+            status_at: Set(now),
+            created_at: Set(now),
+        })
+        .exec_without_returning(&txn)
+        .await?;
+        send::Entity::insert(send::ActiveModel {
+            message_id: Set(message_id.to_string()),
+            tenant_id: Set(tenant.to_string()),
+            phone_number_id: Set(target.number.clone()),
+            body: Set(body.to_string()),
+            state: Set("queued".into()),
+            attempts: Set(0),
+            next_attempt_at: Set(now),
+            last_error_code: Set(None),
+            last_error: Set(String::new()),
+            created_at: Set(now),
+            updated_at: Set(now),
+        })
+        .exec_without_returning(&txn)
+        .await?;
+        conversation::Entity::update_many()
+            .col_expr(conversation::Column::LastMessageAt, Expr::value(now))
+            .filter(conversation::Column::Id.eq(thread.id))
+            .exec(&txn)
+            .await?;
+        let hand_off: Envelope = crate::send_worker::hand_off(message_id);
+        self.outbox.stage(&txn, &hand_off).await?;
+        txn.commit().await
+    }
+}

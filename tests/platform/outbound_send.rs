@@ -1,0 +1,407 @@
+//! `POST /v1/messages/send` end to end against the sandbox as Meta: a reply
+//! in the window goes out and records its wamid; everything Meta or our
+//! rules would refuse is refused before anything is queued or paid for;
+//! idempotency keys; templates through Meta, checked against our copy and
+//! paid from the wallet; and another workspace's ids refused everywhere.
+
+use crate::common;
+
+use common::TestApp;
+use common::billing::{identity, root_identity, top_up};
+use common::meta::{connect_number, count, customer_writes, eventually, text};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+/// Sends `body` as `token`, with an `Idempotency-Key` if given: status,
+/// body, and whether the answer says it was replayed.
+async fn send(app: &TestApp, token: &str, body: &Value, key: Option<&str>) -> (u16, Value, bool) {
+    let mut request = app
+        .http
+        .post(format!("{}/v1/messages/send", app.base))
+        .header(reqwest::header::HOST, common::APP_HOST)
+        .bearer_auth(token)
+        .json(body);
+    if let Some(key) = key {
+        request = request.header("Idempotency-Key", key);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let replayed = response.headers().get("idempotent-replayed").is_some();
+    (status, response.json().await.unwrap(), replayed)
+}
+
+/// Each test has its own database, so one customer number serves all.
+const CUSTOMER: &str = "5511966665555";
+
+/// A workspace with a connected number whose customer just wrote: (admin
+/// token, number id, customer's phone).
+async fn open_window(app: &TestApp) -> (String, String, String) {
+    let admin = app.new_admin().await;
+    let phone_id = connect_number(app, &admin).await;
+    let who = CUSTOMER.to_string();
+    customer_writes(app, &phone_id, &who, "oi, meu pedido?").await;
+    eventually(
+        app,
+        &format!("SELECT COUNT(*) FROM contacts WHERE wa_id = '{who}'"),
+        1,
+    )
+    .await;
+    (admin, phone_id, who)
+}
+
+async fn a_reply_inside_the_window_goes_out_and_records_its_wamid(app: TestApp) {
+    let (admin, phone_id, who) = open_window(&app).await;
+    let (status, sent, _) = send(
+        &app,
+        &admin,
+        &json!({"to": format!("+{who}"), "from_phone_number_id": phone_id, "type": "text", "text": {"body": "Chega amanhã!"}}),
+        None,
+    )
+    .await;
+    assert_eq!(status, 202, "{sent}");
+    assert_eq!(sent["message"]["status"], "queued");
+    assert_eq!(sent["message"]["direction"], "outbound");
+    assert_eq!(sent["reserved_minor"], 0, "a service reply is free");
+    let id = sent["message"]["id"].as_str().unwrap().to_string();
+    eventually(
+        &app,
+        &format!("SELECT COUNT(*) FROM messages WHERE id = '{id}' AND wamid IS NOT NULL"),
+        1,
+    )
+    .await;
+    // Meta's statuses move it on; the API shows where it stands.
+    eventually(
+        &app,
+        &format!("SELECT COUNT(*) FROM messages WHERE id = '{id}' AND status IN ('sent', 'delivered', 'read')"),
+        1,
+    )
+    .await;
+    let got = app
+        .call_on(
+            common::APP_HOST,
+            Method::GET,
+            &format!("/v1/messages/{id}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(got.status, 200, "{}", got.body);
+    assert!(got.body["wamid"].as_str().unwrap().starts_with("wamid."));
+    assert_eq!(got.body["content"]["text"]["body"], "Chega amanhã!");
+    // In the conversation it answers, as the inbox shows it.
+    let conversation = sent["message"]["conversation_id"].as_str().unwrap();
+    let in_thread = app
+        .call_on(
+            common::APP_HOST,
+            Method::GET,
+            &format!("/v1/conversations/{conversation}/messages"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(in_thread.body["data"].as_array().unwrap().len(), 2);
+    // Replying by conversation needs neither number nor recipient.
+    let (status, again, _) = send(
+        &app,
+        &admin,
+        &json!({"conversation_id": conversation, "type": "reaction", "reaction": {"message_id": got.body["wamid"], "emoji": "👍"}}),
+        None,
+    )
+    .await;
+    assert_eq!(status, 202, "{again}");
+    assert_eq!(again["message"]["conversation_id"], conversation);
+}
+
+async fn free_form_outside_the_window_is_refused_and_nothing_is_queued(app: TestApp) {
+    let admin = app.new_admin().await;
+    let phone_id = connect_number(&app, &admin).await;
+    let (status, refused, _) = send(
+        &app,
+        &admin,
+        &json!({"to": "+5511988887777", "from_phone_number_id": phone_id, "type": "text", "text": {"body": "oi"}}),
+        None,
+    )
+    .await;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["error"]["code"], "window_closed");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("template")
+    );
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM sends").await, 0);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM messages").await, 0);
+}
+
+async fn every_problem_meta_would_refuse_is_named_before_anything_is_queued(app: TestApp) {
+    let (admin, phone_id, who) = open_window(&app).await;
+    let to = format!("+{who}");
+    let cases = [
+        (
+            json!({"to": to, "from_phone_number_id": phone_id, "type": "text", "text": {"body": "x".repeat(4097)}}),
+            "text.body",
+        ),
+        (
+            json!({"to": to, "from_phone_number_id": phone_id, "type": "text"}),
+            "text",
+        ),
+        (
+            json!({"to": to, "from_phone_number_id": phone_id, "type": "poll", "poll": {}}),
+            "type",
+        ),
+        (
+            json!({"to": to, "from_phone_number_id": phone_id, "type": "text", "text": {"body": "a"}, "image": {}}),
+            "image",
+        ),
+        (
+            json!({"to": "12", "from_phone_number_id": phone_id, "type": "text", "text": {"body": "a"}}),
+            "to",
+        ),
+        (
+            json!({"to": to, "from_phone_number_id": phone_id, "type": "image", "image": {"link": "http://ex.co/a.png"}}),
+            "image.link",
+        ),
+        (
+            json!({"to": to, "from_phone_number_id": phone_id, "type": "interactive", "interactive": {"type": "button", "body": {"text": "?"}, "action": {"buttons": [
+            {"type": "reply", "reply": {"id": "1", "title": "a"}}, {"type": "reply", "reply": {"id": "2", "title": "b"}},
+            {"type": "reply", "reply": {"id": "3", "title": "c"}}, {"type": "reply", "reply": {"id": "4", "title": "d"}}]}}}),
+            "interactive.action.buttons",
+        ),
+        (
+            json!({"to": to, "type": "text", "text": {"body": "a"}, "from_phone_number_id": "999"}),
+            "from_phone_number_id",
+        ),
+    ];
+    for (body, field) in cases {
+        let (status, refused, _) = send(&app, &admin, &body, None).await;
+        assert!([400, 404].contains(&status), "{body}: {status} {refused}");
+        let details = refused["error"]["details"].as_object().unwrap();
+        assert!(
+            details.keys().any(|k| k.starts_with(field)),
+            "{body}: {refused} does not name {field}"
+        );
+    }
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM sends").await, 0);
+}
+
+async fn a_repeated_idempotency_key_answers_the_first_result_and_refuses_another_body(
+    app: TestApp,
+) {
+    let (admin, phone_id, who) = open_window(&app).await;
+    let body = json!({"to": format!("+{who}"), "from_phone_number_id": phone_id, "type": "text", "text": {"body": "uma vez"}});
+    let (first_status, first, first_replayed) = send(&app, &admin, &body, Some("order-42")).await;
+    assert_eq!(first_status, 202, "{first}");
+    assert!(!first_replayed);
+    let (status, again, replayed) = send(&app, &admin, &body, Some("order-42")).await;
+    assert_eq!(status, 202, "{again}");
+    assert!(replayed);
+    assert_eq!(again["message"]["id"], first["message"]["id"]);
+    let other = json!({"to": format!("+{who}"), "from_phone_number_id": phone_id, "type": "text", "text": {"body": "outra"}});
+    let (status, refused, _) = send(&app, &admin, &other, Some("order-42")).await;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["error"]["code"], "idempotency_key_reused");
+    // A refused request leaves its key free to be corrected and retried.
+    let closed = json!({"to": "+5511911112222", "from_phone_number_id": phone_id, "type": "text", "text": {"body": "x"}});
+    assert_eq!(send(&app, &admin, &closed, Some("k2")).await.0, 422);
+    assert_eq!(send(&app, &admin, &body, Some("k2")).await.0, 202);
+    eventually(
+        &app,
+        "SELECT COUNT(*) FROM sends WHERE state = 'accepted'",
+        2,
+    )
+    .await;
+}
+
+/// The WABA of number `phone_id`.
+async fn waba_of(app: &TestApp, phone_id: &str) -> String {
+    text(
+        app,
+        &format!("SELECT waba_id FROM whatsapp_accounts WHERE phone_number_id = '{phone_id}'"),
+    )
+    .await
+}
+
+/// Creates template `name` (one body parameter) and has Meta approve it.
+async fn approved_template(app: &TestApp, admin: &str, waba: &str, name: &str, category: &str) {
+    let created = app
+        .call_on(
+            common::APP_HOST,
+            Method::POST,
+            "/v1/templates",
+            Some(admin),
+            Some(&json!({"waba_id": waba, "name": name, "language": "pt_BR", "category": category,
+                "components": [{"type": "BODY", "text": "Olá {{1}}, seu pedido saiu.", "example": {"body_text": [["Ana"]]}}]})),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(created.body["status"], "pending");
+    let meta_id = text(
+        app,
+        &format!("SELECT meta_id FROM templates WHERE name = '{name}'"),
+    )
+    .await;
+    app.sandbox_control(
+        Method::POST,
+        &format!("/_sandbox/templates/{meta_id}/status"),
+        Some(&json!({"status": "APPROVED"})),
+    )
+    .await;
+    eventually(
+        app,
+        &format!("SELECT COUNT(*) FROM templates WHERE name = '{name}' AND status = 'APPROVED'"),
+        1,
+    )
+    .await;
+}
+
+async fn a_template_is_checked_against_our_copy_and_paid_from_the_wallet(app: TestApp) {
+    let admin = app.new_admin().await;
+    let phone_id = connect_number(&app, &admin).await;
+    let waba = waba_of(&app, &phone_id).await;
+    approved_template(&app, &admin, &waba, "order_shipped", "MARKETING").await;
+    let listed = app
+        .call_on(
+            common::APP_HOST,
+            Method::GET,
+            "/v1/templates",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(
+        listed.body["data"][0]["status"], "approved",
+        "{}",
+        listed.body
+    );
+
+    let to = "+5511955554444";
+    let template = |params: Value| {
+        json!({"to": to, "from_phone_number_id": phone_id, "type": "template", "template": {
+            "name": "order_shipped", "language": {"code": "pt_BR"},
+            "components": [{"type": "body", "parameters": params}]}})
+    };
+    let (status, wrong, _) = send(&app, &admin, &template(json!([])), None).await;
+    assert_eq!(status, 400, "{wrong}");
+    assert!(wrong["error"]["details"]["template.components.body"].is_string());
+    let unknown = json!({"to": to, "from_phone_number_id": phone_id, "type": "template", "template": {"name": "nope", "language": {"code": "pt_BR"}}});
+    assert_eq!(
+        send(&app, &admin, &unknown, None).await.1["error"]["code"],
+        "template_not_found"
+    );
+
+    // The wallet is empty: the price is named, nothing is queued.
+    let right = template(json!([{"type": "text", "text": "Ana"}]));
+    let (status, short, _) = send(&app, &admin, &right, None).await;
+    assert_eq!(status, 402, "{short}");
+    assert_eq!(short["error"]["code"], "insufficient_funds");
+    assert_eq!(short["error"]["details"]["available_minor"], "0");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM sends").await, 0);
+
+    let tenant = identity(&app, &admin).await;
+    top_up(&app, &root_identity(&app).await, &tenant, 10_000, "wire-1").await;
+    let (status, sent, _) = send(&app, &admin, &right, None).await;
+    assert_eq!(status, 202, "{sent}");
+    assert!(sent["reserved_minor"].as_i64().unwrap() > 0, "{sent}");
+    let id = sent["message"]["id"].as_str().unwrap();
+    eventually(
+        &app,
+        &format!("SELECT COUNT(*) FROM sends WHERE message_id = '{id}' AND state = 'accepted'"),
+        1,
+    )
+    .await;
+
+    // Once the contact says STOP, templates are refused.
+    customer_writes(&app, &phone_id, "5511955554444", "STOP").await;
+    eventually(
+        &app,
+        "SELECT COUNT(*) FROM contacts WHERE wa_id = '5511955554444' AND opted_out",
+        1,
+    )
+    .await;
+    let (status, refused, _) = send(&app, &admin, &right, None).await;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["error"]["code"], "contact_opted_out");
+}
+
+async fn another_workspaces_ids_are_not_found_on_every_send_endpoint(app: TestApp) {
+    let (victim, victim_phone, victim_customer) = open_window(&app).await;
+    let victim_waba = waba_of(&app, &victim_phone).await;
+    let (status, sent, _) = send(
+        &app,
+        &victim,
+        &json!({"to": format!("+{victim_customer}"), "from_phone_number_id": victim_phone, "type": "text", "text": {"body": "oi"}}),
+        None,
+    )
+    .await;
+    assert_eq!(status, 202, "{sent}");
+    let message = sent["message"]["id"].as_str().unwrap().to_string();
+    let conversation = sent["message"]["conversation_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let attacker = app.new_admin().await;
+    connect_number(&app, &attacker).await;
+    let tries = [
+        json!({"to": format!("+{victim_customer}"), "from_phone_number_id": victim_phone, "type": "text", "text": {"body": "x"}}),
+        json!({"conversation_id": conversation, "type": "text", "text": {"body": "x"}}),
+    ];
+    for body in tries {
+        let (status, refused, _) = send(&app, &attacker, &body, None).await;
+        assert_eq!(status, 404, "{body}: {refused}");
+    }
+    let read = app
+        .call_on(
+            common::APP_HOST,
+            Method::GET,
+            &format!("/v1/messages/{message}"),
+            Some(&attacker),
+            None,
+        )
+        .await;
+    assert_eq!(read.status, 404);
+    assert_eq!(read.body["error"]["code"], "message_not_found");
+    for (method, path, body) in [
+        (
+            Method::POST,
+            "/v1/templates/sync".to_string(),
+            Some(json!({"waba_id": victim_waba})),
+        ),
+        (
+            Method::POST,
+            "/v1/templates".to_string(),
+            Some(
+                json!({"waba_id": victim_waba, "name": "x", "language": "en", "category": "UTILITY", "components": [{"type": "BODY", "text": "hi"}]}),
+            ),
+        ),
+        (
+            Method::DELETE,
+            format!("/v1/templates/x?waba_id={victim_waba}"),
+            None,
+        ),
+    ] {
+        let answer = app
+            .call_on(
+                common::APP_HOST,
+                method,
+                &path,
+                Some(&attacker),
+                body.as_ref(),
+            )
+            .await;
+        assert_eq!(answer.status, 404, "{path}: {}", answer.body);
+        assert_eq!(answer.body["error"]["code"], "waba_not_found");
+    }
+    // Only the victim's one message was ever queued.
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM sends").await, 1);
+}
+
+crate::on_every_backend!(
+    a_reply_inside_the_window_goes_out_and_records_its_wamid,
+    free_form_outside_the_window_is_refused_and_nothing_is_queued,
+    every_problem_meta_would_refuse_is_named_before_anything_is_queued,
+    a_repeated_idempotency_key_answers_the_first_result_and_refuses_another_body,
+    a_template_is_checked_against_our_copy_and_paid_from_the_wallet,
+    another_workspaces_ids_are_not_found_on_every_send_endpoint,
+);
