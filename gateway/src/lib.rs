@@ -12,6 +12,7 @@ mod api_keys;
 mod auth;
 mod billing;
 pub mod billing_views;
+mod dead_letters;
 mod error;
 mod health;
 pub mod hosts;
@@ -146,6 +147,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(inbox::keywords, inbox::set_keywords))
         .routes(routes!(messages::send))
         .routes(routes!(messages::get))
+        .routes(routes!(dead_letters::list))
+        .routes(routes!(dead_letters::replay))
+        .routes(routes!(dead_letters::discard))
         .routes(routes!(templates::list, templates::create))
         .routes(routes!(templates::delete))
         .routes(routes!(templates::sync))

@@ -24,6 +24,7 @@ mod mesh;
 mod migrations;
 mod onboarding;
 mod openapi;
+mod outbound_dead_letters;
 mod outbound_deliver;
 mod outbound_graph;
 mod outbound_send;

@@ -56,6 +56,7 @@ fn policy(operation_id: &str) -> Option<Policy> {
         // Everyone who answers conversations; keys need messages:send,
         // messages:read, templates:read or templates:write.
         "messages_send" | "messages_get" | "templates_list" | "templates_sync" => AnyCaller,
+        "dead_letters_list" | "dead_letters_replay" | "dead_letters_discard" => AnyCaller,
         "templates_create" | "templates_delete" => AdminOrScopedKey,
         // People who answer conversations; API keys have no scope for it.
         "inbox_keywords" => SignedInUser,

@@ -14,7 +14,12 @@ use serde_json::{Value, json};
 
 /// Sends `body` as `token`, with an `Idempotency-Key` if given: status,
 /// body, and whether the answer says it was replayed.
-async fn send(app: &TestApp, token: &str, body: &Value, key: Option<&str>) -> (u16, Value, bool) {
+pub(crate) async fn send(
+    app: &TestApp,
+    token: &str,
+    body: &Value,
+    key: Option<&str>,
+) -> (u16, Value, bool) {
     let mut request = app
         .http
         .post(format!("{}/v1/messages/send", app.base))
@@ -31,11 +36,11 @@ async fn send(app: &TestApp, token: &str, body: &Value, key: Option<&str>) -> (u
 }
 
 /// Each test has its own database, so one customer number serves all.
-const CUSTOMER: &str = "5511966665555";
+pub(crate) const CUSTOMER: &str = "5511966665555";
 
 /// A workspace with a connected number whose customer just wrote: (admin
 /// token, number id, customer's phone).
-async fn open_window(app: &TestApp) -> (String, String, String) {
+pub(crate) async fn open_window(app: &TestApp) -> (String, String, String) {
     let admin = app.new_admin().await;
     let phone_id = connect_number(app, &admin).await;
     let who = CUSTOMER.to_string();
@@ -214,7 +219,7 @@ async fn a_repeated_idempotency_key_answers_the_first_result_and_refuses_another
 }
 
 /// The WABA of number `phone_id`.
-async fn waba_of(app: &TestApp, phone_id: &str) -> String {
+pub(crate) async fn waba_of(app: &TestApp, phone_id: &str) -> String {
     text(
         app,
         &format!("SELECT waba_id FROM whatsapp_accounts WHERE phone_number_id = '{phone_id}'"),
@@ -223,7 +228,13 @@ async fn waba_of(app: &TestApp, phone_id: &str) -> String {
 }
 
 /// Creates template `name` (one body parameter) and has Meta approve it.
-async fn approved_template(app: &TestApp, admin: &str, waba: &str, name: &str, category: &str) {
+pub(crate) async fn approved_template(
+    app: &TestApp,
+    admin: &str,
+    waba: &str,
+    name: &str,
+    category: &str,
+) {
     let created = app
         .call_on(
             common::APP_HOST,

@@ -2,8 +2,10 @@
 //! accepted (the wamid recorded, statuses that came first applied), again
 //! later (retryable errors, with backoff and jitter), failed with Meta's
 //! reason, held until the number is reconnected, or dead-lettered after the
-//! last attempt. A message is never dropped: each ends in one of these, and
-//! a failure raises `message.status` `failed` so that billing releases it.
+//! last attempt. A message is never dropped: each ends in one of these. A
+//! failure raises `message.status` `failed` so that billing releases it; a
+//! dead letter keeps its price held until it is replayed or discarded
+//! ([`crate::dead_letters`]).
 //!
 //! The claim is a conditional update (`queued` and due → `sending`), so a
 //! redelivered hand-off or a second worker cannot send it twice. A worker
@@ -223,6 +225,14 @@ impl Deliverer {
         let reason = code
             .map(meta_errors::reason)
             .unwrap_or("Meta could not be reached");
+        let reason = if retryable {
+            format!(
+                "dead-lettered after {} attempts (replay or discard it): {reason}",
+                row.attempts
+            )
+        } else {
+            reason.to_string()
+        };
         let txn = self.db.begin().await?;
         set_state(&txn, &row.message_id, state, code, &detail).await?;
         message::Entity::update_many()
@@ -236,17 +246,21 @@ impl Deliverer {
             .filter(message::Column::Id.eq(&row.message_id))
             .exec(&txn)
             .await?;
-        let event = MessageStatusChanged {
-            tenant_id: row.tenant_id.clone(),
-            message_id: row.message_id.clone(),
-            wamid: String::new(),
-            status: "failed".into(),
-            pricing: None,
-            error_code: code,
-        };
-        self.outbox
-            .stage(&txn, &Envelope::json(events::MESSAGE_STATUS, &event))
-            .await?;
+        // A dead letter keeps its price held for a replay; only a final
+        // failure (or a discarded dead letter) tells billing to release it.
+        if !retryable {
+            let event = MessageStatusChanged {
+                tenant_id: row.tenant_id.clone(),
+                message_id: row.message_id.clone(),
+                wamid: String::new(),
+                status: "failed".into(),
+                pricing: None,
+                error_code: code,
+            };
+            self.outbox
+                .stage(&txn, &Envelope::json(events::MESSAGE_STATUS, &event))
+                .await?;
+        }
         txn.commit().await?;
         Ok(outcome)
     }

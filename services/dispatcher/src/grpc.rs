@@ -27,6 +27,8 @@ pub struct DispatcherGrpc {
     pub submit: crate::submit::Submit,
     /// Templates, ours and Meta's.
     pub templates: crate::templates::Templates,
+    /// The dispatcher's outbox (replays and discards).
+    pub outbox: aerostic_kit::outbox::Outbox,
 }
 
 fn keywords_pb(words: crate::keywords::Words) -> pb::OptOutKeywords {
@@ -243,6 +245,43 @@ aerostic_kit::service_impl! {
                 reserved: Some(pb::Money { currency: receipt.currency, amount_minor: receipt.reserved_minor }),
                 replayed,
             }))
+        }
+
+        async fn list_dead_letters(&self, request: Request<pb::ListDeadLettersRequest>) -> Result<Response<pb::ListDeadLettersResponse>, Status> {
+            let caller = self.caller(&request)?;
+            crate::reads::may_read(&caller, "messages:read")?;
+            let rows = crate::dead_letters::list(&self.db, Some(caller.tenant_id), 500)
+                .await
+                .map_err(aerostic_kit::ApiError::internal)?;
+            let mut dead_letters = Vec::with_capacity(rows.len());
+            for row in rows {
+                let message = self.reads.message_of(caller.tenant_id, &row.message_id).await.map(message_pb)?;
+                dead_letters.push(pb::DeadLetter {
+                    message: Some(message),
+                    phone_number_id: row.phone_number_id,
+                    attempts: row.attempts.max(0) as u32,
+                    last_error_code: row.last_error_code.unwrap_or_default(),
+                    last_error: row.last_error,
+                    dead_since: ts(row.updated_at),
+                });
+            }
+            Ok(Response::new(pb::ListDeadLettersResponse { dead_letters }))
+        }
+
+        async fn replay_dead_letter(&self, request: Request<pb::DeadLetterRequest>) -> Result<Response<pb::Message>, Status> {
+            let caller = self.caller(&request)?;
+            crate::reads::may_read(&caller, "messages:send")?;
+            let id = request.into_inner().message_id;
+            crate::dead_letters::replay(&self.db, &self.outbox, Some(caller.tenant_id), &id).await?;
+            Ok(Response::new(self.reads.message_of(caller.tenant_id, &id).await.map(message_pb)?))
+        }
+
+        async fn discard_dead_letter(&self, request: Request<pb::DeadLetterRequest>) -> Result<Response<pb::Message>, Status> {
+            let caller = self.caller(&request)?;
+            crate::reads::may_read(&caller, "messages:send")?;
+            let id = request.into_inner().message_id;
+            crate::dead_letters::discard(&self.db, &self.outbox, Some(caller.tenant_id), &id).await?;
+            Ok(Response::new(self.reads.message_of(caller.tenant_id, &id).await.map(message_pb)?))
         }
 
         async fn get_message(&self, request: Request<pb::GetMessageRequest>) -> Result<Response<pb::Message>, Status> {

@@ -11,6 +11,7 @@
 
 pub mod compose;
 pub mod compose_interactive;
+pub mod dead_letters;
 pub mod deliver;
 pub mod entity;
 pub mod events;
@@ -67,6 +68,7 @@ pub async fn run(
     for spec in queues() {
         ctx.broker.declare(&spec).await?;
     }
+    // One outbox, shared, so that whoever stages a row wakes the relay.
     let outbox = Outbox::new(OUTBOX_TABLE);
     let relay =
         outbox
@@ -82,7 +84,7 @@ pub async fn run(
     );
     let submit = submit::Submit::new(
         ctx.db.clone(),
-        Outbox::new(OUTBOX_TABLE),
+        outbox.clone(),
         routes.clone(),
         templates.clone(),
         BillingClient::new(aerostic_kit::grpc::channel(
@@ -90,7 +92,7 @@ pub async fn run(
         )?),
         ctx.secrets.identity_seal(),
     );
-    let ingest = ingest::Ingest::new(ctx.db.clone(), routes, outbox, keywords.clone());
+    let ingest = ingest::Ingest::new(ctx.db.clone(), routes, outbox.clone(), keywords.clone());
     let gate = gate::ApplyGate::default();
     let sampler = gate.spawn();
     let workers = ctx
@@ -124,7 +126,7 @@ pub async fn run(
         .await?;
     let deliverer = deliver::Deliverer::new(
         ctx.db.clone(),
-        Outbox::new(OUTBOX_TABLE),
+        outbox.clone(),
         graph::Graph::new(ctx.meta.graph_url.clone()),
         TenancyClient::new(aerostic_kit::grpc::channel(
             ctx.upstreams.url(ServiceName::Tenancy),
@@ -143,11 +145,7 @@ pub async fn run(
             RetryPolicy::default(),
         )
         .await?;
-    let send_sweep = send_worker::spawn_sweep(
-        ctx.db.clone(),
-        ctx.broker.clone(),
-        Outbox::new(OUTBOX_TABLE),
-    );
+    let send_sweep = send_worker::spawn_sweep(ctx.db.clone(), ctx.broker.clone(), outbox.clone());
     let sweep = inbox::spawn_sweep(ctx.db.clone(), ctx.broker.clone());
     let served = aerostic_kit::grpc::serve(
         DispatcherServer::new(grpc::DispatcherGrpc {
@@ -159,6 +157,7 @@ pub async fn run(
             db: ctx.db.clone(),
             submit,
             templates,
+            outbox: outbox.clone(),
         })
         // Media travels whole; Meta's largest is 100 MB.
         .max_encoding_message_size(media::MAX_BYTES + 1024 * 1024),

@@ -1,5 +1,7 @@
 //! Operator commands that work on the database directly: creating a super
-//! admin (never possible over the API) and verifying the audit chain.
+//! admin (never possible over the API), verifying the audit chain, and
+//! listing and replaying dead letters (the running dispatcher's relay
+//! publishes the hand-offs a replay stages).
 
 use aerostic_kit::config::{Secrets, Source};
 use aerostic_kit::outbox::Outbox;
@@ -47,4 +49,62 @@ pub async fn verify_audit(src: &Source) -> anyhow::Result<()> {
             verdict.checked
         ),
     }
+}
+
+/// `aerostic dlq list`.
+pub async fn list_dead_letters(src: &Source) -> anyhow::Result<()> {
+    let db = database(src).await?;
+    let rows = aerostic_dispatcher::dead_letters::list(&db, None, 10_000).await?;
+    for r in &rows {
+        println!(
+            "{}\ttenant {}\tnumber {}\t{} attempts\tsince {}\t{}",
+            r.message_id,
+            r.tenant_id,
+            r.phone_number_id,
+            r.attempts,
+            r.updated_at.to_rfc3339(),
+            aerostic_kit::mask::mask(&r.last_error)
+        );
+    }
+    println!("{} dead letters", rows.len());
+    Ok(())
+}
+
+/// `aerostic dlq replay [IDS] [--all [--tenant T]]`.
+pub async fn replay_dead_letters(
+    src: &Source,
+    ids: Vec<String>,
+    all: bool,
+    tenant: Option<String>,
+) -> anyhow::Result<()> {
+    if ids.is_empty() == !all {
+        anyhow::bail!("name the message ids, or --all (with --tenant to limit it)");
+    }
+    let tenant = tenant
+        .map(|t| t.parse::<aerostic_kit::ids::TenantId>())
+        .transpose()
+        .map_err(|_| anyhow::anyhow!("--tenant must be a workspace id (a UUID)"))?;
+    let db = database(src).await?;
+    let ids = if all {
+        aerostic_dispatcher::dead_letters::list(&db, tenant, 100_000)
+            .await?
+            .into_iter()
+            .map(|r| r.message_id)
+            .collect()
+    } else {
+        ids
+    };
+    let outbox = Outbox::new(aerostic_dispatcher::OUTBOX_TABLE);
+    let mut replayed = 0;
+    for id in &ids {
+        match aerostic_dispatcher::dead_letters::replay(&db, &outbox, tenant, id).await {
+            Ok(()) => replayed += 1,
+            Err(e) => eprintln!("{id}: {}: {}", e.code, e.message),
+        }
+    }
+    println!("replayed {replayed} of {} dead letters", ids.len());
+    if replayed < ids.len() {
+        anyhow::bail!("{} could not be replayed", ids.len() - replayed);
+    }
+    Ok(())
 }

@@ -44,6 +44,24 @@ enum AuditAction {
 }
 
 #[derive(Subcommand)]
+enum DlqAction {
+    /// Lists every workspace's dead letters, oldest first.
+    List,
+    /// Queues dead letters again at the price already held: the ids given,
+    /// or every one (of one workspace with --tenant) with --all.
+    Replay {
+        /// Message ids.
+        ids: Vec<String>,
+        /// Every dead letter.
+        #[arg(long)]
+        all: bool,
+        /// Only this workspace's (with --all).
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Everything in one process on SQLite, an in-process broker and an in-memory cache.
     Dev {
@@ -113,6 +131,11 @@ enum Command {
     Audit {
         #[command(subcommand)]
         action: AuditAction,
+    },
+    /// Messages whose every attempt failed (AEROSTIC_DATABASE_URL).
+    Dlq {
+        #[command(subcommand)]
+        action: DlqAction,
     },
     /// Prints a fresh encryption key and JWT secret for the configuration.
     Keygen {
@@ -260,6 +283,12 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 Command::Audit {
                     action: AuditAction::Verify,
                 } => crate::admin_cli::verify_audit(&src).await,
+                Command::Dlq {
+                    action: DlqAction::List,
+                } => crate::admin_cli::list_dead_letters(&src).await,
+                Command::Dlq {
+                    action: DlqAction::Replay { ids, all, tenant },
+                } => crate::admin_cli::replay_dead_letters(&src, ids, all, tenant).await,
                 Command::Keygen { key_id } => {
                     println!(
                         "AEROSTIC_ENCRYPTION_KEYS={}",
