@@ -77,7 +77,7 @@ pub async fn replay_dead_letters(
     all: bool,
     tenant: Option<String>,
 ) -> anyhow::Result<()> {
-    if ids.is_empty() == !all {
+    if ids.is_empty() != all {
         anyhow::bail!("name the message ids, or --all (with --tenant to limit it)");
     }
     let tenant = tenant
