@@ -17,7 +17,6 @@ use aerostic_kit::broker::Envelope;
 use aerostic_kit::grpc::TracedChannel;
 use aerostic_kit::ids::TenantId;
 use aerostic_kit::outbox::Outbox;
-use aerostic_proto::v1 as pb;
 use aerostic_proto::v1::tenancy_client::TenancyClient;
 use chrono::{DateTime, Utc};
 use rand::Rng;
@@ -30,8 +29,9 @@ use serde_json::Value;
 
 use crate::entity::{message, send};
 use crate::events::{self, MessageStatusChanged};
-use crate::graph::{Credentials, Graph, GraphError};
+use crate::graph::{Graph, GraphError};
 use crate::meta_errors::{self, Reaction};
+use crate::numbers::Numbers;
 
 /// Attempts before a message is dead-lettered.
 pub const MAX_ATTEMPTS: i32 = 8;
@@ -68,7 +68,7 @@ pub struct Deliverer {
     db: DatabaseConnection,
     outbox: Outbox,
     graph: Graph,
-    tenancy: TenancyClient<TracedChannel>,
+    numbers: Numbers,
 }
 
 impl Deliverer {
@@ -82,9 +82,14 @@ impl Deliverer {
         Self {
             db,
             outbox,
+            numbers: Numbers::new(tenancy, graph.clone()),
             graph,
-            tenancy,
         }
+    }
+
+    /// The numbers it sends from (credentials and throughput, cached).
+    pub fn numbers(&self) -> &Numbers {
+        &self.numbers
     }
 
     /// One attempt at message `message_id`.
@@ -120,12 +125,12 @@ impl Deliverer {
             return Ok(Outcome::NotMine);
         }
         row.attempts += 1;
-        let result = match self.credentials(&row.phone_number_id).await {
-            Ok(credentials) => {
+        let result = match self.numbers.get(&row.phone_number_id).await {
+            Ok(number) => {
                 let body: Value = serde_json::from_str(&row.body)
                     .map_err(|e| DbErr::Custom(format!("a send's body is not JSON: {e}")))?;
                 self.graph
-                    .send(&credentials, &row.phone_number_id, &body)
+                    .send(&number.credentials, &row.phone_number_id, &body)
                     .await
             }
             Err(e) => Err(e),
@@ -133,35 +138,6 @@ impl Deliverer {
         match result {
             Ok(accepted) => self.accepted(&row, &accepted.wamid).await,
             Err(e) => self.refused(&row, &e).await,
-        }
-    }
-
-    async fn credentials(&self, phone_number_id: &str) -> Result<Credentials, GraphError> {
-        let answer = self
-            .tenancy
-            .clone()
-            .get_send_credentials(pb::GetSendCredentialsRequest {
-                phone_number_id: phone_number_id.to_string(),
-                waba_id: String::new(),
-            })
-            .await;
-        match answer {
-            Ok(c) => {
-                let c = c.into_inner();
-                Ok(Credentials {
-                    token: c.access_token,
-                    version: c.graph_version,
-                })
-            }
-            // No token for the number: as Meta's own 190, it waits for a reconnect.
-            Err(s) if s.code() == tonic::Code::NotFound => Err(GraphError::Meta {
-                status: 401,
-                code: 190,
-                message: "the number has no access token".into(),
-                details: String::new(),
-                trace: String::new(),
-            }),
-            Err(s) => Err(GraphError::Transport(format!("tenancy: {}", s.message()))),
         }
     }
 
@@ -214,6 +190,7 @@ impl Deliverer {
             return Ok(Outcome::Again { at });
         }
         if reaction == Reaction::Reauthenticate {
+            self.numbers.forget(&row.phone_number_id).await;
             set_state(&self.db, &row.message_id, "held", code, &detail).await?;
             return Ok(Outcome::Held);
         }

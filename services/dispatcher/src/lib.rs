@@ -24,6 +24,7 @@ pub mod ingest;
 pub mod keywords;
 pub mod media;
 pub mod meta_errors;
+pub mod numbers;
 pub mod objects;
 pub mod payload;
 pub mod reads;
@@ -142,7 +143,13 @@ pub async fn run(
                 ctx.cache.clone(),
                 ctx.broker.clone(),
             )),
-            RetryPolicy::default(),
+            // Each worker mostly waits on Meta (hundreds of ms): enough of
+            // them for several numbers at full rate, without a connection
+            // held while waiting.
+            RetryPolicy {
+                concurrency: send_worker::CONCURRENCY,
+                ..RetryPolicy::default()
+            },
         )
         .await?;
     let send_sweep = send_worker::spawn_sweep(ctx.db.clone(), ctx.broker.clone(), outbox.clone());

@@ -23,8 +23,9 @@ use crate::entity::send;
 
 /// The topic a queued message is handed off on.
 pub const TOPIC: &str = "dispatch.send";
-/// Messages per second a number sends, unless Meta raised it.
-pub const DEFAULT_RATE: u32 = 80;
+pub use crate::numbers::DEFAULT_RATE;
+/// Hand-offs one process works on at once (each mostly waits on Meta).
+pub const CONCURRENCY: u16 = 64;
 /// A queued message overdue this long lost its hand-off: it is handed off again.
 pub const OVERDUE: Duration = Duration::from_secs(30);
 /// A message `sending` this long lost its worker: it is queued again (the
@@ -127,7 +128,13 @@ impl Handler for SendWorker {
                 .map_err(HandlerError::retry);
         }
         if !due.paced {
-            let interval = Duration::from_secs_f64(1.0 / f64::from(DEFAULT_RATE));
+            // Meta's throughput for the number (a failure to learn it is
+            // the attempt's to report; pace at the default meanwhile).
+            let rate = match self.deliverer.numbers().get(&row.phone_number_id).await {
+                Ok(number) => number.rate,
+                Err(_) => DEFAULT_RATE,
+            };
+            let interval = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
             let wait = self
                 .cache
                 .reserve_slot(&format!("send:number:{}", row.phone_number_id), interval)

@@ -43,8 +43,18 @@ pub async fn connected_number(app: &TestApp) -> String {
 
 /// A number connected to the workspace of `admin` (a token); its id.
 pub async fn connect_number(app: &TestApp, admin: &str) -> String {
+    connect_number_sending(app, admin, 80).await
+}
+
+/// Like [`connect_number`], a number Meta lets send `per_second` messages
+/// a second (20, 80 or 1,000).
+pub async fn connect_number_sending(app: &TestApp, admin: &str, per_second: u32) -> String {
     let added = app
-        .sandbox_control(Method::POST, "/_sandbox/numbers", Some(&json!({})))
+        .sandbox_control(
+            Method::POST,
+            "/_sandbox/numbers",
+            Some(&json!({"throughput_per_sec": per_second})),
+        )
         .await;
     let phone_id = added["id"].as_str().unwrap().to_string();
     let body = json!({"waba_id": added["waba_id"], "phone_number_id": phone_id, "pin": "123456"});
