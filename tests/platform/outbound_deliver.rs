@@ -7,8 +7,9 @@
 use crate::common;
 
 use aerostic_dispatcher::compose::Outgoing;
-use aerostic_dispatcher::deliver::{Deliverer, MAX_ATTEMPTS, Outcome};
+use aerostic_dispatcher::deliver::{Deliverer, MAX_ATTEMPTS, Outcome, release_held};
 use aerostic_dispatcher::entity::send;
+use aerostic_dispatcher::events::NumberRestricted;
 use aerostic_dispatcher::graph::Graph;
 use aerostic_kit::config::ServiceName;
 use aerostic_kit::outbox::Outbox;
@@ -17,7 +18,7 @@ use common::meta::{
     connected_number, count, customer_writes, eventually, outbound_message, tenant_of,
 };
 use reqwest::Method;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait};
 use serde_json::json;
 
 const CUSTOMER: &str = "5511977776666";
@@ -190,7 +191,104 @@ async fn a_refusal_fails_the_message_with_metas_reason(app: TestApp) {
     );
 }
 
+async fn a_number_without_a_working_token_holds_its_messages_until_it_works_again(app: TestApp) {
+    let phone_id = connected_number(&app).await;
+    customer_writes(&app, &phone_id, CUSTOMER, "oi").await;
+    let deliver = deliverer(&app, app.db().await);
+    let (mut alerts, _subscription) = common::events::listen::<NumberRestricted>(
+        &app,
+        aerostic_dispatcher::events::NUMBER_RESTRICTED,
+    )
+    .await;
+    // A number nobody has connected (its token gone): Meta's 190.
+    let orphan = queued(&app, &phone_id, "oi").await;
+    app.db()
+        .await
+        .execute_unprepared(&format!(
+            "UPDATE sends SET phone_number_id = '106540352242999' WHERE message_id = '{orphan}'"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(deliver.attempt(&orphan).await.unwrap(), Outcome::Held);
+    let alert = tokio::time::timeout(std::time::Duration::from_secs(30), alerts.recv())
+        .await
+        .expect("number.restricted within 30 s (a hang guard)")
+        .unwrap();
+    assert_eq!(
+        (
+            alert.phone_number_id.as_str(),
+            alert.code,
+            alert.action.as_str()
+        ),
+        ("106540352242999", 190, "reconnect")
+    );
+    // One held for a minute on a number whose token works (reconnected).
+    let waiting = queued(&app, &phone_id, "de volta").await;
+    let db = app.db().await;
+    db.execute_unprepared(&format!(
+        "UPDATE sends SET state = 'held', last_error_code = 190 WHERE message_id IN ('{orphan}', '{waiting}')"
+    ))
+    .await
+    .unwrap();
+    db.execute_unprepared("UPDATE sends SET updated_at = updated_at - INTERVAL '2 minutes'")
+        .await
+        .ok();
+    // SQLite spells it differently.
+    db.execute_unprepared("UPDATE sends SET updated_at = datetime(updated_at, '-2 minutes')")
+        .await
+        .ok();
+    let released = release_held(&db, deliver.numbers()).await.unwrap();
+    assert_eq!(released, 1, "only the number whose token works");
+    assert_eq!(
+        count(
+            &app,
+            &format!("SELECT COUNT(*) FROM sends WHERE message_id = '{orphan}' AND state = 'held'")
+        )
+        .await,
+        1
+    );
+    let Outcome::Accepted { .. } = deliver.attempt(&waiting).await.unwrap() else {
+        panic!("the reconnected number's message did not go");
+    };
+}
+
+async fn metas_spam_limit_fails_the_message_and_pauses_the_numbers_campaigns(app: TestApp) {
+    let phone_id = connected_number(&app).await;
+    customer_writes(&app, &phone_id, CUSTOMER, "oi").await;
+    let deliver = deliverer(&app, app.db().await);
+    let (mut alerts, _subscription) = common::events::listen::<NumberRestricted>(
+        &app,
+        aerostic_dispatcher::events::NUMBER_RESTRICTED,
+    )
+    .await;
+    app.sandbox_control(
+        Method::POST,
+        "/_sandbox/switches",
+        Some(&json!({"inject": [{"code": 131048, "rate": 1.0}]})),
+    )
+    .await;
+    let id = queued(&app, &phone_id, "promo").await;
+    assert_eq!(
+        deliver.attempt(&id).await.unwrap(),
+        Outcome::Failed { code: Some(131048) }
+    );
+    let alert = tokio::time::timeout(std::time::Duration::from_secs(30), alerts.recv())
+        .await
+        .expect("number.restricted within 30 s (a hang guard)")
+        .unwrap();
+    assert_eq!(
+        (
+            alert.phone_number_id.as_str(),
+            alert.code,
+            alert.action.as_str()
+        ),
+        (phone_id.as_str(), 131048, "pause_campaigns")
+    );
+}
+
 crate::on_every_backend!(
+    metas_spam_limit_fails_the_message_and_pauses_the_numbers_campaigns,
+    a_number_without_a_working_token_holds_its_messages_until_it_works_again,
     a_burst_for_one_number_goes_out_at_its_pace_and_meta_never_throttles_it,
     an_accepted_message_records_its_wamid_and_meta_statuses_move_it,
     passing_errors_retry_later_and_the_last_attempt_dead_letters,

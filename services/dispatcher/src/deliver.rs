@@ -28,7 +28,7 @@ use sea_orm::{
 use serde_json::Value;
 
 use crate::entity::{message, send};
-use crate::events::{self, MessageStatusChanged};
+use crate::events::{self, MessageStatusChanged, NumberRestricted};
 use crate::graph::{Graph, GraphError};
 use crate::meta_errors::{self, Reaction};
 use crate::numbers::Numbers;
@@ -54,7 +54,8 @@ pub enum Outcome {
         /// Meta's code, when Meta answered.
         code: Option<i64>,
     },
-    /// The number needs reconnecting; the message waits.
+    /// The number needs reconnecting; the message waits (the sweep
+    /// queues it again once the number's token works).
     Held,
     /// Out of attempts: kept for replay.
     DeadLettered,
@@ -189,9 +190,32 @@ impl Deliverer {
                 .await?;
             return Ok(Outcome::Again { at });
         }
+        let restriction = match reaction {
+            Reaction::Reauthenticate => Some("reconnect"),
+            Reaction::PauseCampaigns => Some("pause_campaigns"),
+            Reaction::StopTenant => Some("stop_sending"),
+            _ => None,
+        };
+        let alert = restriction.map(|action| {
+            Envelope::json(
+                events::NUMBER_RESTRICTED,
+                &NumberRestricted {
+                    tenant_id: row.tenant_id.clone(),
+                    phone_number_id: row.phone_number_id.clone(),
+                    code: code.unwrap_or_default(),
+                    action: action.into(),
+                    reason: code.map(meta_errors::reason).unwrap_or_default().into(),
+                },
+            )
+        });
         if reaction == Reaction::Reauthenticate {
             self.numbers.forget(&row.phone_number_id).await;
-            set_state(&self.db, &row.message_id, "held", code, &detail).await?;
+            let txn = self.db.begin().await?;
+            set_state(&txn, &row.message_id, "held", code, &detail).await?;
+            if let Some(alert) = &alert {
+                self.outbox.stage(&txn, alert).await?;
+            }
+            txn.commit().await?;
             return Ok(Outcome::Held);
         }
         let (state, outcome) = if retryable {
@@ -223,6 +247,9 @@ impl Deliverer {
             .filter(message::Column::Id.eq(&row.message_id))
             .exec(&txn)
             .await?;
+        if let Some(alert) = &alert {
+            self.outbox.stage(&txn, alert).await?;
+        }
         // A dead letter keeps its price held for a replay; only a final
         // failure (or a discarded dead letter) tells billing to release it.
         if !retryable {
@@ -263,4 +290,49 @@ async fn set_state(
         .exec(db)
         .await
         .map(|_| ())
+}
+
+/// Queues again the held messages of numbers whose token works again (the
+/// tenant reconnected them); how many. Each number is checked with Meta at
+/// most once per call, and only once its messages have waited a minute.
+pub async fn release_held(db: &DatabaseConnection, numbers: &Numbers) -> Result<u64, DbErr> {
+    use sea_orm::QuerySelect;
+    let now = Utc::now();
+    let held: Vec<String> = send::Entity::find()
+        .select_only()
+        .column(send::Column::PhoneNumberId)
+        .distinct()
+        .filter(send::Column::State.eq("held"))
+        .filter(send::Column::UpdatedAt.lt(now - chrono::Duration::minutes(1)))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut released = 0;
+    for number in held {
+        if numbers.check(&number).await.is_err() {
+            // Still refused: check again next time, without re-checking every row.
+            send::Entity::update_many()
+                .col_expr(send::Column::UpdatedAt, Expr::value(now))
+                .filter(send::Column::PhoneNumberId.eq(&number))
+                .filter(send::Column::State.eq("held"))
+                .exec(db)
+                .await?;
+            continue;
+        }
+        released += send::Entity::update_many()
+            .col_expr(send::Column::State, Expr::value("queued"))
+            .col_expr(send::Column::Attempts, Expr::value(0))
+            // Overdue at once, so the sweep hands them off.
+            .col_expr(
+                send::Column::NextAttemptAt,
+                Expr::value(now - chrono::Duration::hours(1)),
+            )
+            .col_expr(send::Column::UpdatedAt, Expr::value(now))
+            .filter(send::Column::PhoneNumberId.eq(&number))
+            .filter(send::Column::State.eq("held"))
+            .exec(db)
+            .await?
+            .rows_affected;
+    }
+    Ok(released)
 }

@@ -13,6 +13,26 @@ pub const MESSAGE_STATUS: &str = "message.status";
 pub const CONTACT_OPTED_OUT: &str = "contact.opted_out";
 /// Meta reviewed, paused or disabled a template.
 pub const TEMPLATE_STATUS: &str = "template.status";
+/// Meta restricted a number's sending (token, spam limit, locked account):
+/// campaigns pause, the tenant is alerted.
+pub const NUMBER_RESTRICTED: &str = "number.restricted";
+
+/// `number.restricted`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NumberRestricted {
+    /// The tenant.
+    pub tenant_id: String,
+    /// The number (Meta's phone_number_id).
+    pub phone_number_id: String,
+    /// Meta's error code: 190 (token), 131048 (spam rate limit), 131031
+    /// (account locked).
+    pub code: i64,
+    /// `reconnect` (its messages are held until the token works again),
+    /// `pause_campaigns` or `stop_sending`.
+    pub action: String,
+    /// For people.
+    pub reason: String,
+}
 
 /// `message.received`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

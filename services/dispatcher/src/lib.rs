@@ -133,6 +133,7 @@ pub async fn run(
             ctx.upstreams.url(ServiceName::Tenancy),
         )?),
     );
+    let numbers = deliverer.numbers().clone();
     let senders = ctx
         .broker
         .consume(
@@ -152,7 +153,8 @@ pub async fn run(
             },
         )
         .await?;
-    let send_sweep = send_worker::spawn_sweep(ctx.db.clone(), ctx.broker.clone(), outbox.clone());
+    let send_sweep =
+        send_worker::spawn_sweep(ctx.db.clone(), ctx.broker.clone(), outbox.clone(), numbers);
     let sweep = inbox::spawn_sweep(ctx.db.clone(), ctx.broker.clone());
     let served = aerostic_kit::grpc::serve(
         DispatcherServer::new(grpc::DispatcherGrpc {

@@ -85,6 +85,23 @@ impl Numbers {
         Ok(number)
     }
 
+    /// Whether the number's token works now (asked afresh of tenancy and
+    /// Meta): a reconnect shows here first.
+    pub async fn check(&self, phone_number_id: &str) -> Result<(), GraphError> {
+        self.forget(phone_number_id).await;
+        let credentials = self.credentials(phone_number_id).await?;
+        self.graph
+            .call(
+                reqwest::Method::GET,
+                &credentials,
+                phone_number_id,
+                &[("fields", "id")],
+                None,
+            )
+            .await
+            .map(|_| ())
+    }
+
     /// Forgets number `phone_number_id` (its token was refused).
     pub async fn forget(&self, phone_number_id: &str) {
         self.cache.invalidate(phone_number_id).await;

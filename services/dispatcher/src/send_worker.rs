@@ -205,16 +205,26 @@ pub async fn sweep(db: &DatabaseConnection, broker: &dyn Broker) -> Result<(usiz
     Ok((overdue.len(), stuck))
 }
 
-/// Sweeps every few seconds until aborted: lost hand-offs and workers, and
-/// statuses that raced the recording of their wamid (`statuses::apply_known`).
+/// Sweeps every few seconds until aborted: lost hand-offs and workers,
+/// statuses that raced the recording of their wamid (`statuses::apply_known`),
+/// and (each minute) held sends of numbers reconnected since.
 pub fn spawn_sweep(
     db: DatabaseConnection,
     broker: Arc<dyn Broker>,
     outbox: aerostic_kit::outbox::Outbox,
+    numbers: crate::numbers::Numbers,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        loop {
+        for round in 0u64.. {
             tokio::time::sleep(Duration::from_secs(5)).await;
+            // Held numbers are asked of Meta once a minute.
+            if round % 12 == 11 {
+                match crate::deliver::release_held(&db, &numbers).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(sends = n, "held sends of reconnected numbers queued"),
+                    Err(e) => tracing::warn!(error = %e, "releasing held sends failed"),
+                }
+            }
             match crate::statuses::apply_known(&db, &outbox).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(statuses = n, "statuses that raced their wamid applied"),
