@@ -26,6 +26,7 @@ pub mod paging;
 mod team;
 mod templates;
 mod trace;
+mod uploads;
 pub mod views;
 pub mod webhooks;
 mod whatsapp;
@@ -84,7 +85,8 @@ impl AppState {
         let billing = BillingClient::new(channel(upstreams.url(ServiceName::Billing))?);
         // Media comes back whole (Meta's largest is 100 MB).
         let dispatcher = DispatcherClient::new(channel(upstreams.url(ServiceName::Dispatcher))?)
-            .max_decoding_message_size(101 * 1024 * 1024);
+            .max_decoding_message_size(101 * 1024 * 1024)
+            .max_encoding_message_size(101 * 1024 * 1024);
         Ok(Self {
             billing,
             dispatcher,
@@ -188,6 +190,11 @@ fn api_routes() -> OpenApiRouter<AppState> {
             admin_billing::set_default_price
         ))
         .routes(routes!(admin_billing::set_tenant_price))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(uploads::upload))
+                .layer(uploads::limit()),
+        )
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(webhooks::verify, webhooks::receive))

@@ -27,6 +27,7 @@ mod openapi;
 mod outbound_dead_letters;
 mod outbound_deliver;
 mod outbound_graph;
+mod outbound_media;
 mod outbound_send;
 mod outbound_throughput;
 mod passwords;

@@ -64,6 +64,7 @@ async fn queued_to(app: &TestApp, phone_id: &str, to: &str, text: &str) -> Strin
         last_error: Set(String::new()),
         created_at: Set(now),
         updated_at: Set(now),
+        media_id: Set(None),
     }
     .insert(&app.db().await)
     .await

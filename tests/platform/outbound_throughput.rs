@@ -58,6 +58,7 @@ async fn queue_templates(app: &TestApp, phone_id: &str, n: usize) -> Vec<String>
                 last_error: Set(String::new()),
                 created_at: Set(now),
                 updated_at: Set(now),
+                media_id: Set(None),
             });
             ids.push(id);
         }

@@ -27,11 +27,14 @@ use sea_orm::{
 };
 use serde_json::Value;
 
-use crate::entity::{message, send};
+use std::sync::Arc;
+
+use crate::entity::{media, message, send};
 use crate::events::{self, MessageStatusChanged, NumberRestricted};
-use crate::graph::{Graph, GraphError};
+use crate::graph::{Accepted, Graph, GraphError};
 use crate::meta_errors::{self, Reaction};
-use crate::numbers::Numbers;
+use crate::numbers::{Number, Numbers};
+use crate::objects::ObjectStore;
 
 /// Attempts before a message is dead-lettered.
 pub const MAX_ATTEMPTS: i32 = 8;
@@ -70,6 +73,8 @@ pub struct Deliverer {
     outbox: Outbox,
     graph: Graph,
     numbers: Numbers,
+    media: Option<Arc<dyn ObjectStore>>,
+    uploads: moka::future::Cache<String, String>,
 }
 
 impl Deliverer {
@@ -85,7 +90,18 @@ impl Deliverer {
             outbox,
             numbers: Numbers::new(tenancy, graph.clone()),
             graph,
+            media: None,
+            uploads: moka::future::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(std::time::Duration::from_secs(24 * 3600))
+                .build(),
         }
+    }
+
+    /// Sends our media from `store` (uploaded to Meta when a send names it).
+    pub fn with_media(mut self, store: Arc<dyn ObjectStore>) -> Self {
+        self.media = Some(store);
+        self
     }
 
     /// The numbers it sends from (credentials and throughput, cached).
@@ -126,20 +142,73 @@ impl Deliverer {
             return Ok(Outcome::NotMine);
         }
         row.attempts += 1;
-        let result = match self.numbers.get(&row.phone_number_id).await {
-            Ok(number) => {
-                let body: Value = serde_json::from_str(&row.body)
-                    .map_err(|e| DbErr::Custom(format!("a send's body is not JSON: {e}")))?;
-                self.graph
-                    .send(&number.credentials, &row.phone_number_id, &body)
-                    .await
-            }
-            Err(e) => Err(e),
-        };
+        let result = self.send_once(&row).await;
         match result {
             Ok(accepted) => self.accepted(&row, &accepted.wamid).await,
             Err(e) => self.refused(&row, &e).await,
         }
+    }
+
+    /// Meta's answer to `row`'s message, our media uploaded first if it
+    /// names some.
+    async fn send_once(&self, row: &send::Model) -> Result<Accepted, GraphError> {
+        let number = self.numbers.get(&row.phone_number_id).await?;
+        let mut body: Value = serde_json::from_str(&row.body)
+            .map_err(|e| GraphError::Transport(format!("a send's body is not JSON: {e}")))?;
+        if let Some(media_id) = &row.media_id {
+            let meta_id = self.meta_media(row, media_id, &number).await?;
+            let kind = body["type"].as_str().unwrap_or_default().to_string();
+            body[kind]["id"] = Value::String(meta_id);
+        }
+        self.graph
+            .send(&number.credentials, &row.phone_number_id, &body)
+            .await
+    }
+
+    /// Meta's id for our media `media_id` on the row's number: uploaded
+    /// once and reused for a day (Meta keeps uploads for 30).
+    async fn meta_media(
+        &self,
+        row: &send::Model,
+        media_id: &str,
+        number: &Number,
+    ) -> Result<String, GraphError> {
+        let key = format!("{media_id}|{}", row.phone_number_id);
+        if let Some(hit) = self.uploads.get(&key).await {
+            return Ok(hit);
+        }
+        // Gone since it was checked at the API: nothing to send, for good.
+        let gone = || GraphError::Meta {
+            status: 400,
+            code: 131053,
+            message: "our copy of the media is gone".into(),
+            details: String::new(),
+            trace: String::new(),
+        };
+        let store = self.media.as_ref().ok_or_else(gone)?;
+        let kept = media::Entity::find_by_id(media_id.to_string())
+            .filter(media::Column::TenantId.eq(&row.tenant_id))
+            .filter(media::Column::Status.eq("stored"))
+            .one(&self.db)
+            .await
+            .map_err(|e| GraphError::Transport(e.to_string()))?
+            .ok_or_else(gone)?;
+        let bytes = store
+            .get(&kept.storage_key)
+            .await
+            .map_err(|e| GraphError::Transport(format!("our media store: {e}")))?;
+        let id = self
+            .graph
+            .upload_media(
+                &number.credentials,
+                &row.phone_number_id,
+                &kept.mime_type,
+                &kept.filename,
+                bytes,
+            )
+            .await?;
+        self.uploads.insert(key, id.clone()).await;
+        Ok(id)
     }
 
     async fn accepted(&self, row: &send::Model, wamid: &str) -> Result<Outcome, DbErr> {

@@ -1,4 +1,4 @@
-//! The dispatcher's tables (see migrations 7 to 12).
+//! The dispatcher's tables (see migrations 7 to 13).
 
 macro_rules! entity {
     ($(#[$doc:meta])* $module:ident, $table:literal, { $($field:tt)* }) => {
@@ -190,6 +190,7 @@ entity!(
     pub last_error: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    pub media_id: Option<String>,
 });
 
 entity!(

@@ -140,6 +140,47 @@ impl Graph {
         }
     }
 
+    /// Uploads media for `phone_number_id` to send: Meta's media id.
+    pub async fn upload_media(
+        &self,
+        credentials: &Credentials,
+        phone_number_id: &str,
+        mime_type: &str,
+        filename: &str,
+        bytes: Vec<u8>,
+    ) -> Result<String, GraphError> {
+        let name = if filename.is_empty() {
+            "file"
+        } else {
+            filename
+        };
+        let part = reqwest::multipart::Part::bytes(bytes)
+            .file_name(name.to_string())
+            .mime_str(mime_type)
+            .map_err(|e| GraphError::Transport(format!("media type {mime_type:?}: {e}")))?;
+        let form = reqwest::multipart::Form::new()
+            .text("messaging_product", "whatsapp")
+            .text("type", mime_type.to_string())
+            .part("file", part);
+        let url = format!(
+            "{}/{}/{phone_number_id}/media",
+            self.base, credentials.version
+        );
+        let response = self
+            .http
+            .post(&url)
+            .bearer_auth(&credentials.token)
+            .multipart(form)
+            .send()
+            .await
+            .map_err(|e| GraphError::Transport(e.without_url().to_string()))?;
+        let answer = answer_of(response).await?;
+        answer["id"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| GraphError::Transport(format!("no media id in Meta's answer: {answer}")))
+    }
+
     async fn post(
         &self,
         credentials: &Credentials,
@@ -174,29 +215,34 @@ impl Graph {
             .send()
             .await
             .map_err(|e| GraphError::Transport(e.without_url().to_string()))?;
-        let status = response.status().as_u16();
-        let answer: Value = response
-            .json()
-            .await
-            .map_err(|e| GraphError::Transport(format!("HTTP {status}, not JSON: {e}")))?;
-        if (200..300).contains(&status) {
-            return Ok(answer);
-        }
-        let error = &answer["error"];
-        let Some(code) = error["code"].as_i64() else {
-            return Err(GraphError::Transport(format!(
-                "HTTP {status} without Meta's error: {answer}"
-            )));
-        };
-        Err(GraphError::Meta {
-            status,
-            code,
-            message: error["message"].as_str().unwrap_or_default().to_string(),
-            details: error["error_data"]["details"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-            trace: error["fbtrace_id"].as_str().unwrap_or_default().to_string(),
-        })
+        answer_of(response).await
     }
+}
+
+/// Meta's JSON answer, or Meta's error.
+async fn answer_of(response: reqwest::Response) -> Result<Value, GraphError> {
+    let status = response.status().as_u16();
+    let answer: Value = response
+        .json()
+        .await
+        .map_err(|e| GraphError::Transport(format!("HTTP {status}, not JSON: {e}")))?;
+    if (200..300).contains(&status) {
+        return Ok(answer);
+    }
+    let error = &answer["error"];
+    let Some(code) = error["code"].as_i64() else {
+        return Err(GraphError::Transport(format!(
+            "HTTP {status} without Meta's error: {answer}"
+        )));
+    };
+    Err(GraphError::Meta {
+        status,
+        code,
+        message: error["message"].as_str().unwrap_or_default().to_string(),
+        details: error["error_data"]["details"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        trace: error["fbtrace_id"].as_str().unwrap_or_default().to_string(),
+    })
 }

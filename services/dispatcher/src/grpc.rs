@@ -210,6 +210,13 @@ aerostic_kit::service_impl! {
             Ok(Response::new(pb::MediaFile { id: row.id, mime_type: row.mime_type, filename: row.filename, sha256: row.sha256, data }))
         }
 
+        async fn upload_media(&self, request: Request<pb::UploadMediaRequest>) -> Result<Response<pb::MediaFile>, Status> {
+            let caller = self.caller(&request)?;
+            let r = request.into_inner();
+            let row = crate::uploads::keep(&self.db, self.media.as_ref(), &caller, &r.mime_type, &r.filename, &r.data).await?;
+            Ok(Response::new(pb::MediaFile { id: row.id, mime_type: row.mime_type, filename: row.filename, sha256: row.sha256, data: Vec::new() }))
+        }
+
         async fn get_opt_out_keywords(&self, request: Request<pb::GetOptOutKeywordsRequest>) -> Result<Response<pb::OptOutKeywords>, Status> {
             let caller = self.caller(&request)?;
             Ok(Response::new(keywords_pb(self.keywords.get(&caller).await?)))

@@ -35,6 +35,7 @@ pub mod submit;
 pub mod template_check;
 pub mod templates;
 pub mod threads;
+pub mod uploads;
 
 use std::future::Future;
 use std::time::Duration;
@@ -132,7 +133,8 @@ pub async fn run(
         TenancyClient::new(aerostic_kit::grpc::channel(
             ctx.upstreams.url(ServiceName::Tenancy),
         )?),
-    );
+    )
+    .with_media(store.clone());
     let numbers = deliverer.numbers().clone();
     let senders = ctx
         .broker
@@ -168,8 +170,9 @@ pub async fn run(
             templates,
             outbox: outbox.clone(),
         })
-        // Media travels whole; Meta's largest is 100 MB.
-        .max_encoding_message_size(media::MAX_BYTES + 1024 * 1024),
+        // Media travels whole both ways; Meta's largest is 100 MB.
+        .max_encoding_message_size(media::MAX_BYTES + 1024 * 1024)
+        .max_decoding_message_size(uploads::MAX_BYTES + 1024 * 1024),
         listener,
         shutdown,
     )

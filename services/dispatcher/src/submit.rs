@@ -25,8 +25,8 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::compose::Outgoing;
-use crate::entity::{contact, conversation, message, send};
+use crate::compose::{MediaSource, Outgoing};
+use crate::entity::{contact, conversation, media, message, send};
 use crate::idempotency::{Claim, Idempotency};
 use crate::payload::{Profile, WaContact};
 use crate::routes::Routes;
@@ -229,6 +229,13 @@ impl Submit {
                 .with_detail("opt_out_source", c.opt_out_source.clone()));
             }
         }
+        let media_id = match &outgoing {
+            Outgoing::Media {
+                source: MediaSource::Ours(id),
+                ..
+            } => Some(self.our_media(tenant, id).await?),
+            _ => None,
+        };
         self.within_plan(caller, &category).await?;
         let message_id = uuid::Uuid::now_v7().to_string();
         let country = PhoneNumber::parse(&target.wa_id)
@@ -257,6 +264,7 @@ impl Submit {
                 &outgoing,
                 &body,
                 &request.reply_to,
+                media_id,
                 now,
             )
             .await
@@ -390,6 +398,29 @@ impl Submit {
         })
     }
 
+    /// Our media `id` of `tenant`, kept and ready to upload to Meta.
+    async fn our_media(&self, tenant: TenantId, id: &str) -> Result<String, ApiError> {
+        let kept = media::Entity::find_by_id(id.to_string())
+            .filter(media::Column::TenantId.eq(tenant.to_string()))
+            .one(&self.db)
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorKind::NotFound,
+                    "media_not_found",
+                    "no media of this workspace has this id",
+                )
+            })?;
+        if kept.status != "stored" {
+            return Err(rule(
+                "media_not_ready",
+                "the media is not kept yet (still being fetched, or it failed)",
+            ));
+        }
+        Ok(kept.id)
+    }
+
     async fn within_plan(&self, caller: &Identity, category: &str) -> Result<(), ApiError> {
         let mut request = tonic::Request::new(pb::CheckLimitRequest {
             metric: format!("messages.outbound.{category}"),
@@ -445,6 +476,7 @@ impl Submit {
         outgoing: &Outgoing,
         body: &Value,
         reply_to: &str,
+        media_id: Option<String>,
         now: DateTime<Utc>,
     ) -> Result<(), sea_orm::DbErr> {
         let txn = self.db.begin().await?;
@@ -497,6 +529,7 @@ impl Submit {
             last_error: Set(String::new()),
             created_at: Set(now),
             updated_at: Set(now),
+            media_id: Set(media_id),
         })
         .exec_without_returning(&txn)
         .await?;
