@@ -118,4 +118,80 @@ async fn five_thousand_messages_for_one_number_meet_no_throttling_from_meta(app:
     );
 }
 
+async fn one_workspaces_flood_does_not_hold_back_anothers_messages(app: TestApp) {
+    // A floods its 80/s number with 2,000 messages: 25 s of Meta's pace.
+    let flooder = app.new_admin().await;
+    let flooded = connect_number_sending(&app, &flooder, 80).await;
+    let waba = waba_of(&app, &flooded).await;
+    approved_template(&app, &flooder, &waba, "flash_sale", "MARKETING").await;
+    // B's number is on the same WABA in the sandbox, so the template is too.
+    let quiet = app.new_admin().await;
+    let other = connect_number_sending(&app, &quiet, 80).await;
+    app.sandbox_control(
+        reqwest::Method::POST,
+        "/_sandbox/switches",
+        Some(&json!({"batch_max": 100})),
+    )
+    .await;
+    let flood = queue_templates(&app, &flooded, 2_000).await;
+    let few = queue_templates(&app, &other, 20).await;
+    // A's hand-offs go into the one queue ahead of B's.
+    let flood_done = format!(
+        "SELECT COUNT(*) FROM sends WHERE phone_number_id = '{flooded}' AND state = 'accepted'"
+    );
+    let broker = app.platform.broker.clone();
+    let publishing: Vec<_> = flood
+        .chunks(100)
+        .map(|ids| {
+            let (broker, ids) = (broker.clone(), ids.to_vec());
+            tokio::spawn(async move {
+                for id in ids {
+                    broker
+                        .publish(aerostic_dispatcher::send_worker::hand_off(&id))
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for p in publishing {
+        p.await.unwrap();
+    }
+    for id in &few {
+        broker
+            .publish(aerostic_dispatcher::send_worker::hand_off(id))
+            .await
+            .unwrap();
+    }
+    let before = count(&app, &flood_done).await;
+    let few_done = format!(
+        "SELECT COUNT(*) FROM sends WHERE phone_number_id = '{other}' AND state = 'accepted'"
+    );
+    for _ in 0..1_200 {
+        if count(&app, &few_done).await == 20 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let during = count(&app, &flood_done).await - before;
+    assert_eq!(count(&app, &few_done).await, 20);
+    // The bound: while B waited, A's number sent fewer than 400 messages,
+    // i.e. B waited less than 5 s of A's 25 s backlog at 80/s.
+    assert!(
+        during < 400,
+        "B's 20 took as long as A's number sending {during}"
+    );
+}
+
 crate::on_every_backend!(five_thousand_messages_for_one_number_meet_no_throttling_from_meta);
+
+/// Fairness is a property of the production topology's queue and workers
+/// (RabbitMQ, Redis, PostgreSQL); the embedded backend (one SQLite writer,
+/// four connections) is for development and is not held to this bound.
+#[tokio::test]
+async fn one_workspaces_flood_does_not_hold_back_anothers_messages_in_production_backends() {
+    one_workspaces_flood_does_not_hold_back_anothers_messages(
+        common::spawn_app_with_sandbox().await,
+    )
+    .await
+}
