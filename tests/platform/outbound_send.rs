@@ -408,7 +408,54 @@ async fn another_workspaces_ids_are_not_found_on_every_send_endpoint(app: TestAp
     assert_eq!(count(&app, "SELECT COUNT(*) FROM sends").await, 1);
 }
 
+async fn the_periodic_sync_brings_in_templates_made_outside_aerostic(app: TestApp) {
+    let admin = app.new_admin().await;
+    let phone_id = connect_number(&app, &admin).await;
+    let waba = waba_of(&app, &phone_id).await;
+    approved_template(&app, &admin, &waba, "order_shipped", "UTILITY").await;
+    // Made in Meta's own tools, not through us.
+    let sandbox = format!("http://{}", app.platform.sandbox.unwrap());
+    let made = app
+        .http
+        .post(format!("{sandbox}/v23.0/{waba}/message_templates"))
+        .bearer_auth(aerostic_sandbox::Seed::default().access_token)
+        .json(
+            &json!({"name": "made_elsewhere", "language": "en_US", "category": "UTILITY",
+            "components": [{"type": "BODY", "text": "Hello"}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(made.status().is_success());
+    let tenancy = app
+        .platform
+        .grpc
+        .iter()
+        .find(|(name, _)| *name == aerostic_kit::config::ServiceName::Tenancy)
+        .map(|(_, addr)| format!("http://{addr}"))
+        .unwrap();
+    let tenancy = aerostic_proto::v1::tenancy_client::TenancyClient::new(
+        aerostic_kit::grpc::channel(&tenancy).unwrap(),
+    );
+    let templates = aerostic_dispatcher::templates::Templates::new(
+        app.db().await,
+        aerostic_dispatcher::graph::Graph::new(sandbox),
+        tenancy.clone(),
+        aerostic_dispatcher::routes::Routes::new(tenancy),
+    );
+    assert_eq!(templates.sync_all().await.unwrap(), 1, "one WABA synced");
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM templates WHERE name = 'made_elsewhere' AND status = 'PENDING'"
+        )
+        .await,
+        1
+    );
+}
+
 crate::on_every_backend!(
+    the_periodic_sync_brings_in_templates_made_outside_aerostic,
     a_reply_inside_the_window_goes_out_and_records_its_wamid,
     free_form_outside_the_window_is_refused_and_nothing_is_queued,
     every_problem_meta_would_refuse_is_named_before_anything_is_queued,

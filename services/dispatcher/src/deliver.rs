@@ -222,7 +222,13 @@ impl Deliverer {
             .filter(message::Column::Id.eq(&row.message_id))
             .exec(&txn)
             .await?;
-        set_state(&txn, &row.message_id, "accepted", None, "").await?;
+        // The last error stays: "accepted after 131000" is worth knowing.
+        send::Entity::update_many()
+            .col_expr(send::Column::State, Expr::value("accepted"))
+            .col_expr(send::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(send::Column::MessageId.eq(&row.message_id))
+            .exec(&txn)
+            .await?;
         // A status Meta posted before this commit waited for the wamid.
         crate::statuses::apply_pending(&txn, &self.outbox, tenant, wamid).await?;
         txn.commit().await?;

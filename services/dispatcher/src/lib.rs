@@ -158,6 +158,10 @@ pub async fn run(
     let send_sweep =
         send_worker::spawn_sweep(ctx.db.clone(), ctx.broker.clone(), outbox.clone(), numbers);
     let sweep = inbox::spawn_sweep(ctx.db.clone(), ctx.broker.clone());
+    // Webhooks keep our templates current; this catches any they missed.
+    let template_sync = templates
+        .clone()
+        .spawn_periodic_sync(Duration::from_secs(15 * 60));
     let served = aerostic_kit::grpc::serve(
         DispatcherServer::new(grpc::DispatcherGrpc {
             reads: reads::Reads::new(ctx.db.clone()),
@@ -181,6 +185,7 @@ pub async fn run(
     fetchers.shutdown().await;
     senders.shutdown().await;
     send_sweep.abort();
+    template_sync.abort();
     relay.abort();
     sweep.abort();
     sampler.abort();

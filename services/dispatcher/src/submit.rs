@@ -28,7 +28,6 @@ use serde_json::Value;
 use crate::compose::{MediaSource, Outgoing};
 use crate::entity::{contact, conversation, media, message, send};
 use crate::idempotency::{Claim, Idempotency};
-use crate::payload::{Profile, WaContact};
 use crate::routes::Routes;
 use crate::templates::Templates;
 
@@ -480,22 +479,18 @@ impl Submit {
         now: DateTime<Utc>,
     ) -> Result<(), sea_orm::DbErr> {
         let txn = self.db.begin().await?;
+        // Looked up just before: new ones are inserted in one round trip.
         let who = match &target.contact {
             Some(c) => c.clone(),
-            None => {
-                let wa = WaContact {
-                    profile: Profile::default(),
-                    wa_id: Some(target.wa_id.clone()),
-                    user_id: None,
-                };
-                crate::threads::contact_for(&txn, tenant, &wa).await?
-            }
+            None => crate::threads::new_contact(&txn, tenant, &target.wa_id, now).await?,
         };
-        let thread = match &target.conversation {
-            Some(c) => c.clone(),
-            None => {
-                crate::threads::conversation_for(&txn, tenant, &who.id, &target.number, now).await?
-            }
+        let (thread, fresh) = match &target.conversation {
+            Some(c) => (c.clone(), false),
+            None => (
+                crate::threads::new_conversation(&txn, tenant, &who.id, &target.number, now)
+                    .await?,
+                true,
+            ),
         };
         message::Entity::insert(message::ActiveModel {
             id: Set(message_id.to_string()),
@@ -533,11 +528,13 @@ impl Submit {
         })
         .exec_without_returning(&txn)
         .await?;
-        conversation::Entity::update_many()
-            .col_expr(conversation::Column::LastMessageAt, Expr::value(now))
-            .filter(conversation::Column::Id.eq(thread.id))
-            .exec(&txn)
-            .await?;
+        if !fresh {
+            conversation::Entity::update_many()
+                .col_expr(conversation::Column::LastMessageAt, Expr::value(now))
+                .filter(conversation::Column::Id.eq(thread.id))
+                .exec(&txn)
+                .await?;
+        }
         let hand_off: Envelope = crate::send_worker::hand_off(message_id);
         self.outbox.stage(&txn, &hand_off).await?;
         txn.commit().await

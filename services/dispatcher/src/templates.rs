@@ -164,6 +164,11 @@ impl Templates {
     /// The caller's WABA `waba_id` and its credentials (404 for another
     /// tenant's, as for one that does not exist).
     async fn waba(&self, caller: &Identity, waba_id: &str) -> Result<Credentials, ApiError> {
+        self.waba_of(caller.tenant_id, waba_id).await
+    }
+
+    /// Like [`Templates::waba`], for `tenant`.
+    async fn waba_of(&self, tenant: TenantId, waba_id: &str) -> Result<Credentials, ApiError> {
         let not_yours = || {
             ApiError::new(
                 ErrorKind::NotFound,
@@ -179,7 +184,7 @@ impl Templates {
             .tenant_of_waba(waba_id)
             .await
             .map_err(ApiError::from)?;
-        if owner != Some(caller.tenant_id) {
+        if owner != Some(tenant) {
             return Err(not_yours());
         }
         let c = self
@@ -314,7 +319,50 @@ impl Templates {
     pub async fn sync(&self, caller: &Identity, waba_id: &str) -> Result<u32, ApiError> {
         // Everyone who answers conversations; keys need `templates:write`.
         crate::reads::may_read(caller, "templates:write")?;
-        let credentials = self.waba(caller, waba_id).await?;
+        self.sync_for(caller.tenant_id, waba_id).await
+    }
+
+    /// Syncs every WABA we keep templates for; how many synced. A WABA that
+    /// fails (its token refused, Meta down) waits for the next round.
+    pub async fn sync_all(&self) -> Result<usize, DbErr> {
+        use sea_orm::QuerySelect;
+        let wabas: Vec<(String, String)> = template::Entity::find()
+            .select_only()
+            .column(template::Column::TenantId)
+            .column(template::Column::WabaId)
+            .distinct()
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let mut synced = 0;
+        for (tenant, waba) in wabas {
+            let Ok(tenant) = tenant.parse::<TenantId>() else {
+                continue;
+            };
+            match self.sync_for(tenant, &waba).await {
+                Ok(_) => synced += 1,
+                Err(e) => {
+                    tracing::warn!(waba_id = %waba, error = %e.code, "template sync failed; next round")
+                }
+            }
+        }
+        Ok(synced)
+    }
+
+    /// Syncs every WABA (`sync_all`) every `every` until aborted.
+    pub fn spawn_periodic_sync(self, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                if let Err(e) = self.sync_all().await {
+                    tracing::warn!(error = %e, "the periodic template sync failed");
+                }
+            }
+        })
+    }
+
+    async fn sync_for(&self, tenant: TenantId, waba_id: &str) -> Result<u32, ApiError> {
+        let credentials = self.waba_of(tenant, waba_id).await?;
         let mut rows = Vec::new();
         let mut after = String::new();
         // Meta pages the list; a WABA holds at most a few thousand.
@@ -337,7 +385,7 @@ impl Templates {
             for t in page["data"].as_array().into_iter().flatten() {
                 rows.push(template::Model {
                     id: uuid::Uuid::now_v7().to_string(),
-                    tenant_id: caller.tenant_id.to_string(),
+                    tenant_id: tenant.to_string(),
                     waba_id: waba_id.to_string(),
                     meta_id: text(&t["id"]),
                     name: text(&t["name"]),
@@ -359,7 +407,7 @@ impl Templates {
         let kept: Vec<String> = rows.iter().map(|r| r.meta_id.clone()).collect();
         upsert(&self.db, rows).await.map_err(ApiError::internal)?;
         template::Entity::delete_many()
-            .filter(template::Column::TenantId.eq(caller.tenant_id.to_string()))
+            .filter(template::Column::TenantId.eq(tenant.to_string()))
             .filter(template::Column::WabaId.eq(waba_id))
             .filter(template::Column::MetaId.is_not_in(kept))
             .exec(&self.db)

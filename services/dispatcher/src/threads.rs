@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
+    TryInsertResult,
 };
 
 use crate::entity::{contact, conversation};
@@ -72,6 +73,94 @@ pub async fn contact_for(
     find()
         .await?
         .ok_or_else(|| DbErr::RecordNotFound("a contact without wa_id or user id".into()))
+}
+
+/// A contact for `wa_id` that was not there a moment ago (the send path
+/// looked): inserted in one round trip, found only if a concurrent writer
+/// made it first.
+pub async fn new_contact(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    wa_id: &str,
+    now: DateTime<Utc>,
+) -> Result<contact::Model, DbErr> {
+    let row = contact::Model {
+        id: uuid::Uuid::now_v7().to_string(),
+        tenant_id: tenant.to_string(),
+        wa_id: Some(wa_id.to_string()),
+        bsuid: None,
+        profile_name: String::new(),
+        opted_out: false,
+        opted_out_at: None,
+        opt_out_source: String::new(),
+        created_at: now,
+        updated_at: now,
+    };
+    let inserted = contact::Entity::insert(contact::ActiveModel {
+        id: Set(row.id.clone()),
+        tenant_id: Set(row.tenant_id.clone()),
+        wa_id: Set(row.wa_id.clone()),
+        bsuid: Set(None),
+        profile_name: Set(String::new()),
+        opted_out: Set(false),
+        opted_out_at: Set(None),
+        opt_out_source: Set(String::new()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    })
+    .on_conflict_do_nothing()
+    .exec_without_returning(txn)
+    .await?;
+    if matches!(inserted, TryInsertResult::Inserted(1)) {
+        return Ok(row);
+    }
+    let who = WaContact {
+        profile: Default::default(),
+        wa_id: row.wa_id,
+        user_id: None,
+    };
+    contact_for(txn, tenant, &who).await
+}
+
+/// Like [`new_contact`], the thread of `contact_id` on `number`.
+pub async fn new_conversation(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    contact_id: &str,
+    number: &str,
+    now: DateTime<Utc>,
+) -> Result<conversation::Model, DbErr> {
+    let row = conversation::Model {
+        id: uuid::Uuid::now_v7().to_string(),
+        tenant_id: tenant.to_string(),
+        contact_id: contact_id.to_string(),
+        phone_number_id: number.to_string(),
+        status: "open".into(),
+        assignee_id: None,
+        unread_count: 0,
+        last_inbound_at: None,
+        last_message_at: now,
+        created_at: now,
+    };
+    let inserted = conversation::Entity::insert(conversation::ActiveModel {
+        id: Set(row.id.clone()),
+        tenant_id: Set(row.tenant_id.clone()),
+        contact_id: Set(row.contact_id.clone()),
+        phone_number_id: Set(row.phone_number_id.clone()),
+        status: Set(row.status.clone()),
+        assignee_id: Set(None),
+        unread_count: Set(0),
+        last_inbound_at: Set(None),
+        last_message_at: Set(now),
+        created_at: Set(now),
+    })
+    .on_conflict_do_nothing()
+    .exec_without_returning(txn)
+    .await?;
+    if matches!(inserted, TryInsertResult::Inserted(1)) {
+        return Ok(row);
+    }
+    conversation_for(txn, tenant, contact_id, number, now).await
 }
 
 /// The thread of `contact` on `number`, created on first contact.

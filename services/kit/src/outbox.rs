@@ -74,18 +74,24 @@ impl Outbox {
             .limit(batch)
             .to_owned();
         let rows = db.query_all(&select).await?;
-        let mut published: Vec<String> = Vec::new();
+        let mut envelopes = Vec::with_capacity(rows.len());
         for row in rows {
-            let id: String = row.try_get("", "id")?;
             let headers: String = row.try_get("", "headers")?;
-            let envelope = Envelope {
-                id: id.clone(),
+            envelopes.push(Envelope {
+                id: row.try_get("", "id")?,
                 topic: row.try_get("", "topic")?,
                 headers: serde_json::from_str(&headers).unwrap_or_default(),
                 payload: row.try_get("", "payload")?,
-            };
-            let topic = envelope.topic.clone();
-            match broker.publish(envelope).await {
+            });
+        }
+        // The round's publishes go out together and are confirmed together:
+        // one at a time, each waiting for its confirm, caps a relay at a
+        // few hundred events a second under load.
+        let outcomes =
+            futures::future::join_all(envelopes.iter().map(|e| broker.publish(e.clone()))).await;
+        let mut published: Vec<String> = Vec::new();
+        for (envelope, outcome) in envelopes.iter().zip(outcomes) {
+            match outcome {
                 Ok(()) => {}
                 // Nobody subscribes to this topic: an event, like any
                 // pub/sub message, then has no one to reach. Every queue the
@@ -94,19 +100,21 @@ impl Outbox {
                 // is a topic no service reads yet; it must not hold up the
                 // events behind it.
                 Err(BrokerError::Unroutable(_)) => {
-                    tracing::debug!(table = self.table, topic = %topic, "no subscriber; event dropped");
-                    metrics::counter!("aerostic_outbox_unrouted_total", "topic" => topic)
+                    tracing::debug!(table = self.table, topic = %envelope.topic, "no subscriber; event dropped");
+                    metrics::counter!("aerostic_outbox_unrouted_total", "topic" => envelope.topic.clone())
                         .increment(1);
                 }
                 Err(e) => {
-                    // Kept in the table; the next round tries again.
+                    // Kept in the table; the next round tries again (the
+                    // ones after it that went out are kept too, and
+                    // published again: consumers dedupe by envelope id).
                     tracing::warn!(table = self.table, error = %e, "outbox publish failed; will retry");
                     metrics::counter!("aerostic_outbox_publish_failures_total", "table" => self.table)
                         .increment(1);
                     break;
                 }
             }
-            published.push(id);
+            published.push(envelope.id.clone());
         }
         // One delete for the round: a crash before it publishes these again,
         // which consumers dedupe by envelope id.

@@ -1,0 +1,445 @@
+//! Outbound figures in the production topology: `aerostic gateway`,
+//! `tenancy`, `billing` and `dispatcher` as separate processes on
+//! PostgreSQL, RabbitMQ and Redis, and `aerostic sandbox` as Meta. Ten
+//! workspaces with ten numbers each (100 numbers, 80 msg/s each at Meta)
+//! send a paid utility template to a new recipient per message through
+//! `POST /v1/messages/send`, end to end: API → outbox → RabbitMQ → send
+//! worker (paced per number) → sandbox → wamid recorded.
+//!
+//! 1. API latency at a fixed 1,000 sends/s for `seconds` (after a 2 s warm-up);
+//! 2. `clients` posting back to back for `seconds`: the API's rate, and the
+//!    end-to-end rate until every message has its wamid; the machine's CPU
+//!    time over that span per 1,000 messages (every process, databases
+//!    and the sandbox included);
+//!
+//! then checks that every message was accepted once, that no number went
+//! over 80 in any second, and that Meta never answered 130429.
+//!
+//! Build first: `cargo build --release -p aerostic -p aerostic-bench`, then
+//! `target/release/bench-outbound [seconds] [clients]`.
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use aerostic_kit::db::testing::{fresh_postgres_database, scalar};
+use aerostic_kit::identity::{Identity, IdentitySeal, Role};
+use aerostic_launcher::topology::{Topology, free_port};
+use aerostic_proto::v1 as pb;
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+
+const CONTROL: &str = "bench-control";
+const JWT_SECRET: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+const WORKSPACES: usize = 10;
+const NUMBERS_EACH: usize = 10;
+const APP: &str = "app.localhost";
+
+/// A workspace: its access token and its numbers.
+struct Sender {
+    token: String,
+    numbers: Vec<String>,
+}
+
+/// Busy and total jiffies of the whole machine.
+fn cpu() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let idle = fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0);
+    let total: u64 = fields.iter().sum();
+    (total - idle, total)
+}
+
+fn percentile(sorted: &[Duration], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e3
+}
+
+async fn send(http: &reqwest::Client, base: &str, sender: &Sender, n: u64) -> (bool, Duration) {
+    let number = &sender.numbers[n as usize % sender.numbers.len()];
+    let body = json!({"to": format!("+1415{:07}", n), "from_phone_number_id": number, "type": "template",
+        "template": {"name": "restock", "language": {"code": "en_US"}}});
+    let started = Instant::now();
+    let ok = http
+        .post(format!("{base}/v1/messages/send"))
+        .header("host", APP)
+        .bearer_auth(&sender.token)
+        .json(&body)
+        .send()
+        .await
+        .is_ok_and(|r| r.status().as_u16() == 202);
+    (ok, started.elapsed())
+}
+
+async fn accepted(db: &sea_orm::DatabaseConnection) -> anyhow::Result<i64> {
+    Ok(scalar(db, "SELECT COUNT(*) FROM sends WHERE state = 'accepted'").await?)
+}
+
+/// Waits until `expected` sends are accepted; when that was.
+async fn drained(db: &sea_orm::DatabaseConnection, expected: i64) -> anyhow::Result<Instant> {
+    let deadline = Instant::now() + Duration::from_secs(900);
+    while accepted(db).await? < expected {
+        anyhow::ensure!(Instant::now() < deadline, "sends never drained");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(Instant::now())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let seconds: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10);
+    let clients: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(128);
+    let binary = std::env::current_exe()?.with_file_name("aerostic");
+    anyhow::ensure!(
+        binary.exists(),
+        "build it first: cargo build --release -p aerostic"
+    );
+
+    // `BENCH_PG_TLS=off`: loopback connections without TLS, as a
+    // single-host install may configure them (sslmode=disable).
+    let mut url = fresh_postgres_database().await?;
+    if std::env::var("BENCH_PG_TLS").as_deref() == Ok("off") {
+        url.push_str("?sslmode=disable");
+    }
+    let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
+    let seed = aerostic_sandbox::Seed::default();
+    let ports = [
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+    ];
+    let [tenancy, billing, dispatcher, gateway, sandbox] = ports;
+    let mut env: Vec<(String, String)> = vec![
+        ("AEROSTIC_DATABASE_URL".into(), url.clone()),
+        (
+            "AEROSTIC_BROKER_URL".into(),
+            "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
+        ),
+        ("AEROSTIC_CACHE_URL".into(), "redis://127.0.0.1:6379".into()),
+        ("AEROSTIC_NAMESPACE".into(), format!("benchout{run}")),
+        (
+            "AEROSTIC_BROKER_IDLE_QUEUE_EXPIRY_SECS".into(),
+            "300".into(),
+        ),
+        (
+            "AEROSTIC_ENCRYPTION_KEYS".into(),
+            aerostic_kit::crypto::KeyRing::generate_spec("b1"),
+        ),
+        ("AEROSTIC_JWT_SECRET".into(), JWT_SECRET.into()),
+        ("AEROSTIC_META_APP_ID".into(), seed.app_id.clone()),
+        ("AEROSTIC_META_APP_SECRET".into(), seed.app_secret.clone()),
+        ("AEROSTIC_META_WEBHOOK_VERIFY_TOKEN".into(), "bench".into()),
+        (
+            "AEROSTIC_META_GRAPH_URL".into(),
+            format!("http://{sandbox}"),
+        ),
+        (
+            "AEROSTIC_META_SYSTEM_USER_TOKEN".into(),
+            seed.access_token.clone(),
+        ),
+        ("AEROSTIC_SANDBOX_ADDR".into(), sandbox.to_string()),
+        ("AEROSTIC_SANDBOX_CONTROL_TOKEN".into(), CONTROL.into()),
+        ("AEROSTIC_GATEWAY_ADDR".into(), gateway.to_string()),
+        ("AEROSTIC_LOG".into(), "warn".into()),
+    ];
+    for (name, addr) in [
+        ("TENANCY", tenancy),
+        ("BILLING", billing),
+        ("DISPATCHER", dispatcher),
+    ] {
+        env.push((format!("AEROSTIC_{name}_GRPC_ADDR"), addr.to_string()));
+        env.push((
+            format!("AEROSTIC_{name}_METRICS_ADDR"),
+            free_port().to_string(),
+        ));
+        env.push((format!("AEROSTIC_{name}_URL"), format!("http://{addr}")));
+    }
+    let logs = std::env::temp_dir().join(format!("aerostic-bench-outbound-{run}"));
+    let mut topology = Topology::new(&binary, env, &logs)?;
+    anyhow::ensure!(topology.run(&["migrate"])?, "aerostic migrate failed");
+    for service in ["sandbox", "tenancy", "billing", "dispatcher", "gateway"] {
+        topology.start(service)?;
+    }
+    let db = aerostic_kit::db::connect(&url).await?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(512)
+        .build()?;
+    let base = format!("http://{gateway}");
+    let meta = format!("http://{sandbox}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let view: Value = match http.get(format!("{base}/readyz")).send().await {
+            Ok(a) => a.json().await.unwrap_or_default(),
+            Err(_) => Value::Null,
+        };
+        let ready = [
+            "database",
+            "broker",
+            "cache",
+            "tenancy",
+            "dispatcher",
+            "billing",
+        ]
+        .iter()
+        .all(|c| view["checks"][c]["ok"] == true);
+        let meta_up = http
+            .get(format!("{meta}/_sandbox/switches"))
+            .bearer_auth(CONTROL)
+            .send()
+            .await
+            .is_ok();
+        if ready && meta_up {
+            break;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "never ready (logs in {})",
+            logs.display()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Meta's side: the template, approved; statuses batched as Meta does
+    // for busy numbers; nobody subscribed to webhooks (inbound is its own bench).
+    let made: Value = http
+        .post(format!("{meta}/v23.0/{}/message_templates", seed.waba_id))
+        .bearer_auth(&seed.access_token)
+        .json(
+            &json!({"name": "restock", "language": "en_US", "category": "UTILITY",
+            "components": [{"type": "BODY", "text": "Back in stock"}]}),
+        )
+        .send()
+        .await?
+        .json()
+        .await?;
+    let template_id = made["id"].as_str().unwrap_or_default().to_string();
+    http.post(format!("{meta}/_sandbox/templates/{template_id}/status"))
+        .bearer_auth(CONTROL)
+        .json(&json!({"status": "APPROVED"}))
+        .send()
+        .await?;
+
+    // Ten workspaces, each with ten numbers, our copy of the template, and money.
+    let billing_client = pb::billing_client::BillingClient::new(aerostic_kit::grpc::channel(
+        &format!("http://{billing}"),
+    )?);
+    let seal = IdentitySeal::new(JWT_SECRET.as_bytes());
+    let root = Identity {
+        tenant_id: uuid::Uuid::now_v7().to_string().parse()?,
+        user_id: None,
+        role: Role::SuperAdmin,
+        api_key_id: None,
+        scopes: vec![],
+    };
+    let mut senders = Vec::new();
+    for w in 0..WORKSPACES {
+        let email = format!("bench{w}.{run}@example.com");
+        let password = "correct horse battery";
+        let registered: Value = http
+            .post(format!("{base}/v1/auth/register"))
+            .header("host", APP)
+            .json(
+                &json!({"tenant_name": format!("Bench {w}"), "email": email, "password": password}),
+            )
+            .send()
+            .await?
+            .json()
+            .await?;
+        let tenant = registered["tenant"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let session: Value = http
+            .post(format!("{base}/v1/auth/login"))
+            .header("host", APP)
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let token = session["access_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        anyhow::ensure!(
+            !tenant.is_empty() && !token.is_empty(),
+            "sign-up failed: {registered}"
+        );
+        let mut numbers = Vec::new();
+        for _ in 0..NUMBERS_EACH {
+            let added: Value = http
+                .post(format!("{meta}/_sandbox/numbers"))
+                .bearer_auth(CONTROL)
+                .json(&json!({}))
+                .send()
+                .await?
+                .json()
+                .await?;
+            let id = added["id"].as_str().unwrap_or_default().to_string();
+            db.execute_unprepared(&format!(
+                "INSERT INTO whatsapp_accounts (id, tenant_id, waba_id, phone_number_id, display_phone_number, verified_name, status, connected_at, created_at)
+                 VALUES ('{}', '{tenant}', '{}', '{id}', '{}', 'Bench', 'connected', now(), now())",
+                uuid::Uuid::now_v7(),
+                seed.waba_id,
+                added["display_phone_number"].as_str().unwrap_or_default()
+            ))
+            .await?;
+            numbers.push(id);
+        }
+        db.execute_unprepared(&format!(
+            "UPDATE tenants SET plan_code = 'scale' WHERE id = '{tenant}';
+             INSERT INTO templates (id, tenant_id, waba_id, meta_id, name, language, category, status, components, rejected_reason, updated_at)
+             VALUES ('{}', '{tenant}', '{}', '{template_id}', 'restock', 'en_US', 'UTILITY', 'APPROVED', '[{{\"type\":\"BODY\",\"text\":\"Back in stock\"}}]', '', now())",
+            uuid::Uuid::now_v7(),
+            seed.waba_id
+        ))
+        .await?;
+        let mut top_up = tonic::Request::new(pb::TopUpRequest {
+            tenant_id: tenant.clone(),
+            amount: Some(pb::Money {
+                currency: "USD".into(),
+                amount_minor: 100_000_000,
+            }),
+            reference: format!("bench-{run}-{w}"),
+            note: "bench".into(),
+        });
+        seal.attach(&mut top_up, &root);
+        billing_client.clone().top_up(top_up).await?;
+        senders.push(Sender { token, numbers });
+    }
+    let senders = Arc::new(senders);
+    let counter = Arc::new(AtomicU64::new(0));
+
+    // 1. API latency at a fixed 1,000 sends/s.
+    let warm_up = Duration::from_secs(2);
+    let mut tick = tokio::time::interval(Duration::from_millis(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut pending = Vec::new();
+    let started = Instant::now();
+    while started.elapsed() < warm_up + Duration::from_secs(seconds) {
+        tick.tick().await;
+        let n = counter.fetch_add(1, Ordering::Relaxed);
+        let timed = started.elapsed() >= warm_up;
+        let (http, base, senders) = (http.clone(), base.clone(), senders.clone());
+        pending.push(tokio::spawn(async move {
+            let sender = &senders[n as usize % WORKSPACES];
+            (
+                timed,
+                send(&http, &base, sender, n / WORKSPACES as u64).await,
+            )
+        }));
+    }
+    let (mut paced, mut failed) = (Vec::new(), 0u64);
+    for p in pending {
+        let (timed, (ok, took)) = p.await?;
+        failed += u64::from(!ok);
+        if timed {
+            paced.push(took);
+        }
+    }
+    paced.sort();
+    let paced_total = counter.load(Ordering::Relaxed);
+    drained(&db, (paced_total - failed) as i64).await?;
+
+    // 2. Flat out: the API's rate, and end to end until every wamid is back.
+    let first = counter.load(Ordering::Relaxed);
+    let (busy0, total0) = cpu();
+    let started = Instant::now();
+    let stop = started + Duration::from_secs(seconds);
+    let workers: Vec<_> = (0..clients)
+        .map(|_| {
+            let (http, base, senders, counter) =
+                (http.clone(), base.clone(), senders.clone(), counter.clone());
+            tokio::spawn(async move {
+                let (mut times, mut bad) = (Vec::new(), 0u64);
+                while Instant::now() < stop {
+                    let n = counter.fetch_add(1, Ordering::Relaxed);
+                    let sender = &senders[n as usize % WORKSPACES];
+                    let (ok, took) = send(&http, &base, sender, n / WORKSPACES as u64).await;
+                    bad += u64::from(!ok);
+                    times.push(took);
+                }
+                (times, bad)
+            })
+        })
+        .collect();
+    let mut flat = Vec::new();
+    for w in workers {
+        let (times, bad) = w.await?;
+        failed += bad;
+        flat.extend(times);
+    }
+    let api_for = started.elapsed().as_secs_f64();
+    flat.sort();
+    let total = counter.load(Ordering::Relaxed);
+    let burst = total - first;
+    let done = drained(&db, (total - failed) as i64).await?;
+    let end_to_end = (done - started).as_secs_f64();
+    let (busy1, total1) = cpu();
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1) as f64;
+    let cpu_seconds = (busy1 - busy0) as f64 / (total1 - total0).max(1) as f64 * end_to_end * cores;
+
+    let busiest = scalar(
+        &db,
+        "SELECT COALESCE(MAX(n), 0) FROM (SELECT COUNT(*) AS n FROM sends WHERE state = 'accepted'
+           GROUP BY phone_number_id, date_trunc('second', updated_at)) per_second",
+    )
+    .await?;
+    let throttled = scalar(
+        &db,
+        "SELECT COUNT(*) FROM sends WHERE last_error_code = 130429",
+    )
+    .await?;
+    let retried = scalar(&db, "SELECT COUNT(*) FROM sends WHERE attempts > 1").await?;
+    let stored = accepted(&db).await?;
+
+    println!(
+        "outbound, production topology (gateway, tenancy, billing, dispatcher processes; sandbox as Meta; PostgreSQL, RabbitMQ, Redis)"
+    );
+    println!(
+        "  {WORKSPACES} workspaces x {NUMBERS_EACH} numbers, a paid utility template per message, {seconds} s phases"
+    );
+    println!(
+        "  paced 1,000 sends/s: API p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        percentile(&paced, 0.5),
+        percentile(&paced, 0.99),
+        percentile(&paced, 1.0)
+    );
+    println!(
+        "  {clients} clients flat out: {burst} sends accepted by the API in {api_for:.1} s ({:.0}/s, p99 {:.2} ms); every wamid recorded after {end_to_end:.1} s ({:.0} msg/s end to end)",
+        burst as f64 / api_for,
+        percentile(&flat, 0.99),
+        burst as f64 / end_to_end
+    );
+    println!(
+        "  machine CPU (all processes, databases and sandbox): {:.2} CPU-s per 1,000 messages",
+        cpu_seconds / (burst as f64 / 1000.0)
+    );
+    println!(
+        "  busiest number-second: {busiest} sends (limit 80); 130429 from Meta: {throttled}; retried: {retried}"
+    );
+    println!("  posted {total}, refused {failed}, accepted at Meta {stored}");
+    anyhow::ensure!(
+        failed == 0 && stored == total as i64 && throttled == 0,
+        "lost, refused or throttled sends (logs in {})",
+        topology.logs().display()
+    );
+    Ok(())
+}
