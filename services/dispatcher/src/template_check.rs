@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::entity::template;
 
-/// The `{{…}}` placeholders of `text`, in order.
+/// The distinct `{{…}}` placeholders of `text`, in order of first use.
 pub fn placeholders(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut rest = text;
@@ -21,10 +21,13 @@ pub fn placeholders(text: &str) -> Vec<String> {
         let Some(end) = rest[start..].find("}}") else {
             break;
         };
-        out.push(rest[start + 2..start + end].trim().to_string());
+        let name = rest[start + 2..start + end].trim().to_string();
+        // A placeholder used twice takes one parameter.
+        if !out.contains(&name) {
+            out.push(name);
+        }
         rest = &rest[start + end + 2..];
     }
-    out.dedup();
     out
 }
 
