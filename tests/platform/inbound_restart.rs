@@ -7,7 +7,7 @@ use crate::common;
 use std::time::{Duration, Instant};
 
 use aerostic_kit::db::testing::{fresh_postgres_database, scalar};
-use aerostic_launcher::topology::{Topology, free_port};
+use aerostic_launcher::topology::{Topology, free_port, service_env};
 use common::meta::{sign, text_payload};
 use sea_orm::ConnectionTrait;
 
@@ -47,16 +47,12 @@ async fn a_dispatcher_killed_after_acknowledging_loses_nothing_once_restarted() 
         ("AEROSTIC_META_APP_ID", "100000000000888".into()),
         ("AEROSTIC_META_APP_SECRET", common::meta::SECRET.into()),
         ("AEROSTIC_META_WEBHOOK_VERIFY_TOKEN", "restart".into()),
-        ("AEROSTIC_TENANCY_GRPC_ADDR", tenancy.to_string()),
-        ("AEROSTIC_TENANCY_METRICS_ADDR", free_port().to_string()),
-        ("AEROSTIC_TENANCY_URL", format!("http://{tenancy}")),
-        ("AEROSTIC_DISPATCHER_GRPC_ADDR", dispatcher.to_string()),
-        ("AEROSTIC_DISPATCHER_METRICS_ADDR", free_port().to_string()),
-        ("AEROSTIC_DISPATCHER_URL", format!("http://{dispatcher}")),
         ("AEROSTIC_GATEWAY_ADDR", gateway.to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
+    .chain(service_env("TENANCY", tenancy))
+    .chain(service_env("DISPATCHER", dispatcher))
     .collect();
     let logs = std::env::temp_dir().join(format!("aerostic-restart-{run}"));
     let mut topology = Topology::new(

@@ -10,7 +10,7 @@ use crate::common;
 use std::time::{Duration, Instant};
 
 use aerostic_kit::db::testing::{fresh_postgres_database, scalar};
-use aerostic_launcher::topology::{Topology, free_port};
+use aerostic_launcher::topology::{Topology, free_port, service_env};
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
@@ -98,15 +98,11 @@ async fn a_dispatcher_killed_mid_burst_loses_no_message_once_restarted() {
         ("AEROSTIC_META_WEBHOOK_VERIFY_TOKEN", "restart".into()),
         ("AEROSTIC_META_GRAPH_URL", graph.clone()),
         ("AEROSTIC_META_SYSTEM_USER_TOKEN", seed.access_token.clone()),
-        ("AEROSTIC_TENANCY_GRPC_ADDR", tenancy.to_string()),
-        ("AEROSTIC_TENANCY_METRICS_ADDR", free_port().to_string()),
-        ("AEROSTIC_TENANCY_URL", format!("http://{tenancy}")),
-        ("AEROSTIC_DISPATCHER_GRPC_ADDR", dispatcher.to_string()),
-        ("AEROSTIC_DISPATCHER_METRICS_ADDR", free_port().to_string()),
-        ("AEROSTIC_DISPATCHER_URL", format!("http://{dispatcher}")),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
+    .chain(service_env("TENANCY", tenancy))
+    .chain(service_env("DISPATCHER", dispatcher))
     .collect();
     let logs = std::env::temp_dir().join(format!("aerostic-sendkill-{run}"));
     let mut topology = Topology::new(

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use aerostic_kit::db::testing::{fresh_postgres_database, scalar};
 use aerostic_kit::identity::{Identity, IdentitySeal, Role};
-use aerostic_launcher::topology::{Topology, free_port};
+use aerostic_launcher::topology::{Topology, free_port, service_env};
 use aerostic_proto::v1 as pb;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
@@ -162,12 +162,7 @@ async fn main() -> anyhow::Result<()> {
         ("BILLING", billing),
         ("DISPATCHER", dispatcher),
     ] {
-        env.push((format!("AEROSTIC_{name}_GRPC_ADDR"), addr.to_string()));
-        env.push((
-            format!("AEROSTIC_{name}_METRICS_ADDR"),
-            free_port().to_string(),
-        ));
-        env.push((format!("AEROSTIC_{name}_URL"), format!("http://{addr}")));
+        env.extend(service_env(name, addr));
     }
     let logs = std::env::temp_dir().join(format!("aerostic-bench-outbound-{run}"));
     let mut topology = Topology::new(&binary, env, &logs)?;

@@ -28,6 +28,7 @@ use serde_json::Value;
 use crate::compose::{MediaSource, Outgoing};
 use crate::entity::{contact, conversation, media, message, send};
 use crate::idempotency::{Claim, Idempotency};
+use crate::payload::WaContact;
 use crate::routes::Routes;
 use crate::templates::Templates;
 
@@ -482,7 +483,14 @@ impl Submit {
         // Looked up just before: new ones are inserted in one round trip.
         let who = match &target.contact {
             Some(c) => c.clone(),
-            None => crate::threads::new_contact(&txn, tenant, &target.wa_id, now).await?,
+            None => {
+                let who = WaContact {
+                    profile: Default::default(),
+                    wa_id: Some(target.wa_id.clone()),
+                    user_id: None,
+                };
+                crate::threads::new_contact(&txn, tenant, &who, now).await?
+            }
         };
         let (thread, fresh) = match &target.conversation {
             Some(c) => (c.clone(), false),

@@ -19,77 +19,64 @@ pub async fn contact_for(
     tenant: TenantId,
     who: &WaContact,
 ) -> Result<contact::Model, DbErr> {
-    let find = || async {
-        let mut query =
-            contact::Entity::find().filter(contact::Column::TenantId.eq(tenant.to_string()));
-        query = match (&who.wa_id, &who.user_id) {
-            (Some(wa), _) => query.filter(contact::Column::WaId.eq(wa.clone())),
-            (None, Some(bsuid)) => query.filter(contact::Column::Bsuid.eq(bsuid.clone())),
-            (None, None) => return Ok(None),
-        };
-        query.one(txn).await
-    };
     let now = Utc::now();
-    if let Some(found) = find().await? {
-        let name = &who.profile.name;
-        if (!name.is_empty() && *name != found.profile_name)
-            || (found.bsuid.is_none() && who.user_id.is_some())
-        {
-            contact::Entity::update_many()
-                .col_expr(
-                    contact::Column::ProfileName,
-                    Expr::value(if name.is_empty() {
-                        found.profile_name.clone()
-                    } else {
-                        name.clone()
-                    }),
-                )
-                .col_expr(
-                    contact::Column::Bsuid,
-                    Expr::value(found.bsuid.clone().or_else(|| who.user_id.clone())),
-                )
-                .col_expr(contact::Column::UpdatedAt, Expr::value(now))
-                .filter(contact::Column::Id.eq(found.id.clone()))
-                .exec(txn)
-                .await?;
-        }
-        return Ok(found);
+    let Some(found) = find_contact(txn, tenant, who).await? else {
+        return new_contact(txn, tenant, who, now).await;
+    };
+    let name = &who.profile.name;
+    if (!name.is_empty() && *name != found.profile_name)
+        || (found.bsuid.is_none() && who.user_id.is_some())
+    {
+        contact::Entity::update_many()
+            .col_expr(
+                contact::Column::ProfileName,
+                Expr::value(if name.is_empty() {
+                    found.profile_name.clone()
+                } else {
+                    name.clone()
+                }),
+            )
+            .col_expr(
+                contact::Column::Bsuid,
+                Expr::value(found.bsuid.clone().or_else(|| who.user_id.clone())),
+            )
+            .col_expr(contact::Column::UpdatedAt, Expr::value(now))
+            .filter(contact::Column::Id.eq(found.id.clone()))
+            .exec(txn)
+            .await?;
     }
-    contact::Entity::insert(contact::ActiveModel {
-        id: Set(uuid::Uuid::now_v7().to_string()),
-        tenant_id: Set(tenant.to_string()),
-        wa_id: Set(who.wa_id.clone()),
-        bsuid: Set(who.user_id.clone()),
-        profile_name: Set(who.profile.name.chars().take(200).collect()),
-        opted_out: Set(false),
-        opted_out_at: Set(None),
-        opt_out_source: Set(String::new()),
-        created_at: Set(now),
-        updated_at: Set(now),
-    })
-    .on_conflict_do_nothing()
-    .exec(txn)
-    .await?;
-    find()
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound("a contact without wa_id or user id".into()))
+    Ok(found)
 }
 
-/// A contact for `wa_id` that was not there a moment ago (the send path
-/// looked): inserted in one round trip, found only if a concurrent writer
-/// made it first.
+async fn find_contact(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    who: &WaContact,
+) -> Result<Option<contact::Model>, DbErr> {
+    let query = contact::Entity::find().filter(contact::Column::TenantId.eq(tenant.to_string()));
+    let query = match (&who.wa_id, &who.user_id) {
+        (Some(wa), _) => query.filter(contact::Column::WaId.eq(wa.clone())),
+        (None, Some(bsuid)) => query.filter(contact::Column::Bsuid.eq(bsuid.clone())),
+        (None, None) => return Ok(None),
+    };
+    query.one(txn).await
+}
+
+/// A contact for `who`, not there a moment ago (the caller looked):
+/// inserted in one round trip, found only if a concurrent writer made it
+/// first.
 pub async fn new_contact(
     txn: &DatabaseTransaction,
     tenant: TenantId,
-    wa_id: &str,
+    who: &WaContact,
     now: DateTime<Utc>,
 ) -> Result<contact::Model, DbErr> {
     let row = contact::Model {
         id: uuid::Uuid::now_v7().to_string(),
         tenant_id: tenant.to_string(),
-        wa_id: Some(wa_id.to_string()),
-        bsuid: None,
-        profile_name: String::new(),
+        wa_id: who.wa_id.clone(),
+        bsuid: who.user_id.clone(),
+        profile_name: who.profile.name.chars().take(200).collect(),
         opted_out: false,
         opted_out_at: None,
         opt_out_source: String::new(),
@@ -100,8 +87,8 @@ pub async fn new_contact(
         id: Set(row.id.clone()),
         tenant_id: Set(row.tenant_id.clone()),
         wa_id: Set(row.wa_id.clone()),
-        bsuid: Set(None),
-        profile_name: Set(String::new()),
+        bsuid: Set(row.bsuid.clone()),
+        profile_name: Set(row.profile_name.clone()),
         opted_out: Set(false),
         opted_out_at: Set(None),
         opt_out_source: Set(String::new()),
@@ -114,12 +101,9 @@ pub async fn new_contact(
     if matches!(inserted, TryInsertResult::Inserted(1)) {
         return Ok(row);
     }
-    let who = WaContact {
-        profile: Default::default(),
-        wa_id: row.wa_id,
-        user_id: None,
-    };
-    contact_for(txn, tenant, &who).await
+    find_contact(txn, tenant, who)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("a contact without wa_id or user id".into()))
 }
 
 /// Like [`new_contact`], the thread of `contact_id` on `number`.
@@ -160,7 +144,9 @@ pub async fn new_conversation(
     if matches!(inserted, TryInsertResult::Inserted(1)) {
         return Ok(row);
     }
-    conversation_for(txn, tenant, contact_id, number, now).await
+    find_conversation(txn, tenant, contact_id, number)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("the conversation just made".into()))
 }
 
 /// The thread of `contact` on `number`, created on first contact.
@@ -171,34 +157,24 @@ pub async fn conversation_for(
     number: &str,
     now: DateTime<Utc>,
 ) -> Result<conversation::Model, DbErr> {
-    let find = || {
-        conversation::Entity::find()
-            .filter(conversation::Column::TenantId.eq(tenant.to_string()))
-            .filter(conversation::Column::ContactId.eq(contact_id))
-            .filter(conversation::Column::PhoneNumberId.eq(number))
-            .one(txn)
-    };
-    if let Some(found) = find().await? {
-        return Ok(found);
+    match find_conversation(txn, tenant, contact_id, number).await? {
+        Some(found) => Ok(found),
+        None => new_conversation(txn, tenant, contact_id, number, now).await,
     }
-    conversation::Entity::insert(conversation::ActiveModel {
-        id: Set(uuid::Uuid::now_v7().to_string()),
-        tenant_id: Set(tenant.to_string()),
-        contact_id: Set(contact_id.to_string()),
-        phone_number_id: Set(number.to_string()),
-        status: Set("open".into()),
-        assignee_id: Set(None),
-        unread_count: Set(0),
-        last_inbound_at: Set(None),
-        last_message_at: Set(now),
-        created_at: Set(now),
-    })
-    .on_conflict_do_nothing()
-    .exec(txn)
-    .await?;
-    find()
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound("the conversation just made".into()))
+}
+
+async fn find_conversation(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    contact_id: &str,
+    number: &str,
+) -> Result<Option<conversation::Model>, DbErr> {
+    conversation::Entity::find()
+        .filter(conversation::Column::TenantId.eq(tenant.to_string()))
+        .filter(conversation::Column::ContactId.eq(contact_id))
+        .filter(conversation::Column::PhoneNumberId.eq(number))
+        .one(txn)
+        .await
 }
 
 /// The contact changed their number: future messages come from `wa_id`.

@@ -14,6 +14,20 @@ pub fn free_port() -> SocketAddr {
         .expect("a free loopback port")
 }
 
+/// The settings of gRPC service `service` (`TENANCY`, `DISPATCHER`, …)
+/// listening on `grpc`: its gRPC and metrics addresses, and the URL the
+/// others reach it by.
+pub fn service_env(service: &str, grpc: SocketAddr) -> Vec<(String, String)> {
+    vec![
+        (format!("AEROSTIC_{service}_GRPC_ADDR"), grpc.to_string()),
+        (
+            format!("AEROSTIC_{service}_METRICS_ADDR"),
+            free_port().to_string(),
+        ),
+        (format!("AEROSTIC_{service}_URL"), format!("http://{grpc}")),
+    ]
+}
+
 /// Running `aerostic` processes sharing one environment.
 pub struct Topology {
     binary: PathBuf,
