@@ -245,8 +245,14 @@ aerostic_kit::service_impl! {
                 content,
                 reply_to: r.reply_to,
             };
-            let (receipt, replayed) = self.submit.send(&caller, &send, &r.idempotency_key).await?;
-            let message = self.reads.message_of(caller.tenant_id, &receipt.message_id).await.map(message_pb)?;
+            let (receipt, recorded) = self.submit.send(&caller, &send, &r.idempotency_key).await?;
+            let replayed = recorded.is_none();
+            // A fresh send answers with what it recorded; a replay reads
+            // where the first one's message stands now.
+            let message = match recorded {
+                Some(m) => message_pb((m, None)),
+                None => self.reads.message_of(caller.tenant_id, &receipt.message_id).await.map(message_pb)?,
+            };
             Ok(Response::new(pb::SendMessageResponse {
                 message: Some(message),
                 reserved: Some(pb::Money { currency: receipt.currency, amount_minor: receipt.reserved_minor }),

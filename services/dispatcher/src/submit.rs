@@ -119,16 +119,18 @@ impl Submit {
     }
 
     /// Sends `request` for `caller`, once per `key` when one is given: the
-    /// receipt, and whether it repeats an earlier answer.
+    /// receipt, and the message as recorded (`None` when this repeats an
+    /// earlier answer, whose message has moved on since).
     pub async fn send(
         &self,
         caller: &Identity,
         request: &SendRequest,
         key: &str,
-    ) -> Result<(Receipt, bool), ApiError> {
+    ) -> Result<(Receipt, Option<message::Model>), ApiError> {
         crate::reads::may_read(caller, "messages:send")?;
         if key.is_empty() {
-            return Ok((self.run(caller, request).await?, false));
+            let (receipt, message) = self.run(caller, request).await?;
+            return Ok((receipt, Some(message)));
         }
         let key = crate::idempotency::parse_key(key)
             .map_err(|p| ApiError::invalid_field("idempotency_key", p))?;
@@ -141,7 +143,7 @@ impl Submit {
         {
             Claim::Replay(answer) => {
                 let receipt = serde_json::from_str(&answer).map_err(ApiError::internal)?;
-                return Ok((receipt, true));
+                return Ok((receipt, None));
             }
             Claim::Conflict => {
                 return Err(rule(
@@ -159,13 +161,13 @@ impl Submit {
             Claim::Fresh => {}
         }
         match self.run(caller, request).await {
-            Ok(receipt) => {
+            Ok((receipt, message)) => {
                 let answer = serde_json::to_string(&receipt).map_err(ApiError::internal)?;
                 self.idempotency
                     .complete(caller.tenant_id, key, &answer)
                     .await
                     .map_err(ApiError::internal)?;
-                Ok((receipt, false))
+                Ok((receipt, Some(message)))
             }
             Err(e) => {
                 // A refused request may be corrected and sent again.
@@ -175,7 +177,12 @@ impl Submit {
         }
     }
 
-    async fn run(&self, caller: &Identity, request: &SendRequest) -> Result<Receipt, ApiError> {
+    /// The receipt and the message as recorded.
+    async fn run(
+        &self,
+        caller: &Identity,
+        request: &SendRequest,
+    ) -> Result<(Receipt, message::Model), ApiError> {
         let outgoing = Outgoing::parse(&request.kind, &request.content).map_err(|problems| {
             ApiError::validation(problems.into_iter().map(|p| (p.field, p.problem)).collect())
         })?;
@@ -256,7 +263,7 @@ impl Submit {
         let charge = self.reserve(caller, &message_id, priced).await?;
         let context = (!request.reply_to.is_empty()).then_some(request.reply_to.as_str());
         let body = outgoing.meta_body(&target.wa_id, context, None);
-        if let Err(e) = self
+        let recorded = self
             .record(
                 tenant,
                 &message_id,
@@ -267,19 +274,22 @@ impl Submit {
                 media_id,
                 now,
             )
-            .await
-        {
-            let mut release = tonic::Request::new(pb::ReleaseRequest {
-                message_id: message_id.clone(),
-                reason: "not_queued".into(),
-            });
-            self.seal.attach(&mut release, caller);
-            let _ = self.billing.clone().release(release).await;
-            return Err(ApiError::internal(e));
-        }
+            .await;
+        let message = match recorded {
+            Ok(message) => message,
+            Err(e) => {
+                let mut release = tonic::Request::new(pb::ReleaseRequest {
+                    message_id: message_id.clone(),
+                    reason: "not_queued".into(),
+                });
+                self.seal.attach(&mut release, caller);
+                let _ = self.billing.clone().release(release).await;
+                return Err(ApiError::internal(e));
+            }
+        };
         self.outbox.wake();
         let amount = charge.amount.unwrap_or_default();
-        Ok(Receipt {
+        let receipt = Receipt {
             message_id,
             reserved_minor: if charge.state == "held" {
                 amount.amount_minor
@@ -287,7 +297,8 @@ impl Submit {
                 0
             },
             currency: amount.currency,
-        })
+        };
+        Ok((receipt, message))
     }
 
     /// Where the send goes: the conversation's number and contact, or
@@ -478,7 +489,7 @@ impl Submit {
         reply_to: &str,
         media_id: Option<String>,
         now: DateTime<Utc>,
-    ) -> Result<(), sea_orm::DbErr> {
+    ) -> Result<message::Model, sea_orm::DbErr> {
         let txn = self.db.begin().await?;
         // Looked up just before: new ones are inserted in one round trip.
         let who = match &target.contact {
@@ -500,18 +511,35 @@ impl Submit {
                 true,
             ),
         };
-        message::Entity::insert(message::ActiveModel {
-            id: Set(message_id.to_string()),
-            tenant_id: Set(tenant.to_string()),
-            conversation_id: Set(thread.id.clone()),
-            contact_id: Set(who.id.clone()),
-            direction: Set("outbound".into()),
-            kind: Set(outgoing.kind().into()),
+        let message = message::Model {
+            id: message_id.to_string(),
+            tenant_id: tenant.to_string(),
+            conversation_id: thread.id.clone(),
+            contact_id: who.id.clone(),
+            direction: "outbound".into(),
+            kind: outgoing.kind().into(),
             // Meta's request, as inbound messages keep Meta's object.
-            content: Set(body.to_string()),
+            content: body.to_string(),
+            wamid: None,
+            context_wamid: (!reply_to.is_empty()).then(|| reply_to.to_string()),
+            status: "queued".into(),
+            error_code: None,
+            error_title: String::new(),
+            sent_at: now,
+            status_at: now,
+            created_at: now,
+        };
+        message::Entity::insert(message::ActiveModel {
+            id: Set(message.id.clone()),
+            tenant_id: Set(message.tenant_id.clone()),
+            conversation_id: Set(message.conversation_id.clone()),
+            contact_id: Set(message.contact_id.clone()),
+            direction: Set(message.direction.clone()),
+            kind: Set(message.kind.clone()),
+            content: Set(message.content.clone()),
             wamid: Set(None),
-            context_wamid: Set((!reply_to.is_empty()).then(|| reply_to.to_string())),
-            status: Set("queued".into()),
+            context_wamid: Set(message.context_wamid.clone()),
+            status: Set(message.status.clone()),
             error_code: Set(None),
             error_title: Set(String::new()),
             sent_at: Set(now),
@@ -545,6 +573,7 @@ impl Submit {
         }
         let hand_off: Envelope = crate::send_worker::hand_off(message_id);
         self.outbox.stage(&txn, &hand_off).await?;
-        txn.commit().await
+        txn.commit().await?;
+        Ok(message)
     }
 }
