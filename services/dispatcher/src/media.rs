@@ -260,16 +260,14 @@ impl Handler for Fetcher {
     }
 }
 
-/// A media file of the caller's tenant with its bytes.
-pub async fn read(
+/// Media `id` of `tenant` (404 `media_not_found` for another tenant's).
+pub async fn owned(
     db: &DatabaseConnection,
-    store: &dyn ObjectStore,
-    caller: &Identity,
+    tenant: aerostic_kit::ids::TenantId,
     id: &str,
-) -> Result<(media::Model, Vec<u8>), ApiError> {
-    crate::reads::may_read(caller, "messages:read")?;
-    let row = media::Entity::find_by_id(id.to_string())
-        .filter(media::Column::TenantId.eq(caller.tenant_id.to_string()))
+) -> Result<media::Model, ApiError> {
+    media::Entity::find_by_id(id.to_string())
+        .filter(media::Column::TenantId.eq(tenant.to_string()))
         .one(db)
         .await
         .map_err(ApiError::internal)?
@@ -279,7 +277,18 @@ pub async fn read(
                 "media_not_found",
                 "no media of this workspace has this id",
             )
-        })?;
+        })
+}
+
+/// A media file of the caller's tenant with its bytes.
+pub async fn read(
+    db: &DatabaseConnection,
+    store: &dyn ObjectStore,
+    caller: &Identity,
+    id: &str,
+) -> Result<(media::Model, Vec<u8>), ApiError> {
+    crate::reads::may_read(caller, "messages:read")?;
+    let row = owned(db, caller.tenant_id, id).await?;
     match row.status.as_str() {
         "stored" => {
             let bytes = store

@@ -44,7 +44,8 @@ fn bad_cursor() -> ApiError {
     ApiError::invalid_field("page.cursor", "is not a cursor this API gave")
 }
 
-fn not_found(what: &str) -> ApiError {
+/// `<what>_not_found`: absent, or another tenant's (the same to the caller).
+pub(crate) fn not_found(what: &str) -> ApiError {
     ApiError::new(
         ErrorKind::NotFound,
         format!("{what}_not_found"),

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::compose::{MediaSource, Outgoing};
-use crate::entity::{contact, conversation, media, message, send};
+use crate::entity::{contact, conversation, message, send};
 use crate::idempotency::{Claim, Idempotency};
 use crate::payload::WaContact;
 use crate::routes::Routes;
@@ -314,13 +314,7 @@ impl Submit {
                 .one(&self.db)
                 .await
                 .map_err(ApiError::internal)?
-                .ok_or_else(|| {
-                    ApiError::new(
-                        ErrorKind::NotFound,
-                        "conversation_not_found",
-                        "no conversation with that id",
-                    )
-                })?;
+                .ok_or_else(|| crate::reads::not_found("conversation"))?;
             let who = contact::Entity::find_by_id(found.contact_id.clone())
                 .one(&self.db)
                 .await
@@ -411,18 +405,7 @@ impl Submit {
 
     /// Our media `id` of `tenant`, kept and ready to upload to Meta.
     async fn our_media(&self, tenant: TenantId, id: &str) -> Result<String, ApiError> {
-        let kept = media::Entity::find_by_id(id.to_string())
-            .filter(media::Column::TenantId.eq(tenant.to_string()))
-            .one(&self.db)
-            .await
-            .map_err(ApiError::internal)?
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorKind::NotFound,
-                    "media_not_found",
-                    "no media of this workspace has this id",
-                )
-            })?;
+        let kept = crate::media::owned(&self.db, tenant, id).await?;
         if kept.status != "stored" {
             return Err(rule(
                 "media_not_ready",
