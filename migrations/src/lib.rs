@@ -19,6 +19,7 @@ mod m20261202_000011_pending_statuses;
 mod m20261203_000012_templates;
 mod m20261203_000013_send_media;
 mod m20261203_000014_outbox_order;
+mod m20261203_000015_sends_pending_index;
 
 /// Drops `tables`, in order, where they exist (a migration's `down`).
 pub(crate) async fn drop_tables(
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000012_templates::Migration),
             Box::new(m20261203_000013_send_media::Migration),
             Box::new(m20261203_000014_outbox_order::Migration),
+            Box::new(m20261203_000015_sends_pending_index::Migration),
         ]
     }
 }

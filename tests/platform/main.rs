@@ -28,6 +28,7 @@ mod outbound_dead_letters;
 mod outbound_deliver;
 mod outbound_graph;
 mod outbound_media;
+mod outbound_record;
 mod outbound_restart;
 mod outbound_send;
 mod outbound_throughput;

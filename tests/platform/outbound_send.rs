@@ -139,6 +139,36 @@ async fn free_form_outside_the_window_is_refused_and_nothing_is_queued(app: Test
     assert_eq!(count(&app, "SELECT COUNT(*) FROM messages").await, 0);
 }
 
+async fn a_send_past_the_plans_messages_of_the_day_is_refused_and_nothing_is_queued(app: TestApp) {
+    use sea_orm::ConnectionTrait;
+    let (admin, phone_id, who) = open_window(&app).await;
+    let tenant = identity(&app, &admin).await.tenant_id;
+    let reply = json!({"to": format!("+{who}"), "from_phone_number_id": phone_id, "type": "text", "text": {"body": "já vai"}});
+    let (status, first, _) = send(&app, &admin, &reply, None).await;
+    assert_eq!(status, 202, "{first}");
+    // The rest of the starter plan's 1,000 messages of the day, as the
+    // wallet writer counts them.
+    let today = chrono::Utc::now().format("%Y-%m-%d");
+    app.db()
+        .await
+        .execute_unprepared(&format!(
+            "UPDATE usage_counters SET quantity = 1000
+             WHERE tenant_id = '{tenant}' AND period = '{today}' AND metric = 'messages.outbound.service'"
+        ))
+        .await
+        .unwrap();
+    let (status, refused, _) = send(&app, &admin, &reply, None).await;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["error"]["code"], "plan_limit_reached");
+    assert_eq!(refused["error"]["details"]["metric"], "messages.outbound");
+    assert_eq!(refused["error"]["details"]["limit"], "1000");
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM sends").await,
+        1,
+        "only the first send was queued"
+    );
+}
+
 async fn every_problem_meta_would_refuse_is_named_before_anything_is_queued(app: TestApp) {
     let (admin, phone_id, who) = open_window(&app).await;
     let to = format!("+{who}");
@@ -458,6 +488,7 @@ crate::on_every_backend!(
     the_periodic_sync_brings_in_templates_made_outside_aerostic,
     a_reply_inside_the_window_goes_out_and_records_its_wamid,
     free_form_outside_the_window_is_refused_and_nothing_is_queued,
+    a_send_past_the_plans_messages_of_the_day_is_refused_and_nothing_is_queued,
     every_problem_meta_would_refuse_is_named_before_anything_is_queued,
     a_repeated_idempotency_key_answers_the_first_result_and_refuses_another_body,
     a_template_is_checked_against_our_copy_and_paid_from_the_wallet,

@@ -90,7 +90,7 @@ async fn five_thousand_messages_for_one_number_meet_no_throttling_from_meta(app:
     for id in &ids {
         app.platform
             .broker
-            .publish(aerostic_dispatcher::send_worker::hand_off(id))
+            .publish(aerostic_dispatcher::send_worker::hand_off(id, &phone_id))
             .await
             .unwrap();
     }
@@ -143,11 +143,11 @@ async fn one_workspaces_flood_does_not_hold_back_anothers_messages(app: TestApp)
     let publishing: Vec<_> = flood
         .chunks(100)
         .map(|ids| {
-            let (broker, ids) = (broker.clone(), ids.to_vec());
+            let (broker, ids, flooded) = (broker.clone(), ids.to_vec(), flooded.clone());
             tokio::spawn(async move {
                 for id in ids {
                     broker
-                        .publish(aerostic_dispatcher::send_worker::hand_off(&id))
+                        .publish(aerostic_dispatcher::send_worker::hand_off(&id, &flooded))
                         .await
                         .unwrap();
                 }
@@ -159,7 +159,7 @@ async fn one_workspaces_flood_does_not_hold_back_anothers_messages(app: TestApp)
     }
     for id in &few {
         broker
-            .publish(aerostic_dispatcher::send_worker::hand_off(id))
+            .publish(aerostic_dispatcher::send_worker::hand_off(id, &other))
             .await
             .unwrap();
     }

@@ -1,6 +1,6 @@
 //! What a tenant used against what its plan allows: usage counting on
-//! request, the usage report, and `CheckLimit`, which the dispatcher and
-//! automation ask before they act.
+//! request, the usage report, `CheckLimit` (which automation asks before it
+//! acts), and the daily message bound that `Reserve` enforces itself.
 //!
 //! Outbound messages are counted by the wallet writer in the batch that
 //! reserves them (free ones when quoted free), so a check sees every message
@@ -180,6 +180,26 @@ impl Billing {
         let (name, measure) = measured.expect("checked");
         let usage = self.measured(caller, name, measure).await?;
         Ok((usage.allows(quantity), usage))
+    }
+
+    /// Refuses one more outbound message once the plan's messages of the
+    /// day are used up (`plan_limit_reached`). `Reserve` asks this before it
+    /// holds a price, so a send costs the dispatcher one call to billing.
+    pub(crate) async fn within_daily_bound(&self, caller: &Identity) -> Result<(), ApiError> {
+        let usage = self
+            .measured(caller, "messages.outbound".into(), Measure::OutboundTotal)
+            .await?;
+        if usage.allows(1) {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            aerostic_kit::error::ErrorKind::FailedPrecondition,
+            "plan_limit_reached",
+            "your plan's messages for today are used up; upgrade the plan or wait until tomorrow (UTC)",
+        )
+        .with_detail("metric", usage.metric)
+        .with_detail("limit", usage.limit.unwrap_or_default().to_string())
+        .with_detail("used", usage.used.to_string()))
     }
 
     async fn measured(

@@ -212,7 +212,8 @@ impl Billing {
     }
 
     /// Holds the price of message `id` (once per message); a free message
-    /// holds nothing.
+    /// holds nothing. Refused with `plan_limit_reached` once the plan's
+    /// messages of the day are used up.
     pub async fn reserve(
         &self,
         caller: &Identity,
@@ -221,6 +222,7 @@ impl Billing {
     ) -> Result<(MessageState, Quote), ApiError> {
         may_send(caller)?;
         let message_id = message_id(id)?;
+        self.within_daily_bound(caller).await?;
         let quote = self.quote(caller, m).await?;
         if quote.price.total() == 0 {
             // Nothing to hold, but the plan counts every message sent (a

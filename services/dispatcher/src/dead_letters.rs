@@ -98,7 +98,10 @@ pub async fn replay(
         .await
         .map_err(ApiError::internal)?;
     outbox
-        .stage(&txn, &crate::send_worker::hand_off(&row.message_id))
+        .stage(
+            &txn,
+            &crate::send_worker::hand_off(&row.message_id, &row.phone_number_id),
+        )
         .await
         .map_err(ApiError::internal)?;
     txn.commit().await.map_err(ApiError::internal)?;

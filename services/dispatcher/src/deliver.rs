@@ -7,8 +7,9 @@
 //! dead letter keeps its price held until it is replayed or discarded
 //! ([`crate::dead_letters`]).
 //!
-//! The claim is a conditional update (`queued` and due → `sending`), so a
-//! redelivered hand-off or a second worker cannot send it twice. A worker
+//! The claim is a conditional update (`queued` and due → `sending`) that
+//! returns the row, so a redelivered hand-off or a second worker cannot send
+//! it twice, and the worker reads the row only in the same statement. A worker
 //! killed between Meta's answer and the commit leaves it `sending`; putting
 //! such messages back in the queue (the send workers' sweep, still to come)
 //! is the one path that can send a message twice (ARCHITECTURE.md).
@@ -22,7 +23,7 @@ use chrono::{DateTime, Utc};
 use rand::Rng;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
     TransactionTrait,
 };
 use serde_json::Value;
@@ -109,21 +110,9 @@ impl Deliverer {
         &self.numbers
     }
 
-    /// One attempt at message `message_id`.
+    /// One attempt at message `message_id`: claimed (one conditional
+    /// update that also reads the row) only if it is still queued and due.
     pub async fn attempt(&self, message_id: &str) -> Result<Outcome, DbErr> {
-        match send::Entity::find_by_id(message_id.to_string())
-            .one(&self.db)
-            .await?
-        {
-            Some(row) => self.attempt_row(row).await,
-            None => Ok(Outcome::NotMine),
-        }
-    }
-
-    /// One attempt at the message `row` describes, as read by the caller:
-    /// claimed only if it is still queued, due, and at the same attempt
-    /// count (so the caller's copy is the row as claimed).
-    pub async fn attempt_row(&self, mut row: send::Model) -> Result<Outcome, DbErr> {
         let now = Utc::now();
         let claimed = send::Entity::update_many()
             .col_expr(send::Column::State, Expr::value("sending"))
@@ -132,16 +121,14 @@ impl Deliverer {
                 Expr::col(send::Column::Attempts).add(1),
             )
             .col_expr(send::Column::UpdatedAt, Expr::value(now))
-            .filter(send::Column::MessageId.eq(&row.message_id))
+            .filter(send::Column::MessageId.eq(message_id))
             .filter(send::Column::State.eq("queued"))
-            .filter(send::Column::Attempts.eq(row.attempts))
             .filter(send::Column::NextAttemptAt.lte(now))
-            .exec(&self.db)
+            .exec_with_returning(&self.db)
             .await?;
-        if claimed.rows_affected == 0 {
+        let Some(row) = claimed.into_iter().next() else {
             return Ok(Outcome::NotMine);
-        }
-        row.attempts += 1;
+        };
         let result = self.send_once(&row).await;
         match result {
             Ok(accepted) => self.accepted(&row, &accepted.wamid).await,
@@ -216,6 +203,17 @@ impl Deliverer {
             .tenant_id
             .parse()
             .map_err(|_| DbErr::Custom("a send's tenant is not a UUID".into()))?;
+        if self.db.get_database_backend() == DbBackend::Postgres {
+            if crate::record::accepted_postgres(&self.db, row, wamid).await? {
+                // A status Meta posted before the wamid was recorded.
+                let txn = self.db.begin().await?;
+                crate::statuses::apply_pending(&txn, &self.outbox, tenant, wamid).await?;
+                txn.commit().await?;
+            }
+            return Ok(Outcome::Accepted {
+                wamid: wamid.to_string(),
+            });
+        }
         let txn = self.db.begin().await?;
         message::Entity::update_many()
             .col_expr(message::Column::Wamid, Expr::value(wamid))

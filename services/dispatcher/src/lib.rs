@@ -28,6 +28,7 @@ pub mod numbers;
 pub mod objects;
 pub mod payload;
 pub mod reads;
+pub mod record;
 pub mod routes;
 pub mod send_worker;
 pub mod statuses;
@@ -86,7 +87,7 @@ pub async fn run(
     );
     let submit = submit::Submit::new(
         ctx.db.clone(),
-        outbox.clone(),
+        ctx.broker.clone(),
         routes.clone(),
         templates.clone(),
         BillingClient::new(aerostic_kit::grpc::channel(

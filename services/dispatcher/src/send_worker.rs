@@ -45,15 +45,20 @@ pub struct Due {
     /// Whether its pacing slot is already reserved (this is that slot).
     #[serde(default)]
     pub paced: bool,
+    /// The number it goes out on, so that it is paced before its row is
+    /// read (empty in hand-offs of older versions: the row says).
+    #[serde(default)]
+    pub number: String,
 }
 
-/// The envelope handing off `message_id`.
-pub fn hand_off(message_id: &str) -> Envelope {
+/// The envelope handing off `message_id`, to go out on `number`.
+pub fn hand_off(message_id: &str, number: &str) -> Envelope {
     Envelope::json(
         TOPIC,
         &Due {
             message_id: message_id.to_string(),
             paced: false,
+            number: number.to_string(),
         },
     )
 }
@@ -113,37 +118,24 @@ impl SendWorker {
 #[async_trait::async_trait]
 impl Handler for SendWorker {
     async fn handle(&self, envelope: &Envelope) -> Result<(), HandlerError> {
-        let due: Due = envelope.parse().map_err(HandlerError::permanent)?;
-        let Some(row) = send::Entity::find_by_id(due.message_id.clone())
-            .one(&self.db)
-            .await
-            .map_err(HandlerError::retry)?
-        else {
-            return Err(HandlerError::permanent(format!(
-                "no queued message {}",
-                due.message_id
-            )));
-        };
-        if row.state != "queued" {
-            return Ok(()); // done, or another worker has it
-        }
-        if row.next_attempt_at > Utc::now() {
-            return self
-                .later(due, row.next_attempt_at)
-                .await
-                .map_err(HandlerError::retry);
+        let mut due: Due = envelope.parse().map_err(HandlerError::permanent)?;
+        if due.number.is_empty() {
+            match self.unclaimed(&due).await? {
+                Some(row) => due.number = row.phone_number_id,
+                None => return Ok(()),
+            }
         }
         if !due.paced {
             // Meta's throughput for the number (a failure to learn it is
             // the attempt's to report; pace at the default meanwhile).
-            let rate = match self.deliverer.numbers().get(&row.phone_number_id).await {
+            let rate = match self.deliverer.numbers().get(&due.number).await {
                 Ok(number) => number.rate,
                 Err(_) => DEFAULT_RATE,
             };
             let interval = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
             let wait = self
                 .cache
-                .reserve_slot(&format!("send:number:{}", row.phone_number_id), interval)
+                .reserve_slot(&format!("send:number:{}", due.number), interval)
                 .await
                 .map_err(HandlerError::retry)?;
             if wait > Duration::from_millis(5) {
@@ -152,12 +144,29 @@ impl Handler for SendWorker {
                 return self.later(paced, at).await.map_err(HandlerError::retry);
             }
         }
-        match self
+        let outcome = match self
             .deliverer
-            .attempt_row(row)
+            .attempt(&due.message_id)
             .await
             .map_err(HandlerError::retry)?
         {
+            Outcome::NotMine => match self.unclaimed(&due).await? {
+                // Not due yet (a hand-off ahead of its retry time).
+                Some(row) => {
+                    let again = Due {
+                        paced: false,
+                        ..due
+                    };
+                    return self
+                        .later(again, row.next_attempt_at)
+                        .await
+                        .map_err(HandlerError::retry);
+                }
+                None => return Ok(()),
+            },
+            outcome => outcome,
+        };
+        match outcome {
             Outcome::Again { at } => {
                 let again = Due {
                     paced: false,
@@ -167,6 +176,21 @@ impl Handler for SendWorker {
             }
             _ => Ok(()),
         }
+    }
+}
+
+impl SendWorker {
+    /// `due`'s row if it is still queued (`None` when it is done or another
+    /// worker has it); a hand-off of a message we never recorded is refused.
+    async fn unclaimed(&self, due: &Due) -> Result<Option<send::Model>, HandlerError> {
+        let row = send::Entity::find_by_id(due.message_id.clone())
+            .one(&self.db)
+            .await
+            .map_err(HandlerError::retry)?
+            .ok_or_else(|| {
+                HandlerError::permanent(format!("no queued message {}", due.message_id))
+            })?;
+        Ok((row.state == "queued").then_some(row))
     }
 }
 
@@ -182,9 +206,10 @@ pub async fn sweep(db: &DatabaseConnection, broker: &dyn Broker) -> Result<(usiz
         .exec(db)
         .await?
         .rows_affected;
-    let overdue: Vec<String> = send::Entity::find()
+    let overdue: Vec<(String, String)> = send::Entity::find()
         .select_only()
         .column(send::Column::MessageId)
+        .column(send::Column::PhoneNumberId)
         .filter(send::Column::State.eq("queued"))
         .filter(
             send::Column::NextAttemptAt
@@ -199,12 +224,12 @@ pub async fn sweep(db: &DatabaseConnection, broker: &dyn Broker) -> Result<(usiz
         // Due now, and not overdue again for another OVERDUE.
         send::Entity::update_many()
             .col_expr(send::Column::NextAttemptAt, Expr::value(now))
-            .filter(send::Column::MessageId.is_in(overdue.clone()))
+            .filter(send::Column::MessageId.is_in(overdue.iter().map(|(id, _)| id.clone())))
             .exec(db)
             .await?;
     }
-    for id in &overdue {
-        if let Err(e) = broker.publish(hand_off(id)).await {
+    for (id, number) in &overdue {
+        if let Err(e) = broker.publish(hand_off(id, number)).await {
             tracing::warn!(error = %e, "handing a send off again failed; next sweep");
         }
     }

@@ -38,6 +38,17 @@ pub async fn apply_pending(
     tenant: TenantId,
     wamid: &str,
 ) -> Result<usize, DbErr> {
+    // Pending statuses first: almost always none (every outbound message
+    // passes here when its wamid is recorded), and then nothing else is read.
+    let pending = message_status::Entity::find()
+        .filter(message_status::Column::Wamid.eq(wamid))
+        .filter(message_status::Column::TenantId.eq(tenant.to_string()))
+        .filter(message_status::Column::Applied.eq(false))
+        .all(txn)
+        .await?;
+    if pending.is_empty() {
+        return Ok(0);
+    }
     let Some(message) = message::Entity::find()
         .filter(message::Column::TenantId.eq(tenant.to_string()))
         .filter(message::Column::Wamid.eq(wamid))
@@ -46,12 +57,6 @@ pub async fn apply_pending(
     else {
         return Ok(0);
     };
-    let pending = message_status::Entity::find()
-        .filter(message_status::Column::Wamid.eq(wamid))
-        .filter(message_status::Column::TenantId.eq(tenant.to_string()))
-        .filter(message_status::Column::Applied.eq(false))
-        .all(txn)
-        .await?;
     let mut current = message.status.clone();
     let mut latest: Option<(String, DateTime<Utc>, Option<i64>, String)> = None;
     for status in &pending {

@@ -1,34 +1,31 @@
 //! A send request, from the API to the queue: checked against everything
 //! Meta would refuse and every rule of ours (the number is the caller's,
 //! the contact has not opted out, the 24-hour window, the template as we
-//! synced it, the plan's limit, the wallet), then recorded in one
-//! transaction (message row, send row, hand-off to `dispatch.send` through
-//! the outbox). Nothing is queued or paid for unless all of it passes, and
+//! synced it, the plan's daily limit and the wallet, both asked of billing
+//! in one `Reserve`), then recorded (message row and send row, in one
+//! statement on PostgreSQL: `crate::record`) and handed off to
+//! `dispatch.send`. Nothing is queued or paid for unless all of it passes, and
 //! a price reserved for a send that could not be recorded is released.
 
+use std::sync::Arc;
+
 use aerostic_kit::ApiError;
-use aerostic_kit::broker::Envelope;
+use aerostic_kit::broker::Broker;
 use aerostic_kit::error::ErrorKind;
 use aerostic_kit::grpc::TracedChannel;
 use aerostic_kit::identity::{Identity, IdentitySeal};
 use aerostic_kit::ids::TenantId;
-use aerostic_kit::outbox::Outbox;
 use aerostic_kit::phone::PhoneNumber;
 use aerostic_proto::v1 as pb;
 use aerostic_proto::v1::billing_client::BillingClient;
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::compose::{MediaSource, Outgoing};
-use crate::entity::{contact, conversation, message, send};
+use crate::entity::{contact, conversation, message};
 use crate::idempotency::{Claim, Idempotency};
-use crate::payload::WaContact;
 use crate::routes::Routes;
 use crate::templates::Templates;
 
@@ -67,7 +64,7 @@ pub struct Receipt {
 #[derive(Clone)]
 pub struct Submit {
     db: DatabaseConnection,
-    outbox: Outbox,
+    broker: Arc<dyn Broker>,
     routes: Routes,
     templates: Templates,
     billing: BillingClient<TracedChannel>,
@@ -101,7 +98,7 @@ impl Submit {
     /// The send path over `db`, prices from `billing`.
     pub fn new(
         db: DatabaseConnection,
-        outbox: Outbox,
+        broker: Arc<dyn Broker>,
         routes: Routes,
         templates: Templates,
         billing: BillingClient<TracedChannel>,
@@ -110,7 +107,7 @@ impl Submit {
         Self {
             idempotency: Idempotency::new(db.clone()),
             db,
-            outbox,
+            broker,
             routes,
             templates,
             billing,
@@ -243,7 +240,6 @@ impl Submit {
             } => Some(self.our_media(tenant, id).await?),
             _ => None,
         };
-        self.within_plan(caller, &category).await?;
         let message_id = uuid::Uuid::now_v7().to_string();
         let country = PhoneNumber::parse(&target.wa_id)
             .ok()
@@ -287,7 +283,6 @@ impl Submit {
                 return Err(ApiError::internal(e));
             }
         };
-        self.outbox.wake();
         let amount = charge.amount.unwrap_or_default();
         let receipt = Receipt {
             message_id,
@@ -415,31 +410,6 @@ impl Submit {
         Ok(kept.id)
     }
 
-    async fn within_plan(&self, caller: &Identity, category: &str) -> Result<(), ApiError> {
-        let mut request = tonic::Request::new(pb::CheckLimitRequest {
-            metric: format!("messages.outbound.{category}"),
-            quantity: 1,
-        });
-        self.seal.attach(&mut request, caller);
-        let answer = self
-            .billing
-            .clone()
-            .check_limit(request)
-            .await
-            .map_err(ApiError::from)?
-            .into_inner();
-        if answer.allowed {
-            return Ok(());
-        }
-        let usage = answer.usage.unwrap_or_default();
-        Err(rule(
-            "plan_limit_reached",
-            "your plan's message limit for this period is used up; upgrade it or wait",
-        )
-        .with_detail("metric", usage.metric)
-        .with_detail("limit", usage.limit.to_string()))
-    }
-
     async fn reserve(
         &self,
         caller: &Identity,
@@ -460,7 +430,8 @@ impl Submit {
             .into_inner())
     }
 
-    /// The message, its send row and the hand-off, in one transaction.
+    /// The message and its send row (with a new contact and conversation
+    /// if need be), then the hand-off to the send workers.
     #[allow(clippy::too_many_arguments)]
     async fn record(
         &self,
@@ -473,36 +444,25 @@ impl Submit {
         media_id: Option<String>,
         now: DateTime<Utc>,
     ) -> Result<message::Model, sea_orm::DbErr> {
-        let txn = self.db.begin().await?;
-        // Looked up just before: new ones are inserted in one round trip.
-        let who = match &target.contact {
-            Some(c) => c.clone(),
-            None => {
-                let who = WaContact {
-                    profile: Default::default(),
-                    wa_id: Some(target.wa_id.clone()),
-                    user_id: None,
-                };
-                crate::threads::new_contact(&txn, tenant, &who, now).await?
-            }
-        };
-        let (thread, fresh) = match &target.conversation {
-            Some(c) => (c.clone(), false),
-            None => (
-                crate::threads::new_conversation(&txn, tenant, &who.id, &target.number, now)
-                    .await?,
-                true,
-            ),
-        };
+        let new_id = || uuid::Uuid::now_v7().to_string();
+        let contact_id = target
+            .contact
+            .as_ref()
+            .map_or_else(new_id, |c| c.id.clone());
+        let conversation_id = target
+            .conversation
+            .as_ref()
+            .map_or_else(new_id, |c| c.id.clone());
+        let content = body.to_string();
         let message = message::Model {
             id: message_id.to_string(),
             tenant_id: tenant.to_string(),
-            conversation_id: thread.id.clone(),
-            contact_id: who.id.clone(),
+            conversation_id,
+            contact_id,
             direction: "outbound".into(),
             kind: outgoing.kind().into(),
             // Meta's request, as inbound messages keep Meta's object.
-            content: body.to_string(),
+            content: content.clone(),
             wamid: None,
             context_wamid: (!reply_to.is_empty()).then(|| reply_to.to_string()),
             status: "queued".into(),
@@ -512,51 +472,32 @@ impl Submit {
             status_at: now,
             created_at: now,
         };
-        message::Entity::insert(message::ActiveModel {
-            id: Set(message.id.clone()),
-            tenant_id: Set(message.tenant_id.clone()),
-            conversation_id: Set(message.conversation_id.clone()),
-            contact_id: Set(message.contact_id.clone()),
-            direction: Set(message.direction.clone()),
-            kind: Set(message.kind.clone()),
-            content: Set(message.content.clone()),
-            wamid: Set(None),
-            context_wamid: Set(message.context_wamid.clone()),
-            status: Set(message.status.clone()),
-            error_code: Set(None),
-            error_title: Set(String::new()),
-            sent_at: Set(now),
-            status_at: Set(now),
-            created_at: Set(now),
-        })
-        .exec_without_returning(&txn)
+        let recorded = crate::record::new_send(
+            &self.db,
+            &crate::record::NewSend {
+                tenant,
+                message: &message,
+                wa_id: &target.wa_id,
+                new_contact: target.contact.is_none(),
+                new_conversation: target.conversation.is_none(),
+                number: &target.number,
+                body: &content,
+                media_id,
+                now,
+            },
+        )
         .await?;
-        send::Entity::insert(send::ActiveModel {
-            message_id: Set(message_id.to_string()),
-            tenant_id: Set(tenant.to_string()),
-            phone_number_id: Set(target.number.clone()),
-            body: Set(body.to_string()),
-            state: Set("queued".into()),
-            attempts: Set(0),
-            next_attempt_at: Set(now),
-            last_error_code: Set(None),
-            last_error: Set(String::new()),
-            created_at: Set(now),
-            updated_at: Set(now),
-            media_id: Set(media_id),
-        })
-        .exec_without_returning(&txn)
-        .await?;
-        if !fresh {
-            conversation::Entity::update_many()
-                .col_expr(conversation::Column::LastMessageAt, Expr::value(now))
-                .filter(conversation::Column::Id.eq(thread.id))
-                .exec(&txn)
-                .await?;
-        }
-        let hand_off: Envelope = crate::send_worker::hand_off(message_id);
-        self.outbox.stage(&txn, &hand_off).await?;
-        txn.commit().await?;
-        Ok(message)
+        // Published once the rows are committed, without holding up the
+        // answer. If it is lost (the broker down, this process gone), the
+        // row is still queued: the send workers' sweep hands it off again
+        // once it is `OVERDUE`, so the send is late, never lost.
+        let broker = self.broker.clone();
+        let hand_off = crate::send_worker::hand_off(message_id, &target.number);
+        tokio::spawn(async move {
+            if let Err(e) = broker.publish(hand_off).await {
+                tracing::warn!(error = %e, "a send hand-off failed; the sweep will hand it off");
+            }
+        });
+        Ok(recorded)
     }
 }

@@ -90,7 +90,15 @@ pub struct Templates {
     graph: Graph,
     tenancy: TenancyClient<TracedChannel>,
     routes: Routes,
+    /// Approved copies, as every send of a template reads one: reused for
+    /// [`APPROVED_TTL`] (this process's own changes drop them at once).
+    approved: moka::sync::Cache<String, template::Model>,
 }
+
+/// How long an approved copy is reused by sends. A review that pauses or
+/// disables it reaches sends within this; Meta refuses the ones between
+/// (the send fails with Meta's reason and its price is released).
+pub const APPROVED_TTL: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Creating and deleting: workspace admins, and keys with `templates:write`.
 fn may_manage(caller: &Identity) -> Result<(), ApiError> {
@@ -141,6 +149,10 @@ impl Templates {
             graph,
             tenancy,
             routes,
+            approved: moka::sync::Cache::builder()
+                .max_capacity(50_000)
+                .time_to_live(APPROVED_TTL)
+                .build(),
         }
     }
 
@@ -152,13 +164,21 @@ impl Templates {
         name: &str,
         language: &str,
     ) -> Result<Option<template::Model>, DbErr> {
-        template::Entity::find()
+        let key = format!("{tenant}|{waba_id}|{name}|{language}");
+        if let Some(hit) = self.approved.get(&key) {
+            return Ok(Some(hit));
+        }
+        let found = template::Entity::find()
             .filter(template::Column::TenantId.eq(tenant.to_string()))
             .filter(template::Column::WabaId.eq(waba_id))
             .filter(template::Column::Name.eq(name))
             .filter(template::Column::Language.eq(language))
             .one(&self.db)
-            .await
+            .await?;
+        if let Some(t) = found.as_ref().filter(|t| t.status == "APPROVED") {
+            self.approved.insert(key, t.clone());
+        }
+        Ok(found)
     }
 
     /// The caller's WABA `waba_id` and its credentials (404 for another
@@ -248,6 +268,7 @@ impl Templates {
         upsert(&self.db, vec![row.clone()])
             .await
             .map_err(ApiError::internal)?;
+        self.approved.invalidate_all();
         Ok(self
             .find(caller.tenant_id, waba_id, &row.name, &row.language)
             .await
@@ -311,6 +332,7 @@ impl Templates {
             .exec(&self.db)
             .await
             .map_err(ApiError::internal)?;
+        self.approved.invalidate_all();
         Ok(())
     }
 
@@ -406,6 +428,7 @@ impl Templates {
         let synced = rows.len() as u32;
         let kept: Vec<String> = rows.iter().map(|r| r.meta_id.clone()).collect();
         upsert(&self.db, rows).await.map_err(ApiError::internal)?;
+        self.approved.invalidate_all();
         template::Entity::delete_many()
             .filter(template::Column::TenantId.eq(tenant.to_string()))
             .filter(template::Column::WabaId.eq(waba_id))

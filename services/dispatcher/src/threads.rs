@@ -3,7 +3,7 @@
 
 use aerostic_kit::ids::TenantId;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
     TryInsertResult,
@@ -95,7 +95,11 @@ pub async fn new_contact(
         created_at: Set(now),
         updated_at: Set(now),
     })
-    .on_conflict_do_nothing()
+    // Any unique key: sea-orm's `on_conflict_do_nothing` names only the
+    // primary key, and the race this absorbs is on (tenant, wa_id or
+    // bsuid) or on (tenant, contact, number).
+    .on_conflict(OnConflict::new().do_nothing().to_owned())
+    .try_insert()
     .exec_without_returning(txn)
     .await?;
     if matches!(inserted, TryInsertResult::Inserted(1)) {
@@ -138,7 +142,9 @@ pub async fn new_conversation(
         last_message_at: Set(now),
         created_at: Set(now),
     })
-    .on_conflict_do_nothing()
+    // Any unique key, as in `new_contact`.
+    .on_conflict(OnConflict::new().do_nothing().to_owned())
+    .try_insert()
     .exec_without_returning(txn)
     .await?;
     if matches!(inserted, TryInsertResult::Inserted(1)) {

@@ -1,0 +1,172 @@
+//! Recording a send when its contact or conversation, looked up as absent,
+//! was made meanwhile by another request (a customer writing, or a second
+//! send to the same new number): the send joins them instead of failing or
+//! making a second thread. On PostgreSQL this is the one-statement path
+//! falling back to the transaction; on SQLite the transaction itself.
+
+use crate::common;
+
+use aerostic_dispatcher::entity::{contact, conversation, message};
+use aerostic_dispatcher::record::{NewSend, new_send};
+use common::TestApp;
+use common::billing::identity;
+use common::meta::count;
+use sea_orm::EntityTrait;
+
+use crate::outbound_send::open_window;
+
+async fn a_send_whose_new_contact_and_conversation_were_made_meanwhile_joins_them(app: TestApp) {
+    let (admin, phone_id, who) = open_window(&app).await;
+    let tenant = identity(&app, &admin).await.tenant_id;
+    let db = app.db().await;
+    let made = contact::Entity::find().one(&db).await.unwrap().unwrap();
+    let thread = conversation::Entity::find()
+        .one(&db)
+        .await
+        .unwrap()
+        .unwrap();
+    let now = chrono::Utc::now();
+    // As the send path builds it when its lookups found neither.
+    let asked = message::Model {
+        id: uuid::Uuid::now_v7().to_string(),
+        tenant_id: tenant.to_string(),
+        conversation_id: uuid::Uuid::now_v7().to_string(),
+        contact_id: uuid::Uuid::now_v7().to_string(),
+        direction: "outbound".into(),
+        kind: "text".into(),
+        content: r#"{"type":"text"}"#.into(),
+        wamid: None,
+        context_wamid: None,
+        status: "queued".into(),
+        error_code: None,
+        error_title: String::new(),
+        sent_at: now,
+        status_at: now,
+        created_at: now,
+    };
+    let recorded = new_send(
+        &db,
+        &NewSend {
+            tenant,
+            message: &asked,
+            wa_id: &who,
+            new_contact: true,
+            new_conversation: true,
+            number: &phone_id,
+            body: r#"{"type":"text"}"#,
+            media_id: None,
+            now,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            recorded.contact_id.as_str(),
+            recorded.conversation_id.as_str()
+        ),
+        (made.id.as_str(), thread.id.as_str()),
+        "the send joins the contact and the thread that exist"
+    );
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM contacts").await, 1);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM conversations").await, 1);
+    assert_eq!(
+        count(
+            &app,
+            &format!(
+                "SELECT COUNT(*) FROM messages m JOIN sends s ON s.message_id = m.id
+                 WHERE m.id = '{}' AND m.conversation_id = '{}' AND s.state = 'queued'",
+                asked.id, thread.id
+            )
+        )
+        .await,
+        1,
+        "the message and its send row are written once, in that thread"
+    );
+}
+
+async fn a_send_to_a_new_number_makes_its_contact_and_conversation_once(app: TestApp) {
+    let (admin, phone_id, _) = open_window(&app).await;
+    let tenant = identity(&app, &admin).await.tenant_id;
+    let db = app.db().await;
+    let now = chrono::Utc::now();
+    let asked = message::Model {
+        id: uuid::Uuid::now_v7().to_string(),
+        tenant_id: tenant.to_string(),
+        conversation_id: uuid::Uuid::now_v7().to_string(),
+        contact_id: uuid::Uuid::now_v7().to_string(),
+        direction: "outbound".into(),
+        kind: "template".into(),
+        content: r#"{"type":"template"}"#.into(),
+        wamid: None,
+        context_wamid: Some("wamid.replied".into()),
+        status: "queued".into(),
+        error_code: None,
+        error_title: String::new(),
+        sent_at: now,
+        status_at: now,
+        created_at: now,
+    };
+    let send = NewSend {
+        tenant,
+        message: &asked,
+        wa_id: "5511955554444",
+        new_contact: true,
+        new_conversation: true,
+        number: &phone_id,
+        body: r#"{"type":"template"}"#,
+        media_id: Some("our-media".into()),
+        now,
+    };
+    let recorded = new_send(&db, &send).await.unwrap();
+    assert_eq!(
+        (&recorded.id, &recorded.content, &recorded.context_wamid),
+        (&asked.id, &asked.content, &asked.context_wamid)
+    );
+    assert_eq!(
+        count(
+            &app,
+            &format!(
+                "SELECT COUNT(*) FROM contacts WHERE id = '{}' AND wa_id = '5511955554444'",
+                recorded.contact_id
+            )
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &app,
+            &format!(
+            "SELECT COUNT(*) FROM conversations WHERE id = '{}' AND contact_id = '{}' AND phone_number_id = '{phone_id}'",
+            recorded.conversation_id, recorded.contact_id
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &app,
+            &format!(
+            "SELECT COUNT(*) FROM messages WHERE id = '{}' AND context_wamid = 'wamid.replied' AND status = 'queued' AND direction = 'outbound'",
+            asked.id
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &app,
+            &format!(
+            "SELECT COUNT(*) FROM sends WHERE message_id = '{}' AND media_id = 'our-media' AND phone_number_id = '{phone_id}' AND attempts = 0",
+            asked.id
+        ))
+        .await,
+        1
+    );
+}
+
+crate::on_every_backend!(
+    a_send_whose_new_contact_and_conversation_were_made_meanwhile_joins_them,
+    a_send_to_a_new_number_makes_its_contact_and_conversation_once,
+);
