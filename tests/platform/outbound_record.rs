@@ -7,7 +7,7 @@
 use crate::common;
 
 use aerostic_dispatcher::entity::{contact, conversation, message};
-use aerostic_dispatcher::record::{NewSend, new_send};
+use aerostic_dispatcher::record::{NewSend, new_send, new_sends};
 use common::TestApp;
 use common::billing::identity;
 use common::meta::count;
@@ -48,12 +48,12 @@ async fn a_send_whose_new_contact_and_conversation_were_made_meanwhile_joins_the
         &db,
         &NewSend {
             tenant,
-            message: &asked,
-            wa_id: &who,
+            message: asked.clone(),
+            wa_id: who,
             new_contact: true,
             new_conversation: true,
-            number: &phone_id,
-            body: r#"{"type":"text"}"#,
+            number: phone_id,
+            body: r#"{"type":"text"}"#.into(),
             media_id: None,
             now,
         },
@@ -109,12 +109,12 @@ async fn a_send_to_a_new_number_makes_its_contact_and_conversation_once(app: Tes
     };
     let send = NewSend {
         tenant,
-        message: &asked,
-        wa_id: "5511955554444",
+        message: asked.clone(),
+        wa_id: "5511955554444".into(),
         new_contact: true,
         new_conversation: true,
-        number: &phone_id,
-        body: r#"{"type":"template"}"#,
+        number: phone_id.clone(),
+        body: r#"{"type":"template"}"#.into(),
         media_id: Some("our-media".into()),
         now,
     };
@@ -166,7 +166,81 @@ async fn a_send_to_a_new_number_makes_its_contact_and_conversation_once(app: Tes
     );
 }
 
+/// A send asked of `number` to `wa_id`, as the send path builds it when it
+/// found neither contact nor conversation.
+fn asked_new(tenant: aerostic_kit::ids::TenantId, number: &str, wa_id: &str) -> NewSend {
+    let now = chrono::Utc::now();
+    NewSend {
+        tenant,
+        message: message::Model {
+            id: uuid::Uuid::now_v7().to_string(),
+            tenant_id: tenant.to_string(),
+            conversation_id: uuid::Uuid::now_v7().to_string(),
+            contact_id: uuid::Uuid::now_v7().to_string(),
+            direction: "outbound".into(),
+            kind: "template".into(),
+            content: "{}".into(),
+            wamid: None,
+            context_wamid: None,
+            status: "queued".into(),
+            error_code: None,
+            error_title: String::new(),
+            sent_at: now,
+            status_at: now,
+            created_at: now,
+        },
+        wa_id: wa_id.into(),
+        new_contact: true,
+        new_conversation: true,
+        number: number.into(),
+        body: "{}".into(),
+        media_id: None,
+        now,
+    }
+}
+
+async fn two_sends_to_one_new_number_in_one_batch_share_its_contact_and_thread(app: TestApp) {
+    let (admin, phone_id, _) = open_window(&app).await;
+    let tenant = identity(&app, &admin).await.tenant_id;
+    let batch = vec![
+        asked_new(tenant, &phone_id, "5511944443333"),
+        asked_new(tenant, &phone_id, "5511944443333"),
+        asked_new(tenant, &phone_id, "5511922221111"),
+    ];
+    let ids: Vec<String> = batch.iter().map(|s| s.message.id.clone()).collect();
+    let written = new_sends(&app.db().await, batch).await;
+    let written: Vec<message::Model> = written.into_iter().map(Result::unwrap).collect();
+    assert_eq!(
+        written.iter().map(|m| m.id.clone()).collect::<Vec<_>>(),
+        ids,
+        "an answer per send, in order"
+    );
+    assert_eq!(
+        (&written[0].contact_id, &written[0].conversation_id),
+        (&written[1].contact_id, &written[1].conversation_id),
+        "the second send to the new number joins the first's contact and thread"
+    );
+    assert_ne!(written[0].contact_id, written[2].contact_id);
+    for (table, expected, why) in [
+        (
+            "contacts",
+            3,
+            "open_window's customer and the two new numbers",
+        ),
+        ("conversations", 3, "a thread each"),
+        ("messages", 4, "the customer's message and the three sends"),
+        ("sends", 3, "a send row each"),
+    ] {
+        assert_eq!(
+            count(&app, &format!("SELECT COUNT(*) FROM {table}")).await,
+            expected,
+            "{table}: {why}"
+        );
+    }
+}
+
 crate::on_every_backend!(
+    two_sends_to_one_new_number_in_one_batch_share_its_contact_and_thread,
     a_send_whose_new_contact_and_conversation_were_made_meanwhile_joins_them,
     a_send_to_a_new_number_makes_its_contact_and_conversation_once,
 );

@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use rand::Rng;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
     TransactionTrait,
 };
 use serde_json::Value;
@@ -36,6 +36,7 @@ use crate::graph::{Accepted, Graph, GraphError};
 use crate::meta_errors::{self, Reaction};
 use crate::numbers::{Number, Numbers};
 use crate::objects::ObjectStore;
+use crate::send_rows::{Acceptance, SendRows};
 
 /// Attempts before a message is dead-lettered.
 pub const MAX_ATTEMPTS: i32 = 8;
@@ -76,6 +77,8 @@ pub struct Deliverer {
     numbers: Numbers,
     media: Option<Arc<dyn ObjectStore>>,
     uploads: moka::future::Cache<String, String>,
+    /// Batched claims and acceptances (PostgreSQL).
+    rows: Option<SendRows>,
 }
 
 impl Deliverer {
@@ -87,6 +90,7 @@ impl Deliverer {
         tenancy: TenancyClient<TracedChannel>,
     ) -> Self {
         Self {
+            rows: SendRows::postgres(&db),
             db,
             outbox,
             numbers: Numbers::new(tenancy, graph.clone()),
@@ -113,6 +117,12 @@ impl Deliverer {
     /// One attempt at message `message_id`: claimed (one conditional
     /// update that also reads the row) only if it is still queued and due.
     pub async fn attempt(&self, message_id: &str) -> Result<Outcome, DbErr> {
+        if let Some(rows) = &self.rows {
+            return match rows.claim(message_id).await? {
+                Some(row) => self.send_claimed(row).await,
+                None => Ok(Outcome::NotMine),
+            };
+        }
         let now = Utc::now();
         let claimed = send::Entity::update_many()
             .col_expr(send::Column::State, Expr::value("sending"))
@@ -126,9 +136,14 @@ impl Deliverer {
             .filter(send::Column::NextAttemptAt.lte(now))
             .exec_with_returning(&self.db)
             .await?;
-        let Some(row) = claimed.into_iter().next() else {
-            return Ok(Outcome::NotMine);
-        };
+        match claimed.into_iter().next() {
+            Some(row) => self.send_claimed(row).await,
+            None => Ok(Outcome::NotMine),
+        }
+    }
+
+    /// The attempt at the message `row` claimed.
+    async fn send_claimed(&self, row: send::Model) -> Result<Outcome, DbErr> {
         let result = self.send_once(&row).await;
         match result {
             Ok(accepted) => self.accepted(&row, &accepted.wamid).await,
@@ -203,8 +218,13 @@ impl Deliverer {
             .tenant_id
             .parse()
             .map_err(|_| DbErr::Custom("a send's tenant is not a UUID".into()))?;
-        if self.db.get_database_backend() == DbBackend::Postgres {
-            if crate::record::accepted_postgres(&self.db, row, wamid).await? {
+        if let Some(rows) = &self.rows {
+            let accepted = Acceptance {
+                message_id: row.message_id.clone(),
+                tenant_id: row.tenant_id.clone(),
+                wamid: wamid.to_string(),
+            };
+            if rows.accept(accepted).await? {
                 // A status Meta posted before the wamid was recorded.
                 let txn = self.db.begin().await?;
                 crate::statuses::apply_pending(&txn, &self.outbox, tenant, wamid).await?;

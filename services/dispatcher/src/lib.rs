@@ -30,6 +30,7 @@ pub mod payload;
 pub mod reads;
 pub mod record;
 pub mod routes;
+pub mod send_rows;
 pub mod send_worker;
 pub mod statuses;
 pub mod submit;

@@ -1,14 +1,16 @@
 //! The send path's writes, each the fewest round trips its backend allows.
 //!
-//! On PostgreSQL a new send (its contact and conversation when they are new,
-//! the message, its send row) is one statement, and so is an accepted send
-//! (the wamid, the state, and whether a status came first): a statement is
-//! atomic by itself, so neither needs `BEGIN`/`COMMIT`. A measured send was
+//! On PostgreSQL new sends (their contacts and conversations when new, the
+//! messages, their send rows) are one statement for all those asked at the
+//! same moment, and so are claims and acceptances (the wamid, the state, and
+//! whether a status came first): a statement is atomic by itself, so none
+//! needs `BEGIN`/`COMMIT`, and a batch shares one commit. A measured send was
 //! about fifteen round trips before; each costs PostgreSQL and the
 //! dispatcher more CPU than the row it writes (BENCHMARKS.md). SQLite, one
 //! process with nothing to wait for on the wire, writes the same rows in a
 //! transaction of ordinary statements. Both paths run the same tests.
 
+use aerostic_kit::batch::Batcher;
 use aerostic_kit::ids::TenantId;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
@@ -21,118 +23,218 @@ use crate::entity::{conversation, message, send};
 use crate::payload::WaContact;
 
 /// A send to record: the message as it will read, and where it goes.
-pub struct NewSend<'a> {
+#[derive(Debug, Clone)]
+pub struct NewSend {
     /// Its tenant.
     pub tenant: TenantId,
     /// The message row (its contact and conversation ids decided).
-    pub message: &'a message::Model,
+    pub message: message::Model,
     /// The recipient (a new contact's wa_id).
-    pub wa_id: &'a str,
+    pub wa_id: String,
     /// Whether the contact is new (inserted with `message.contact_id`).
     pub new_contact: bool,
     /// Whether the conversation is new (inserted with `message.conversation_id`).
     pub new_conversation: bool,
     /// The number it goes out on.
-    pub number: &'a str,
+    pub number: String,
     /// Meta's request body.
-    pub body: &'a str,
+    pub body: String,
     /// Our media to upload before sending, if any.
     pub media_id: Option<String>,
     /// When it was asked.
     pub now: DateTime<Utc>,
 }
 
-/// Writes `send`: message, send row, and the contact and conversation when
-/// new. The contact and conversation really written are the message's
-/// (another request may have made them first).
-pub async fn new_send(
-    db: &DatabaseConnection,
-    send: &NewSend<'_>,
-) -> Result<message::Model, DbErr> {
-    if db.get_database_backend() == DbBackend::Postgres && one_statement(db, send).await? {
-        return Ok(send.message.clone());
-    }
-    in_transaction(db, send).await
+/// Writes new sends: on PostgreSQL the sends asked at the same moment go
+/// in one statement (group commit); on SQLite each in its transaction.
+#[derive(Clone)]
+pub struct Recorder {
+    db: DatabaseConnection,
+    batches: Option<Batcher<NewSend, message::Model, DbErr>>,
 }
 
-/// The whole send in one PostgreSQL statement; `false` when a contact or
-/// conversation it was to create was made by another request since it was
-/// looked up (nothing is written then, and the transaction path resolves it).
-async fn one_statement(db: &DatabaseConnection, send: &NewSend<'_>) -> Result<bool, DbErr> {
+/// Most sends written by one statement.
+pub const BATCH: usize = 128;
+/// Statements writing sends at once.
+const LANES: usize = 4;
+
+impl Recorder {
+    /// Writes to `db` (batching on PostgreSQL).
+    pub fn new(db: DatabaseConnection) -> Self {
+        let batches = (db.get_database_backend() == DbBackend::Postgres).then(|| {
+            let db = db.clone();
+            Batcher::spawn(BATCH, LANES, move |sends: Vec<NewSend>| {
+                let db = db.clone();
+                async move { write_batch(&db, sends).await }
+            })
+        });
+        Self { db, batches }
+    }
+
+    /// Writes `send`: message, send row, and the contact and conversation
+    /// when new. The contact and conversation really written are the
+    /// message's (another request may have made them first).
+    pub async fn new_send(&self, send: NewSend) -> Result<message::Model, DbErr> {
+        match &self.batches {
+            Some(batches) => batches
+                .submit(send)
+                .await
+                .map_err(|e| DbErr::Custom(e.to_string()))?,
+            None => in_transaction(&self.db, &send).await,
+        }
+    }
+}
+
+/// Writes `send` alone (see [`Recorder::new_send`]).
+pub async fn new_send(db: &DatabaseConnection, send: &NewSend) -> Result<message::Model, DbErr> {
+    let written = new_sends(db, vec![send.clone()]).await;
+    written.into_iter().next().expect("one answer per send")
+}
+
+/// Writes `sends` as one batch (see [`Recorder::new_send`]); an answer each.
+pub async fn new_sends(
+    db: &DatabaseConnection,
+    sends: Vec<NewSend>,
+) -> Vec<Result<message::Model, DbErr>> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        return write_batch(db, sends).await;
+    }
+    let mut answers = Vec::with_capacity(sends.len());
+    for send in &sends {
+        answers.push(in_transaction(db, send).await);
+    }
+    answers
+}
+
+/// A batch: one statement for all; the few whose new contact or
+/// conversation was made meanwhile by another request (nothing of theirs
+/// is written by it) then go through the transaction path, which joins them.
+async fn write_batch(
+    db: &DatabaseConnection,
+    sends: Vec<NewSend>,
+) -> Vec<Result<message::Model, DbErr>> {
+    let written = match one_statement(db, &sends).await {
+        Ok(written) => written,
+        Err(e) => {
+            let e = e.to_string();
+            return sends
+                .iter()
+                .map(|_| Err(DbErr::Custom(e.clone())))
+                .collect();
+        }
+    };
+    let mut answers = Vec::with_capacity(sends.len());
+    for send in sends {
+        if written.contains(&send.message.id) {
+            answers.push(Ok(send.message));
+        } else {
+            answers.push(in_transaction(db, &send).await);
+        }
+    }
+    answers
+}
+
+/// The sends in one PostgreSQL statement (the rows travel as JSON, so the
+/// text is the same for any batch and is planned once); the ids of the
+/// messages written.
+async fn one_statement(
+    db: &DatabaseConnection,
+    sends: &[NewSend],
+) -> Result<std::collections::HashSet<String>, DbErr> {
     const SQL: &str = r#"
-WITH nc AS (
+WITH x AS (
+  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id varchar, tenant_id varchar,
+    contact_id varchar, conversation_id varchar, wa_id varchar, new_contact boolean,
+    new_conversation boolean, number varchar, kind varchar, content text,
+    context_wamid varchar, body text, media_id varchar, at timestamptz)
+), nc AS (
   INSERT INTO contacts (id, tenant_id, wa_id, bsuid, profile_name, opted_out, opted_out_at,
     opt_out_source, created_at, updated_at)
-  SELECT $1, $2, $3, NULL, '', false, NULL, '', $4, $4 WHERE $5
+  SELECT contact_id, tenant_id, wa_id, NULL, '', false, NULL, '', at, at FROM x WHERE new_contact
   ON CONFLICT DO NOTHING
   RETURNING id
-), who AS (
-  SELECT id FROM nc UNION ALL SELECT $1 WHERE NOT $5
 ), nv AS (
   INSERT INTO conversations (id, tenant_id, contact_id, phone_number_id, status, assignee_id,
     unread_count, last_inbound_at, last_message_at, created_at)
-  SELECT $6, $2, who.id, $7, 'open', NULL, 0, NULL, $4, $4 FROM who WHERE $8
+  SELECT conversation_id, tenant_id, contact_id, number, 'open', NULL, 0, NULL, at, at FROM x
+  WHERE new_conversation AND (NOT new_contact OR contact_id IN (SELECT id FROM nc))
   ON CONFLICT DO NOTHING
   RETURNING id
 ), uv AS (
-  UPDATE conversations SET last_message_at = $4 WHERE id = $6 AND NOT $8 RETURNING id
-), thread AS (
-  SELECT id FROM nv UNION ALL SELECT id FROM uv
+  UPDATE conversations c SET last_message_at = x.at FROM x
+  WHERE c.id = x.conversation_id AND NOT x.new_conversation
+  RETURNING c.id
+), ok AS (
+  SELECT * FROM x WHERE conversation_id IN (SELECT id FROM nv UNION ALL SELECT id FROM uv)
 ), m AS (
   INSERT INTO messages (id, tenant_id, conversation_id, contact_id, direction, kind, content,
     wamid, context_wamid, status, error_code, error_title, sent_at, status_at, created_at)
-  SELECT $9, $2, thread.id, $1, 'outbound', $10, $11, NULL, $12, 'queued', NULL, '', $4, $4, $4
-  FROM thread
+  SELECT id, tenant_id, conversation_id, contact_id, 'outbound', kind, content, NULL,
+    context_wamid, 'queued', NULL, '', at, at, at FROM ok
   RETURNING id
-), s AS (
-  INSERT INTO sends (message_id, tenant_id, phone_number_id, body, state, attempts,
-    next_attempt_at, last_error_code, last_error, created_at, updated_at, media_id)
-  SELECT m.id, $2, $7, $13, 'queued', 0, $4, NULL, '', $4, $4, $14 FROM m
-  RETURNING 1
 )
-SELECT count(*) AS n FROM s"#;
-    let m = send.message;
-    let statement = Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        SQL,
-        [
-            m.contact_id.clone().into(),
-            send.tenant.to_string().into(),
-            send.wa_id.to_string().into(),
-            send.now.into(),
-            send.new_contact.into(),
-            m.conversation_id.clone().into(),
-            send.number.to_string().into(),
-            send.new_conversation.into(),
-            m.id.clone().into(),
-            m.kind.clone().into(),
-            m.content.clone().into(),
-            m.context_wamid.clone().into(),
-            send.body.to_string().into(),
-            send.media_id.clone().into(),
-        ],
-    );
-    let row = db
-        .query_one_raw(statement)
+INSERT INTO sends (message_id, tenant_id, phone_number_id, body, state, attempts,
+  next_attempt_at, last_error_code, last_error, created_at, updated_at, media_id)
+SELECT ok.id, ok.tenant_id, ok.number, ok.body, 'queued', 0, ok.at, NULL, '', ok.at, ok.at,
+  ok.media_id
+FROM ok JOIN m ON m.id = ok.id
+RETURNING message_id"#;
+    #[derive(serde::Serialize)]
+    struct Row<'a> {
+        id: &'a str,
+        tenant_id: &'a str,
+        contact_id: &'a str,
+        conversation_id: &'a str,
+        wa_id: &'a str,
+        new_contact: bool,
+        new_conversation: bool,
+        number: &'a str,
+        kind: &'a str,
+        content: &'a str,
+        context_wamid: Option<&'a str>,
+        body: &'a str,
+        media_id: Option<&'a str>,
+        at: DateTime<Utc>,
+    }
+    let rows: Vec<Row> = sends
+        .iter()
+        .map(|s| Row {
+            id: &s.message.id,
+            tenant_id: &s.message.tenant_id,
+            contact_id: &s.message.contact_id,
+            conversation_id: &s.message.conversation_id,
+            wa_id: &s.wa_id,
+            new_contact: s.new_contact,
+            new_conversation: s.new_conversation,
+            number: &s.number,
+            kind: &s.message.kind,
+            content: &s.message.content,
+            context_wamid: s.message.context_wamid.as_deref(),
+            body: &s.body,
+            media_id: s.media_id.as_deref(),
+            at: s.now,
+        })
+        .collect();
+    let rows = serde_json::to_string(&rows).map_err(|e| DbErr::Custom(e.to_string()))?;
+    let statement = Statement::from_sql_and_values(DbBackend::Postgres, SQL, [rows.into()]);
+    db.query_all_raw(statement)
         .await?
-        .ok_or_else(|| DbErr::RecordNotFound("the send statement's count".into()))?;
-    Ok(row.try_get::<i64>("", "n")? == 1)
+        .iter()
+        .map(|row| row.try_get::<String>("", "message_id"))
+        .collect()
 }
 
 /// The same rows as ordinary statements in one transaction (SQLite, and
 /// PostgreSQL when a contact or conversation raced): a contact or
 /// conversation made meanwhile by another request is the one used.
-async fn in_transaction(
-    db: &DatabaseConnection,
-    send: &NewSend<'_>,
-) -> Result<message::Model, DbErr> {
+async fn in_transaction(db: &DatabaseConnection, send: &NewSend) -> Result<message::Model, DbErr> {
     let txn = db.begin().await?;
     let mut message = send.message.clone();
     let now = send.now;
     if send.new_contact {
         let who = WaContact {
             profile: Default::default(),
-            wa_id: Some(send.wa_id.to_string()),
+            wa_id: Some(send.wa_id.clone()),
             user_id: None,
         };
         message.contact_id = crate::threads::new_contact(&txn, send.tenant, &who, now)
@@ -144,7 +246,7 @@ async fn in_transaction(
             &txn,
             send.tenant,
             &message.contact_id,
-            send.number,
+            &send.number,
             now,
         )
         .await?
@@ -178,8 +280,8 @@ async fn in_transaction(
     send::Entity::insert(send::ActiveModel {
         message_id: Set(message.id.clone()),
         tenant_id: Set(message.tenant_id.clone()),
-        phone_number_id: Set(send.number.to_string()),
-        body: Set(send.body.to_string()),
+        phone_number_id: Set(send.number.clone()),
+        body: Set(send.body.clone()),
         state: Set("queued".into()),
         attempts: Set(0),
         next_attempt_at: Set(now),
@@ -193,39 +295,4 @@ async fn in_transaction(
     .await?;
     txn.commit().await?;
     Ok(message)
-}
-
-/// Records Meta's acceptance of `row` in one PostgreSQL statement: the
-/// message's wamid and the send's state. Whether a status of that wamid is
-/// waiting to be applied (Meta posted it before this ran).
-pub async fn accepted_postgres(
-    db: &impl ConnectionTrait,
-    row: &send::Model,
-    wamid: &str,
-) -> Result<bool, DbErr> {
-    // The last error stays: "accepted after 131000" is worth knowing.
-    const SQL: &str = r#"
-WITH m AS (
-  UPDATE messages SET wamid = $1 WHERE id = $2 RETURNING 1
-), s AS (
-  UPDATE sends SET state = 'accepted', updated_at = $3 WHERE message_id = $2 RETURNING 1
-)
-SELECT (SELECT count(*) FROM m) + (SELECT count(*) FROM s) AS n,
-  EXISTS (SELECT 1 FROM message_statuses
-          WHERE wamid = $1 AND tenant_id = $4 AND NOT applied) AS pending"#;
-    let statement = Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        SQL,
-        [
-            wamid.into(),
-            row.message_id.clone().into(),
-            Utc::now().into(),
-            row.tenant_id.clone().into(),
-        ],
-    );
-    let answer = db
-        .query_one_raw(statement)
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound("the acceptance statement's answer".into()))?;
-    answer.try_get::<bool>("", "pending")
 }

@@ -64,6 +64,7 @@ pub struct Receipt {
 #[derive(Clone)]
 pub struct Submit {
     db: DatabaseConnection,
+    recorder: crate::record::Recorder,
     broker: Arc<dyn Broker>,
     routes: Routes,
     templates: Templates,
@@ -106,6 +107,7 @@ impl Submit {
     ) -> Self {
         Self {
             idempotency: Idempotency::new(db.clone()),
+            recorder: crate::record::Recorder::new(db.clone()),
             db,
             broker,
             routes,
@@ -472,21 +474,20 @@ impl Submit {
             status_at: now,
             created_at: now,
         };
-        let recorded = crate::record::new_send(
-            &self.db,
-            &crate::record::NewSend {
+        let recorded = self
+            .recorder
+            .new_send(crate::record::NewSend {
                 tenant,
-                message: &message,
-                wa_id: &target.wa_id,
+                message,
+                wa_id: target.wa_id.clone(),
                 new_contact: target.contact.is_none(),
                 new_conversation: target.conversation.is_none(),
-                number: &target.number,
-                body: &content,
+                number: target.number.clone(),
+                body: content,
                 media_id,
                 now,
-            },
-        )
-        .await?;
+            })
+            .await?;
         // Published once the rows are committed, without holding up the
         // answer. If it is lost (the broker down, this process gone), the
         // row is still queued: the send workers' sweep hands it off again

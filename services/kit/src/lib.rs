@@ -8,12 +8,14 @@
 //! - [`crypto`]: AES-256-GCM envelopes bound to tenant and column, with key rotation;
 //! - [`telemetry`] and [`mask`]: masked logs, Prometheus metrics, trace ids;
 //! - [`outbox`]: events staged in the writing transaction, relayed after commit;
+//! - [`batch`]: group commit, items gathered into batches while earlier ones run;
 //! - [`grpc`]: serving and calling with health, reflection and trace propagation;
 //! - [`host`]: host-name normalisation; [`ids`]: typed ids; [`identity`]: the sealed caller identity and permissions;
 //! - [`jwt`]: access tokens with rotating keys; [`seal`]: short-lived signed values.
 
 #![warn(missing_docs)]
 
+pub mod batch;
 pub mod broker;
 pub mod cache;
 pub mod config;

@@ -1,0 +1,163 @@
+//! The send workers' writes on PostgreSQL, batched (`aerostic_kit::batch`):
+//! the claims of every hand-off taken at the same moment are one statement,
+//! and so are the acceptances Meta answered meanwhile. Under load a worker's
+//! message then costs a share of two statements and two commits, where each
+//! message alone cost two of each (and before, seven round trips). SQLite
+//! keeps the plain statements of [`crate::deliver`].
+
+use chrono::Utc;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, FromQueryResult, Statement};
+
+use aerostic_kit::batch::Batcher;
+
+use crate::entity::send;
+
+/// Most claims or acceptances in one statement.
+const BATCH: usize = 128;
+/// Statements of each kind at once.
+const LANES: usize = 4;
+
+/// A wamid to record.
+#[derive(Debug, Clone)]
+pub struct Acceptance {
+    /// Our message.
+    pub message_id: String,
+    /// Its tenant.
+    pub tenant_id: String,
+    /// Meta's id for it.
+    pub wamid: String,
+}
+
+/// Batched claims and acceptances of one PostgreSQL database.
+#[derive(Clone)]
+pub struct SendRows {
+    claims: Batcher<String, Option<send::Model>, DbErr>,
+    acceptances: Batcher<Acceptance, bool, DbErr>,
+}
+
+impl SendRows {
+    /// Batches for `db`; `None` unless it is PostgreSQL.
+    pub fn postgres(db: &DatabaseConnection) -> Option<Self> {
+        if db.get_database_backend() != DbBackend::Postgres {
+            return None;
+        }
+        let (a, b) = (db.clone(), db.clone());
+        Some(Self {
+            claims: Batcher::spawn(BATCH, LANES, move |ids| {
+                let db = a.clone();
+                async move {
+                    answer_each(claim_all(&db, &ids).await, &ids, |rows, id| {
+                        rows.iter().find(|r| &r.message_id == id).cloned()
+                    })
+                }
+            }),
+            acceptances: Batcher::spawn(BATCH, LANES, move |accepted: Vec<Acceptance>| {
+                let db = b.clone();
+                async move {
+                    let pending = accept_all(&db, &accepted).await;
+                    answer_each(pending, &accepted, |pending, a| {
+                        pending.contains(&a.message_id)
+                    })
+                }
+            }),
+        })
+    }
+
+    /// Claims `message_id` if it is still queued and due: the row as
+    /// claimed (its attempt counted), or `None`.
+    pub async fn claim(&self, message_id: &str) -> Result<Option<send::Model>, DbErr> {
+        stopped(self.claims.submit(message_id.to_string()).await)
+    }
+
+    /// Records `accepted`: whether a status of its wamid waits to be applied.
+    pub async fn accept(&self, accepted: Acceptance) -> Result<bool, DbErr> {
+        stopped(self.acceptances.submit(accepted).await)
+    }
+}
+
+fn stopped<T>(answer: Result<Result<T, DbErr>, aerostic_kit::batch::Stopped>) -> Result<T, DbErr> {
+    answer.map_err(|e| DbErr::Custom(e.to_string()))?
+}
+
+/// Each item's answer out of its batch's result (the error, for each, if
+/// the batch failed).
+fn answer_each<B, I, O>(
+    batch: Result<B, DbErr>,
+    items: &[I],
+    pick: impl Fn(&B, &I) -> O,
+) -> Vec<Result<O, DbErr>> {
+    match batch {
+        Ok(b) => items.iter().map(|i| Ok(pick(&b, i))).collect(),
+        Err(e) => {
+            let e = e.to_string();
+            items
+                .iter()
+                .map(|_| Err(DbErr::Custom(e.clone())))
+                .collect()
+        }
+    }
+}
+
+/// Claims the queued, due ones of `ids`; the rows claimed.
+async fn claim_all(db: &DatabaseConnection, ids: &[String]) -> Result<Vec<send::Model>, DbErr> {
+    // `IS TRUE` keeps the state test out of reach of the partial index
+    // (migration 15): the claim must look its rows up by primary key, never
+    // scan every queued row, whatever the planner thinks of the table.
+    const SQL: &str = r#"
+UPDATE sends SET state = 'sending', attempts = sends.attempts + 1, updated_at = $2
+FROM (SELECT jsonb_array_elements_text($1::jsonb) AS id) AS asked
+WHERE sends.message_id = asked.id AND (sends.state = 'queued') IS TRUE
+  AND sends.next_attempt_at <= $2
+RETURNING sends.*"#;
+    let ids = serde_json::to_string(ids).map_err(|e| DbErr::Custom(e.to_string()))?;
+    let statement =
+        Statement::from_sql_and_values(DbBackend::Postgres, SQL, [ids.into(), Utc::now().into()]);
+    db.query_all_raw(statement)
+        .await?
+        .iter()
+        .map(|row| send::Model::from_query_result(row, ""))
+        .collect()
+}
+
+/// Records the wamids of `accepted`; the message ids with a status waiting.
+async fn accept_all(
+    db: &DatabaseConnection,
+    accepted: &[Acceptance],
+) -> Result<std::collections::HashSet<String>, DbErr> {
+    // The last error stays: "accepted after 131000" is worth knowing.
+    const SQL: &str = r#"
+WITH x AS (
+  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(message_id varchar, tenant_id varchar,
+    wamid varchar)
+), m AS (
+  UPDATE messages SET wamid = x.wamid FROM x WHERE messages.id = x.message_id RETURNING 1
+), s AS (
+  UPDATE sends SET state = 'accepted', updated_at = $2 FROM x
+  WHERE sends.message_id = x.message_id RETURNING 1
+)
+SELECT x.message_id FROM x
+WHERE EXISTS (SELECT 1 FROM message_statuses ms
+              WHERE ms.wamid = x.wamid AND ms.tenant_id = x.tenant_id AND NOT ms.applied)"#;
+    #[derive(serde::Serialize)]
+    struct Row<'a> {
+        message_id: &'a str,
+        tenant_id: &'a str,
+        wamid: &'a str,
+    }
+    let rows: Vec<Row> = accepted
+        .iter()
+        .map(|a| Row {
+            message_id: &a.message_id,
+            tenant_id: &a.tenant_id,
+            wamid: &a.wamid,
+        })
+        .collect();
+    let rows = serde_json::to_string(&rows).map_err(|e| DbErr::Custom(e.to_string()))?;
+    let statement =
+        Statement::from_sql_and_values(DbBackend::Postgres, SQL, [rows.into(), Utc::now().into()]);
+    db.query_all_raw(statement)
+        .await?
+        .iter()
+        .map(|row| row.try_get::<String>("", "message_id"))
+        .collect()
+}
