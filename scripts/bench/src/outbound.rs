@@ -6,7 +6,8 @@
 //! `POST /v1/messages/send`, end to end: API → outbox → RabbitMQ → send
 //! worker (paced per number) → sandbox → wamid recorded.
 //!
-//! 1. API latency at a fixed 1,000 sends/s for `seconds` (after a 2 s warm-up);
+//! 1. API latency at a fixed `rate` sends/s (1,000 unless given) for `seconds`
+//!    (after a 2 s warm-up);
 //! 2. `clients` posting back to back for `seconds`: the API's rate, and the
 //!    end-to-end rate until every message has its wamid; the machine's CPU
 //!    time over that span per 1,000 messages (every process, databases
@@ -16,7 +17,7 @@
 //! over 80 in any second, and that Meta never answered 130429.
 //!
 //! Build first: `cargo build --release -p aerostic -p aerostic-bench`, then
-//! `target/release/bench-outbound [seconds] [clients]`.
+//! `target/release/bench-outbound [seconds] [clients] [rate]`.
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -160,6 +161,11 @@ async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let seconds: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10);
     let clients: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(128);
+    let rate: u64 = args
+        .get(3)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000)
+        .max(1);
     let binary = std::env::current_exe()?.with_file_name("aerostic");
     anyhow::ensure!(
         binary.exists(),
@@ -386,9 +392,9 @@ async fn main() -> anyhow::Result<()> {
     db.execute_unprepared("ANALYZE").await?;
     let mut failed = primed_bad;
 
-    // 1. API latency at a fixed 1,000 sends/s.
+    // 1. API latency at a fixed rate.
     let warm_up = Duration::from_secs(2);
-    let mut tick = tokio::time::interval(Duration::from_millis(1));
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut pending = Vec::new();
     let started = Instant::now();
@@ -456,7 +462,7 @@ async fn main() -> anyhow::Result<()> {
         "  {WORKSPACES} workspaces x {NUMBERS_EACH} numbers, a paid utility template per message, {seconds} s phases"
     );
     println!(
-        "  paced 1,000 sends/s: API p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        "  paced {rate} sends/s: API p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         percentile(&paced, 0.5),
         percentile(&paced, 0.99),
         percentile(&paced, 1.0)

@@ -136,7 +136,9 @@ async fn write_batch(
 
 /// The sends in one PostgreSQL statement (the rows travel as JSON, so the
 /// text is the same for any batch and is planned once); the ids of the
-/// messages written.
+/// messages written. Existing conversations are reached by `= ANY` of
+/// their ids, an index condition, never by a join the planner may turn into
+/// a scan of the table (`crate::send_rows`).
 async fn one_statement(
     db: &DatabaseConnection,
     sends: &[NewSend],
@@ -162,7 +164,8 @@ WITH x AS (
   RETURNING id
 ), uv AS (
   UPDATE conversations c SET last_message_at = x.at FROM x
-  WHERE c.id = x.conversation_id AND NOT x.new_conversation
+  WHERE c.id = ANY (ARRAY(SELECT conversation_id FROM x WHERE NOT new_conversation))
+    AND c.id = x.conversation_id AND NOT x.new_conversation
   RETURNING c.id
 ), ok AS (
   SELECT * FROM x WHERE conversation_id IN (SELECT id FROM nv UNION ALL SELECT id FROM uv)

@@ -100,14 +100,16 @@ fn answer_each<B, I, O>(
 
 /// Claims the queued, due ones of `ids`; the rows claimed.
 async fn claim_all(db: &DatabaseConnection, ids: &[String]) -> Result<Vec<send::Model>, DbErr> {
-    // `IS TRUE` keeps the state test out of reach of the partial index
-    // (migration 15): the claim must look its rows up by primary key, never
-    // scan every queued row, whatever the planner thinks of the table.
+    // The rows are looked up by primary key (`= ANY` of an array is an
+    // index condition), never by joining the batch to the table, which the
+    // planner does with a scan of the whole table when it guesses the batch
+    // big (16 ms a claim in the first measurement). `IS TRUE` keeps the
+    // state test out of reach of the partial index (migration 15), which
+    // would scan every queued row.
     const SQL: &str = r#"
 UPDATE sends SET state = 'sending', attempts = sends.attempts + 1, updated_at = $2
-FROM (SELECT jsonb_array_elements_text($1::jsonb) AS id) AS asked
-WHERE sends.message_id = asked.id AND (sends.state = 'queued') IS TRUE
-  AND sends.next_attempt_at <= $2
+WHERE sends.message_id = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))
+  AND (sends.state = 'queued') IS TRUE AND sends.next_attempt_at <= $2
 RETURNING sends.*"#;
     let ids = serde_json::to_string(ids).map_err(|e| DbErr::Custom(e.to_string()))?;
     let statement =
@@ -124,20 +126,25 @@ async fn accept_all(
     db: &DatabaseConnection,
     accepted: &[Acceptance],
 ) -> Result<std::collections::HashSet<String>, DbErr> {
-    // The last error stays: "accepted after 131000" is worth knowing.
+    // The last error stays: "accepted after 131000" is worth knowing. Each
+    // table is reached through `= ANY` of the batch's keys (an index
+    // condition), as in `claim_all`, and only then joined to the batch.
     const SQL: &str = r#"
 WITH x AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(message_id varchar, tenant_id varchar,
     wamid varchar)
 ), m AS (
-  UPDATE messages SET wamid = x.wamid FROM x WHERE messages.id = x.message_id RETURNING 1
+  UPDATE messages SET wamid = x.wamid FROM x
+  WHERE messages.id = ANY (ARRAY(SELECT message_id FROM x)) AND messages.id = x.message_id
+  RETURNING 1
 ), s AS (
-  UPDATE sends SET state = 'accepted', updated_at = $2 FROM x
-  WHERE sends.message_id = x.message_id RETURNING 1
+  UPDATE sends SET state = 'accepted', updated_at = $2
+  WHERE sends.message_id = ANY (ARRAY(SELECT message_id FROM x))
+  RETURNING 1
 )
-SELECT x.message_id FROM x
-WHERE EXISTS (SELECT 1 FROM message_statuses ms
-              WHERE ms.wamid = x.wamid AND ms.tenant_id = x.tenant_id AND NOT ms.applied)"#;
+SELECT DISTINCT x.message_id FROM x
+JOIN message_statuses ms ON ms.wamid = x.wamid AND ms.tenant_id = x.tenant_id
+WHERE ms.wamid = ANY (ARRAY(SELECT wamid FROM x)) AND NOT ms.applied"#;
     #[derive(serde::Serialize)]
     struct Row<'a> {
         message_id: &'a str,
