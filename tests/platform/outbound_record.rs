@@ -25,41 +25,9 @@ async fn a_send_whose_new_contact_and_conversation_were_made_meanwhile_joins_the
         .await
         .unwrap()
         .unwrap();
-    let now = chrono::Utc::now();
     // As the send path builds it when its lookups found neither.
-    let asked = message::Model {
-        id: uuid::Uuid::now_v7().to_string(),
-        tenant_id: tenant.to_string(),
-        conversation_id: uuid::Uuid::now_v7().to_string(),
-        contact_id: uuid::Uuid::now_v7().to_string(),
-        direction: "outbound".into(),
-        kind: "text".into(),
-        content: r#"{"type":"text"}"#.into(),
-        wamid: None,
-        context_wamid: None,
-        status: "queued".into(),
-        error_code: None,
-        error_title: String::new(),
-        sent_at: now,
-        status_at: now,
-        created_at: now,
-    };
-    let recorded = new_send(
-        &db,
-        &NewSend {
-            tenant,
-            message: asked.clone(),
-            wa_id: who,
-            new_contact: true,
-            new_conversation: true,
-            number: phone_id,
-            body: r#"{"type":"text"}"#.into(),
-            media_id: None,
-            now,
-        },
-    )
-    .await
-    .unwrap();
+    let asked = asked_new(tenant, &phone_id, &who);
+    let recorded = new_send(&db, &asked).await.unwrap();
     assert_eq!(
         (
             recorded.contact_id.as_str(),
@@ -76,7 +44,7 @@ async fn a_send_whose_new_contact_and_conversation_were_made_meanwhile_joins_the
             &format!(
                 "SELECT COUNT(*) FROM messages m JOIN sends s ON s.message_id = m.id
                  WHERE m.id = '{}' AND m.conversation_id = '{}' AND s.state = 'queued'",
-                asked.id, thread.id
+                asked.message.id, thread.id
             )
         )
         .await,
@@ -89,35 +57,10 @@ async fn a_send_to_a_new_number_makes_its_contact_and_conversation_once(app: Tes
     let (admin, phone_id, _) = open_window(&app).await;
     let tenant = identity(&app, &admin).await.tenant_id;
     let db = app.db().await;
-    let now = chrono::Utc::now();
-    let asked = message::Model {
-        id: uuid::Uuid::now_v7().to_string(),
-        tenant_id: tenant.to_string(),
-        conversation_id: uuid::Uuid::now_v7().to_string(),
-        contact_id: uuid::Uuid::now_v7().to_string(),
-        direction: "outbound".into(),
-        kind: "template".into(),
-        content: r#"{"type":"template"}"#.into(),
-        wamid: None,
-        context_wamid: Some("wamid.replied".into()),
-        status: "queued".into(),
-        error_code: None,
-        error_title: String::new(),
-        sent_at: now,
-        status_at: now,
-        created_at: now,
-    };
-    let send = NewSend {
-        tenant,
-        message: asked.clone(),
-        wa_id: "5511955554444".into(),
-        new_contact: true,
-        new_conversation: true,
-        number: phone_id.clone(),
-        body: r#"{"type":"template"}"#.into(),
-        media_id: Some("our-media".into()),
-        now,
-    };
+    let mut send = asked_new(tenant, &phone_id, "5511955554444");
+    send.message.context_wamid = Some("wamid.replied".into());
+    send.media_id = Some("our-media".into());
+    let asked = send.message.clone();
     let recorded = new_send(&db, &send).await.unwrap();
     assert_eq!(
         (&recorded.id, &recorded.content, &recorded.context_wamid),
