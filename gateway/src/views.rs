@@ -361,6 +361,17 @@ pub struct AccountView {
     pub status: String,
     /// When it was connected.
     pub connected_at: Option<String>,
+    /// Whether its token stopped working: its messages are held until it is
+    /// connected again (Embedded Signup or a new token).
+    pub needs_reconnect: bool,
+    /// What Meta's refusals say about it: `reconnect`, `pause_campaigns`
+    /// (Meta's spam limit), `stop_sending` (an account restriction); empty
+    /// when nothing is wrong.
+    pub restriction: String,
+    /// Why, in words for the workspace.
+    pub restriction_reason: String,
+    /// Since when.
+    pub restricted_at: Option<String>,
 }
 
 impl AccountView {
@@ -374,6 +385,10 @@ impl AccountView {
         Self {
             status: status.to_string(),
             connected_at: rfc3339(a.connected_at),
+            needs_reconnect: a.restriction == "reconnect",
+            restricted_at: rfc3339(a.restricted_at),
+            restriction: a.restriction,
+            restriction_reason: a.restriction_reason,
             id: a.id,
             waba_id: a.waba_id,
             phone_number_id: a.phone_number_id,

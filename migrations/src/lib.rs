@@ -20,6 +20,7 @@ mod m20261203_000012_templates;
 mod m20261203_000013_send_media;
 mod m20261203_000014_outbox_order;
 mod m20261203_000015_sends_pending_index;
+mod m20261203_000016_number_restrictions;
 
 /// Drops `tables`, in order, where they exist (a migration's `down`).
 pub(crate) async fn drop_tables(
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000013_send_media::Migration),
             Box::new(m20261203_000014_outbox_order::Migration),
             Box::new(m20261203_000015_sends_pending_index::Migration),
+            Box::new(m20261203_000016_number_restrictions::Migration),
         ]
     }
 }

@@ -243,7 +243,8 @@ async fn a_number_without_a_working_token_holds_its_messages_until_it_works_agai
     db.execute_unprepared("UPDATE sends SET updated_at = datetime(updated_at, '-2 minutes')")
         .await
         .ok();
-    let released = release_held(&db, deliver.numbers()).await.unwrap();
+    let outbox = Outbox::new(aerostic_dispatcher::OUTBOX_TABLE);
+    let released = release_held(&db, &outbox, deliver.numbers()).await.unwrap();
     assert_eq!(released, 1, "only the number whose token works");
     assert_eq!(
         count(
@@ -292,7 +293,136 @@ async fn metas_spam_limit_fails_the_message_and_pauses_the_numbers_campaigns(app
     );
 }
 
+/// The workspace's view of `phone_id` once `shown` holds of it (the
+/// restriction travels as an event to tenancy).
+async fn number_shown(
+    app: &TestApp,
+    admin: &str,
+    phone_id: &str,
+    shown: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    for _ in 0..300 {
+        let numbers = app
+            .call_on(
+                common::APP_HOST,
+                Method::GET,
+                "/v1/whatsapp/me",
+                Some(admin),
+                None,
+            )
+            .await
+            .body;
+        let number = numbers["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["phone_number_id"] == phone_id)
+            .cloned()
+            .unwrap();
+        if shown(&number) {
+            return number;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the number never showed it (a hang guard)");
+}
+
+async fn a_restricted_number_shows_why_and_a_reconnect_is_shown_until_its_token_works(
+    app: TestApp,
+) {
+    let admin = app.new_admin().await;
+    let phone_id = common::meta::connect_number(&app, &admin).await;
+    customer_writes(&app, &phone_id, CUSTOMER, "oi").await;
+    let fresh = number_shown(&app, &admin, &phone_id, |_| true).await;
+    assert_eq!(
+        (
+            fresh["restriction"].as_str(),
+            fresh["needs_reconnect"].as_bool()
+        ),
+        (Some(""), Some(false))
+    );
+
+    // Meta's spam limit: shown, with why.
+    app.sandbox_control(
+        Method::POST,
+        "/_sandbox/switches",
+        Some(&json!({"inject": [{"code": 131048, "rate": 1.0}]})),
+    )
+    .await;
+    let id = queued(&app, &phone_id, "promo").await;
+    assert_eq!(
+        deliverer(&app, app.db().await).attempt(&id).await.unwrap(),
+        Outcome::Failed { code: Some(131048) }
+    );
+    let limited = number_shown(&app, &admin, &phone_id, |n| {
+        n["restriction"] == "pause_campaigns"
+    })
+    .await;
+    assert!(
+        limited["restriction_reason"]
+            .as_str()
+            .unwrap()
+            .contains("spam")
+    );
+    assert!(limited["restricted_at"].is_string());
+    assert_eq!(limited["needs_reconnect"], false);
+    app.sandbox_control(
+        Method::POST,
+        "/_sandbox/switches",
+        Some(&json!({"inject": []})),
+    )
+    .await;
+
+    // No token for it any more (its connection undone, as when Meta revokes
+    // it): the message is held and the number needs reconnecting.
+    let db = app.db().await;
+    let connected = |status: &str| {
+        format!(
+            "UPDATE whatsapp_accounts SET status = '{status}' WHERE phone_number_id = '{phone_id}'"
+        )
+    };
+    db.execute_unprepared(&connected("pending")).await.unwrap();
+    let deliver = deliverer(&app, db.clone());
+    let held = queued(&app, &phone_id, "ainda aí?").await;
+    assert_eq!(deliver.attempt(&held).await.unwrap(), Outcome::Held);
+    let cut_off = number_shown(&app, &admin, &phone_id, |n| n["needs_reconnect"] == true).await;
+    assert_eq!(cut_off["restriction"], "reconnect");
+
+    // Its token works again: the held message is queued again and the
+    // number no longer shows a reconnect.
+    db.execute_unprepared(&connected("connected"))
+        .await
+        .unwrap();
+    db.execute_unprepared("UPDATE sends SET updated_at = updated_at - INTERVAL '2 minutes'")
+        .await
+        .ok();
+    // SQLite spells it differently.
+    db.execute_unprepared("UPDATE sends SET updated_at = datetime(updated_at, '-2 minutes')")
+        .await
+        .ok();
+    let outbox = Outbox::new(aerostic_dispatcher::OUTBOX_TABLE);
+    let fresh_numbers = deliverer(&app, db.clone());
+    assert_eq!(
+        release_held(&db, &outbox, fresh_numbers.numbers())
+            .await
+            .unwrap(),
+        1
+    );
+    let restored = number_shown(&app, &admin, &phone_id, |n| n["needs_reconnect"] == false).await;
+    assert_eq!(restored["restriction"], "");
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM audit_events WHERE action IN ('whatsapp.number_restricted', 'whatsapp.number_restored')"
+        )
+        .await,
+        3,
+        "each change audited once: spam limit, reconnect, restored"
+    );
+}
+
 crate::on_every_backend!(
+    a_restricted_number_shows_why_and_a_reconnect_is_shown_until_its_token_works,
     metas_spam_limit_fails_the_message_and_pauses_the_numbers_campaigns,
     a_number_without_a_working_token_holds_its_messages_until_it_works_again,
     a_burst_for_one_number_goes_out_at_its_pace_and_meta_never_throttles_it_with_or_without_the_number_in_its_hand_offs,

@@ -386,14 +386,20 @@ async fn set_state(
 }
 
 /// Queues again the held messages of numbers whose token works again (the
-/// tenant reconnected them); how many. Each number is checked with Meta at
-/// most once per call, and only once its messages have waited a minute.
-pub async fn release_held(db: &DatabaseConnection, numbers: &Numbers) -> Result<u64, DbErr> {
+/// tenant reconnected them), and says so (`number.restored`); how many.
+/// Each number is checked with Meta at most once per call, and only once
+/// its messages have waited a minute.
+pub async fn release_held(
+    db: &DatabaseConnection,
+    outbox: &Outbox,
+    numbers: &Numbers,
+) -> Result<u64, DbErr> {
     use sea_orm::QuerySelect;
     let now = Utc::now();
-    let held: Vec<String> = send::Entity::find()
+    let held: Vec<(String, String)> = send::Entity::find()
         .select_only()
         .column(send::Column::PhoneNumberId)
+        .column(send::Column::TenantId)
         .distinct()
         .filter(send::Column::State.eq("held"))
         .filter(send::Column::UpdatedAt.lt(now - chrono::Duration::minutes(1)))
@@ -401,7 +407,7 @@ pub async fn release_held(db: &DatabaseConnection, numbers: &Numbers) -> Result<
         .all(db)
         .await?;
     let mut released = 0;
-    for number in held {
+    for (number, tenant_id) in held {
         if numbers.check(&number).await.is_err() {
             // Still refused: check again next time, without re-checking every row.
             send::Entity::update_many()
@@ -412,6 +418,7 @@ pub async fn release_held(db: &DatabaseConnection, numbers: &Numbers) -> Result<
                 .await?;
             continue;
         }
+        let txn = db.begin().await?;
         released += send::Entity::update_many()
             .col_expr(send::Column::State, Expr::value("queued"))
             .col_expr(send::Column::Attempts, Expr::value(0))
@@ -423,9 +430,21 @@ pub async fn release_held(db: &DatabaseConnection, numbers: &Numbers) -> Result<
             .col_expr(send::Column::UpdatedAt, Expr::value(now))
             .filter(send::Column::PhoneNumberId.eq(&number))
             .filter(send::Column::State.eq("held"))
-            .exec(db)
+            .exec(&txn)
             .await?
             .rows_affected;
+        let restored = NumberRestricted {
+            tenant_id,
+            phone_number_id: number.clone(),
+            code: 0,
+            action: "restored".into(),
+            reason: "its token works again; its held messages are queued".into(),
+        };
+        outbox
+            .stage(&txn, &Envelope::json(events::NUMBER_RESTORED, &restored))
+            .await?;
+        txn.commit().await?;
+        outbox.wake();
     }
     Ok(released)
 }

@@ -17,7 +17,11 @@ pub const TEMPLATE_STATUS: &str = "template.status";
 /// campaigns pause, the tenant is alerted.
 pub const NUMBER_RESTRICTED: &str = "number.restricted";
 
-/// `number.restricted`.
+/// A number whose messages were held (its token refused) works again.
+/// Carries [`NumberRestricted`] with the action `restored`.
+pub const NUMBER_RESTORED: &str = "number.restored";
+
+/// `number.restricted` (and `number.restored`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct NumberRestricted {
     /// The tenant.

@@ -250,7 +250,7 @@ pub fn spawn_sweep(
             tokio::time::sleep(Duration::from_secs(5)).await;
             // Held numbers are asked of Meta once a minute.
             if round % 12 == 11 {
-                match crate::deliver::release_held(&db, &numbers).await {
+                match crate::deliver::release_held(&db, &outbox, &numbers).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(sends = n, "held sends of reconnected numbers queued"),
                     Err(e) => tracing::warn!(error = %e, "releasing held sends failed"),

@@ -17,6 +17,7 @@ pub mod meta;
 pub mod password;
 pub mod resellers;
 pub mod reset_mail;
+pub mod restrictions;
 pub mod sessions;
 pub mod settings;
 pub mod team;
@@ -38,7 +39,7 @@ pub const OUTBOX_TABLE: &str = "tenancy_outbox";
 
 /// Every queue tenancy consumes.
 pub fn queues() -> Vec<aerostic_kit::broker::QueueSpec> {
-    vec![audit::queue(), reset_mail::queue()]
+    vec![audit::queue(), reset_mail::queue(), restrictions::queue()]
 }
 
 /// Runs tenancy: its audit consumer, its outbox relay and its gRPC server on
@@ -62,6 +63,18 @@ pub async fn run(
         .await?;
     let reset_mail = start_reset_mail(&ctx).await?;
     let outbox = Outbox::new(OUTBOX_TABLE);
+    ctx.broker.declare(&restrictions::queue()).await?;
+    let restricted = ctx
+        .broker
+        .consume(
+            &restrictions::queue().name,
+            std::sync::Arc::new(restrictions::Restrictions::new(
+                ctx.db.clone(),
+                outbox.clone(),
+            )),
+            RetryPolicy::default(),
+        )
+        .await?;
     let relay =
         outbox
             .clone()
@@ -109,6 +122,7 @@ pub async fn run(
     watcher.abort();
     relay.abort();
     consumer.shutdown().await;
+    restricted.shutdown().await;
     if let Some(reset_mail) = reset_mail {
         reset_mail.shutdown().await;
     }

@@ -131,6 +131,10 @@ pub mod whatsapp_account {
         pub access_token: Option<String>,
         pub connected_at: Option<DateTimeUtc>,
         pub created_at: DateTimeUtc,
+        /// `reconnect`, `pause_campaigns`, `stop_sending`, or empty.
+        pub restriction: String,
+        pub restriction_reason: String,
+        pub restricted_at: Option<DateTimeUtc>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -127,6 +127,9 @@ pub(super) fn account_pb(a: whatsapp_account::Model) -> pb::WhatsAppAccount {
         verified_name: a.verified_name,
         status: status as i32,
         connected_at: a.connected_at.map(timestamp),
+        restriction: a.restriction,
+        restriction_reason: a.restriction_reason,
+        restricted_at: a.restricted_at.map(timestamp),
     }
 }
 

@@ -484,6 +484,11 @@ impl WhatsApp {
         row.access_token = Set(token.map(|t| self.seal_token(&tenant_id, t)));
         if how.is_some() {
             row.connected_at = Set(Some(now));
+            // Connected anew, with a token that works: whatever Meta's
+            // refusals said of the number is behind it.
+            row.restriction = Set(String::new());
+            row.restriction_reason = Set(String::new());
+            row.restricted_at = Set(None);
         }
         let account = if is_new {
             row.insert(&txn).await
