@@ -484,7 +484,60 @@ async fn the_periodic_sync_brings_in_templates_made_outside_aerostic(app: TestAp
     );
 }
 
+async fn a_review_of_a_template_made_outside_aerostic_brings_it_in_at_once(app: TestApp) {
+    let admin = app.new_admin().await;
+    let phone_id = connect_number(&app, &admin).await;
+    let waba = waba_of(&app, &phone_id).await;
+    // Made in Meta's own tools, on a WABA of which we hold no template.
+    let sandbox = format!("http://{}", app.platform.sandbox.unwrap());
+    let made: Value = app
+        .http
+        .post(format!("{sandbox}/v23.0/{waba}/message_templates"))
+        .bearer_auth(aerostic_sandbox::Seed::default().access_token)
+        .json(
+            &json!({"name": "made_elsewhere", "language": "en_US", "category": "UTILITY",
+            "components": [{"type": "BODY", "text": "Hello"}]}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM templates").await,
+        0,
+        "nothing of it here yet"
+    );
+    // Meta approves it and posts the review to us.
+    let id = made["id"].as_str().unwrap();
+    app.sandbox_control(
+        Method::POST,
+        &format!("/_sandbox/templates/{id}/status"),
+        Some(&json!({"status": "APPROVED"})),
+    )
+    .await;
+    eventually(
+        &app,
+        "SELECT COUNT(*) FROM templates WHERE name = 'made_elsewhere' AND status = 'APPROVED'",
+        1,
+    )
+    .await;
+    let (status, sent, _) = send(
+        &app,
+        &admin,
+        &json!({"to": "+5511977776666", "from_phone_number_id": phone_id, "type": "template",
+            "template": {"name": "made_elsewhere", "language": {"code": "en_US"}}}),
+        None,
+    )
+    .await;
+    // Known and approved now: only the wallet stands in the way.
+    assert_eq!(status, 402, "{sent}");
+    assert_eq!(sent["error"]["code"], "insufficient_funds");
+}
+
 crate::on_every_backend!(
+    a_review_of_a_template_made_outside_aerostic_brings_it_in_at_once,
     the_periodic_sync_brings_in_templates_made_outside_aerostic,
     a_reply_inside_the_window_goes_out_and_records_its_wamid,
     free_form_outside_the_window_is_refused_and_nothing_is_queued,

@@ -35,6 +35,7 @@ pub mod send_worker;
 pub mod statuses;
 pub mod submit;
 pub mod template_check;
+pub mod template_reviews;
 pub mod templates;
 pub mod threads;
 pub mod uploads;
@@ -56,7 +57,12 @@ pub const OUTBOX_TABLE: &str = "dispatcher_outbox";
 
 /// Every queue the dispatcher consumes.
 pub fn queues() -> Vec<aerostic_kit::broker::QueueSpec> {
-    vec![inbox::queue(), media::queue(), send_worker::queue()]
+    vec![
+        inbox::queue(),
+        media::queue(),
+        send_worker::queue(),
+        template_reviews::queue(),
+    ]
 }
 
 /// Serves dispatcher on `listener` until `shutdown` resolves.
@@ -157,6 +163,17 @@ pub async fn run(
             },
         )
         .await?;
+    let reviews = ctx
+        .broker
+        .consume(
+            &template_reviews::queue().name,
+            std::sync::Arc::new(template_reviews::TemplateReviews::new(
+                ctx.db.clone(),
+                templates.clone(),
+            )),
+            RetryPolicy::default(),
+        )
+        .await?;
     let send_sweep =
         send_worker::spawn_sweep(ctx.db.clone(), ctx.broker.clone(), outbox.clone(), numbers);
     let sweep = inbox::spawn_sweep(ctx.db.clone(), ctx.broker.clone());
@@ -186,6 +203,7 @@ pub async fn run(
     workers.shutdown().await;
     fetchers.shutdown().await;
     senders.shutdown().await;
+    reviews.shutdown().await;
     send_sweep.abort();
     template_sync.abort();
     relay.abort();

@@ -383,6 +383,12 @@ impl Templates {
         })
     }
 
+    /// Syncs `waba_id` of `tenant` (a review of a template we do not know,
+    /// [`crate::template_reviews`]); how many templates it holds.
+    pub async fn sync_waba(&self, tenant: TenantId, waba_id: &str) -> Result<u32, ApiError> {
+        self.sync_for(tenant, waba_id).await
+    }
+
     async fn sync_for(&self, tenant: TenantId, waba_id: &str) -> Result<u32, ApiError> {
         let credentials = self.waba_of(tenant, waba_id).await?;
         let mut rows = Vec::new();
