@@ -438,12 +438,9 @@ async fn another_workspaces_ids_are_not_found_on_every_send_endpoint(app: TestAp
     assert_eq!(count(&app, "SELECT COUNT(*) FROM sends").await, 1);
 }
 
-async fn the_periodic_sync_brings_in_templates_made_outside_aerostic(app: TestApp) {
-    let admin = app.new_admin().await;
-    let phone_id = connect_number(&app, &admin).await;
-    let waba = waba_of(&app, &phone_id).await;
-    approved_template(&app, &admin, &waba, "order_shipped", "UTILITY").await;
-    // Made in Meta's own tools, not through us.
+/// A template `made_elsewhere` on `waba`, made in Meta's own tools (the
+/// sandbox's Graph API), not through us: Meta's answer.
+async fn made_in_metas_tools(app: &TestApp, waba: &str) -> Value {
     let sandbox = format!("http://{}", app.platform.sandbox.unwrap());
     let made = app
         .http
@@ -457,6 +454,16 @@ async fn the_periodic_sync_brings_in_templates_made_outside_aerostic(app: TestAp
         .await
         .unwrap();
     assert!(made.status().is_success());
+    made.json().await.unwrap()
+}
+
+async fn the_periodic_sync_brings_in_templates_made_outside_aerostic(app: TestApp) {
+    let admin = app.new_admin().await;
+    let phone_id = connect_number(&app, &admin).await;
+    let waba = waba_of(&app, &phone_id).await;
+    approved_template(&app, &admin, &waba, "order_shipped", "UTILITY").await;
+    made_in_metas_tools(&app, &waba).await;
+    let sandbox = format!("http://{}", app.platform.sandbox.unwrap());
     let tenancy = app
         .platform
         .grpc
@@ -488,22 +495,8 @@ async fn a_review_of_a_template_made_outside_aerostic_brings_it_in_at_once(app: 
     let admin = app.new_admin().await;
     let phone_id = connect_number(&app, &admin).await;
     let waba = waba_of(&app, &phone_id).await;
-    // Made in Meta's own tools, on a WABA of which we hold no template.
-    let sandbox = format!("http://{}", app.platform.sandbox.unwrap());
-    let made: Value = app
-        .http
-        .post(format!("{sandbox}/v23.0/{waba}/message_templates"))
-        .bearer_auth(aerostic_sandbox::Seed::default().access_token)
-        .json(
-            &json!({"name": "made_elsewhere", "language": "en_US", "category": "UTILITY",
-            "components": [{"type": "BODY", "text": "Hello"}]}),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    // On a WABA of which we hold no template.
+    let made = made_in_metas_tools(&app, &waba).await;
     assert_eq!(
         count(&app, "SELECT COUNT(*) FROM templates").await,
         0,
