@@ -265,6 +265,21 @@ async fn a_number_without_a_working_token_holds_its_messages_until_it_works_agai
     };
 }
 
+/// A message of `phone_id` that Meta refuses for spam (131048), failed.
+async fn refused_for_spam(app: &TestApp, deliver: &Deliverer, phone_id: &str) {
+    app.sandbox_control(
+        Method::POST,
+        "/_sandbox/switches",
+        Some(&json!({"inject": [{"code": 131048, "rate": 1.0}]})),
+    )
+    .await;
+    let id = queued(app, phone_id, "promo").await;
+    assert_eq!(
+        deliver.attempt(&id).await.unwrap(),
+        Outcome::Failed { code: Some(131048) }
+    );
+}
+
 async fn metas_spam_limit_fails_the_message_and_pauses_the_numbers_campaigns(app: TestApp) {
     let phone_id = connected_number(&app).await;
     customer_writes(&app, &phone_id, CUSTOMER, "oi").await;
@@ -274,17 +289,7 @@ async fn metas_spam_limit_fails_the_message_and_pauses_the_numbers_campaigns(app
         aerostic_dispatcher::events::NUMBER_RESTRICTED,
     )
     .await;
-    app.sandbox_control(
-        Method::POST,
-        "/_sandbox/switches",
-        Some(&json!({"inject": [{"code": 131048, "rate": 1.0}]})),
-    )
-    .await;
-    let id = queued(&app, &phone_id, "promo").await;
-    assert_eq!(
-        deliver.attempt(&id).await.unwrap(),
-        Outcome::Failed { code: Some(131048) }
-    );
+    refused_for_spam(&app, &deliver, &phone_id).await;
     let alert = tokio::time::timeout(std::time::Duration::from_secs(30), alerts.recv())
         .await
         .expect("number.restricted within 30 s (a hang guard)")
@@ -349,17 +354,7 @@ async fn a_restricted_number_shows_why_and_a_reconnect_is_shown_until_its_token_
     );
 
     // Meta's spam limit: shown, with why.
-    app.sandbox_control(
-        Method::POST,
-        "/_sandbox/switches",
-        Some(&json!({"inject": [{"code": 131048, "rate": 1.0}]})),
-    )
-    .await;
-    let id = queued(&app, &phone_id, "promo").await;
-    assert_eq!(
-        deliverer(&app, app.db().await).attempt(&id).await.unwrap(),
-        Outcome::Failed { code: Some(131048) }
-    );
+    refused_for_spam(&app, &deliverer(&app, app.db().await), &phone_id).await;
     let limited = number_shown(&app, &admin, &phone_id, |n| {
         n["restriction"] == "pause_campaigns"
     })

@@ -115,13 +115,7 @@ async fn write_batch(
 ) -> Vec<Result<message::Model, DbErr>> {
     let written = match one_statement(db, &sends).await {
         Ok(written) => written,
-        Err(e) => {
-            let e = e.to_string();
-            return sends
-                .iter()
-                .map(|_| Err(DbErr::Custom(e.clone())))
-                .collect();
-        }
+        Err(e) => return crate::send_rows::failed_each(sends.len(), &e),
     };
     let mut answers = Vec::with_capacity(sends.len());
     for send in sends {

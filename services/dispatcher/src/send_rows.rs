@@ -88,14 +88,15 @@ fn answer_each<B, I, O>(
 ) -> Vec<Result<O, DbErr>> {
     match batch {
         Ok(b) => items.iter().map(|i| Ok(pick(&b, i))).collect(),
-        Err(e) => {
-            let e = e.to_string();
-            items
-                .iter()
-                .map(|_| Err(DbErr::Custom(e.clone())))
-                .collect()
-        }
+        Err(e) => failed_each(items.len(), &e),
     }
+}
+
+/// The answers of a batch of `n` whose statement failed with `e`: that
+/// error, for each.
+pub(crate) fn failed_each<O>(n: usize, e: &DbErr) -> Vec<Result<O, DbErr>> {
+    let e = e.to_string();
+    (0..n).map(|_| Err(DbErr::Custom(e.clone()))).collect()
 }
 
 /// Claims the queued, due ones of `ids`; the rows claimed.
