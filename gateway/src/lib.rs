@@ -149,6 +149,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(inbox::keywords, inbox::set_keywords))
         .routes(routes!(messages::send))
         .routes(routes!(messages::get))
+        .routes(routes!(messages::read))
         .routes(routes!(dead_letters::list))
         .routes(routes!(dead_letters::replay))
         .routes(routes!(dead_letters::discard))

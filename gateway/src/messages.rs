@@ -182,3 +182,45 @@ pub async fn get(
         .into_inner();
     Ok(Json(MessageView::of(reply)))
 }
+
+/// `POST /v1/messages/{id}/read` body (`{}` for no typing indicator).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReadBody {
+    /// Show the customer "typing…" until the reply (or 25 s).
+    #[serde(default)]
+    pub typing_indicator: bool,
+}
+
+/// Marks a customer's message (and those before it) read at Meta: the blue
+/// ticks on their phone, and "typing…" if asked while the answer is written.
+#[utoipa::path(post, path = "/v1/messages/{id}/read", operation_id = "messages_read", tag = "messages",
+    params(("id" = String, Path, description = "The id of a message the customer sent")),
+    request_body = ReadBody,
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "Marked read at Meta", body = MessageView),
+        (status = 404, description = "`message_not_found`", body = ErrorBody),
+        (status = 422, description = "`not_a_received_message`: only a customer's message can be marked read; `meta_rejected` with Meta's code", body = ErrorBody),
+        BodyErrors, CallerErrors, ServerErrors,
+    ))]
+pub async fn read(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ReadBody>,
+) -> Result<Json<MessageView>, GatewayError> {
+    let reply = s
+        .dispatcher
+        .clone()
+        .mark_read(s.as_caller(
+            &c,
+            pb::MarkReadRequest {
+                message_id: id,
+                typing_indicator: body.typing_indicator,
+            },
+        ))
+        .await?
+        .into_inner();
+    Ok(Json(MessageView::of(reply)))
+}

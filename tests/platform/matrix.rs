@@ -55,7 +55,8 @@ fn policy(operation_id: &str) -> Option<Policy> {
         | "inbox_media" => AnyCaller,
         // Everyone who answers conversations; keys need messages:send,
         // messages:read, templates:read or templates:write.
-        "messages_send" | "messages_get" | "templates_list" | "templates_sync" => AnyCaller,
+        "messages_send" | "messages_get" | "messages_read" | "templates_list"
+        | "templates_sync" => AnyCaller,
         "dead_letters_list" | "dead_letters_replay" | "dead_letters_discard" | "media_upload" => {
             AnyCaller
         }
@@ -308,6 +309,7 @@ async fn another_tenants_ids_answer_404_everywhere_and_change_nothing() {
             "team_change_role" => Some(json!({"role": "workspace_admin"})),
             "admin_change_plan" => Some(json!({"plan_code": "growth"})),
             "admin_suspend" => Some(json!({"reason": "taking over"})),
+            "messages_read" => Some(json!({"typing_indicator": true})),
             "admin_add_domain" => Some(json!({"domain": "stolen.example.org"})),
             "admin_top_up" => Some(json!({"amount_minor": 100, "reference": "taken"})),
             "admin_set_price" | "admin_set_tenant_price" => {

@@ -529,7 +529,63 @@ async fn a_review_of_a_template_made_outside_aerostic_brings_it_in_at_once(app: 
     assert_eq!(sent["error"]["code"], "insufficient_funds");
 }
 
+/// `POST /v1/messages/{id}/read` with `body`, as `token`.
+async fn read(app: &TestApp, token: &str, id: &str, body: Value) -> common::Answer {
+    app.call_on(
+        common::APP_HOST,
+        Method::POST,
+        &format!("/v1/messages/{id}/read"),
+        Some(token),
+        Some(&body),
+    )
+    .await
+}
+
+async fn a_customers_message_is_marked_read_at_meta_and_nothing_else_can_be(app: TestApp) {
+    let (admin, _, _) = open_window(&app).await;
+    let inbound = common::meta::newest_conversation_messages(&app, &admin).await;
+    let received = inbound
+        .iter()
+        .find(|m| m["direction"] == "inbound")
+        .expect("the customer's message")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let marked = read(&app, &admin, &received, json!({"typing_indicator": true})).await;
+    assert_eq!(marked.status, 200, "{:?}", marked.body);
+    assert_eq!(marked.body["id"], received.as_str());
+    assert_eq!(
+        read(&app, &admin, &received, json!({})).await.status,
+        200,
+        "again, without typing"
+    );
+
+    let refused = read(&app, &admin, &received, json!({"typing": true})).await;
+    assert_eq!(refused.status, 400, "an unknown field: {:?}", refused.body);
+
+    // One of ours: nothing to mark.
+    let (status, sent, _) = send(
+        &app,
+        &admin,
+        &json!({"to": format!("+{CUSTOMER}"), "type": "text", "text": {"body": "já vai"}}),
+        None,
+    )
+    .await;
+    assert_eq!(status, 202, "{sent}");
+    let ours = sent["message"]["id"].as_str().unwrap().to_string();
+    let not_received = read(&app, &admin, &ours, json!({})).await;
+    assert_eq!(not_received.status, 422, "{:?}", not_received.body);
+    assert_eq!(not_received.body["error"]["code"], "not_a_received_message");
+
+    // Another workspace's message is not found.
+    let other = app.new_admin().await;
+    let foreign = read(&app, &other, &received, json!({})).await;
+    assert_eq!(foreign.status, 404, "{:?}", foreign.body);
+    assert_eq!(foreign.body["error"]["code"], "message_not_found");
+}
+
 crate::on_every_backend!(
+    a_customers_message_is_marked_read_at_meta_and_nothing_else_can_be,
     a_review_of_a_template_made_outside_aerostic_brings_it_in_at_once,
     the_periodic_sync_brings_in_templates_made_outside_aerostic,
     a_reply_inside_the_window_goes_out_and_records_its_wamid,

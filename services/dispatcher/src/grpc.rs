@@ -27,6 +27,8 @@ pub struct DispatcherGrpc {
     pub submit: crate::submit::Submit,
     /// Templates, ours and Meta's.
     pub templates: crate::templates::Templates,
+    /// Read receipts sent to Meta.
+    pub read_marks: crate::read_marks::ReadMarks,
     /// The dispatcher's outbox (replays and discards).
     pub outbox: aerostic_kit::outbox::Outbox,
 }
@@ -295,6 +297,13 @@ aerostic_kit::service_impl! {
             let id = request.into_inner().message_id;
             crate::dead_letters::discard(&self.db, &self.outbox, Some(caller.tenant_id), &id).await?;
             Ok(Response::new(self.reads.message_of(caller.tenant_id, &id).await.map(message_pb)?))
+        }
+
+        async fn mark_read(&self, request: Request<pb::MarkReadRequest>) -> Result<Response<pb::Message>, Status> {
+            let caller = self.caller(&request)?;
+            let r = request.into_inner();
+            let marked = self.read_marks.mark(&caller, &r.message_id, r.typing_indicator).await?;
+            Ok(Response::new(message_pb(marked)))
         }
 
         async fn get_message(&self, request: Request<pb::GetMessageRequest>) -> Result<Response<pb::Message>, Status> {

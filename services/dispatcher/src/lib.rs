@@ -27,6 +27,7 @@ pub mod meta_errors;
 pub mod numbers;
 pub mod objects;
 pub mod payload;
+pub mod read_marks;
 pub mod reads;
 pub mod record;
 pub mod routes;
@@ -144,6 +145,11 @@ pub async fn run(
     )
     .with_media(store.clone());
     let numbers = deliverer.numbers().clone();
+    let read_marks = read_marks::ReadMarks::new(
+        ctx.db.clone(),
+        numbers.clone(),
+        graph::Graph::new(ctx.meta.graph_url.clone()),
+    );
     let senders = ctx
         .broker
         .consume(
@@ -191,6 +197,7 @@ pub async fn run(
             db: ctx.db.clone(),
             submit,
             templates,
+            read_marks,
             outbox: outbox.clone(),
         })
         // Media travels whole both ways; Meta's largest is 100 MB.
