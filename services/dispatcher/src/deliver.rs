@@ -11,8 +11,9 @@
 //! returns the row, so a redelivered hand-off or a second worker cannot send
 //! it twice, and the worker reads the row only in the same statement. A worker
 //! killed between Meta's answer and the commit leaves it `sending`; putting
-//! such messages back in the queue (the send workers' sweep, still to come)
-//! is the one path that can send a message twice (ARCHITECTURE.md).
+//! such messages back in the queue (the send workers' sweep, after
+//! `send_worker::STUCK`) is the one path that can send a message twice
+//! (ARCHITECTURE.md).
 
 use aerostic_kit::broker::Envelope;
 use aerostic_kit::grpc::TracedChannel;

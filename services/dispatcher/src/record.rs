@@ -212,7 +212,7 @@ RETURNING message_id"#;
             at: s.now,
         })
         .collect();
-    let rows = serde_json::to_string(&rows).map_err(|e| DbErr::Custom(e.to_string()))?;
+    let rows = crate::send_rows::json_rows(&rows)?;
     let statement = Statement::from_sql_and_values(DbBackend::Postgres, SQL, [rows.into()]);
     db.query_all_raw(statement)
         .await?

@@ -92,6 +92,12 @@ fn answer_each<B, I, O>(
     }
 }
 
+/// A batch's rows as the one JSON parameter of its statement (read back
+/// by `jsonb_to_recordset`, so the statement's text never changes).
+pub(crate) fn json_rows<T: serde::Serialize + ?Sized>(rows: &T) -> Result<String, DbErr> {
+    serde_json::to_string(rows).map_err(|e| DbErr::Custom(e.to_string()))
+}
+
 /// The answers of a batch of `n` whose statement failed with `e`: that
 /// error, for each.
 pub(crate) fn failed_each<O>(n: usize, e: &DbErr) -> Vec<Result<O, DbErr>> {
@@ -112,7 +118,7 @@ UPDATE sends SET state = 'sending', attempts = sends.attempts + 1, updated_at = 
 WHERE sends.message_id = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))
   AND (sends.state = 'queued') IS TRUE AND sends.next_attempt_at <= $2
 RETURNING sends.*"#;
-    let ids = serde_json::to_string(ids).map_err(|e| DbErr::Custom(e.to_string()))?;
+    let ids = json_rows(ids)?;
     let statement =
         Statement::from_sql_and_values(DbBackend::Postgres, SQL, [ids.into(), Utc::now().into()]);
     db.query_all_raw(statement)
@@ -160,7 +166,7 @@ WHERE ms.wamid = ANY (ARRAY(SELECT wamid FROM x)) AND NOT ms.applied"#;
             wamid: &a.wamid,
         })
         .collect();
-    let rows = serde_json::to_string(&rows).map_err(|e| DbErr::Custom(e.to_string()))?;
+    let rows = json_rows(&rows)?;
     let statement =
         Statement::from_sql_and_values(DbBackend::Postgres, SQL, [rows.into(), Utc::now().into()]);
     db.query_all_raw(statement)
