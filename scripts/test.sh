@@ -22,5 +22,10 @@ export AEROSTIC_LOG_FILE="$PWD/target/test-logs/run-$(date +%Y%m%d-%H%M%S).log"
 # to the target directory (CI's disk is small); export 1 to keep it locally.
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 cargo test --workspace --locked "$@"
+# The isolation forest against scikit-learn on the same data (PyPI's wheels,
+# pinned in scripts/forest/requirements.txt); skipped for a filtered run.
+if [ "$#" -eq 0 ]; then
+  scripts/forest/gate.sh
+fi
 scripts/scan-logs.sh --self-test
 scripts/scan-logs.sh "$AEROSTIC_LOG_FILE"

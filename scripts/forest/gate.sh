@@ -5,5 +5,5 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 python="$("$here/venv.sh")"
-cargo build --quiet -p aerostic-bench --bin bench-forest --manifest-path "$root/Cargo.toml"
+cargo build --quiet --locked -p aerostic-bench --bin bench-forest --manifest-path "$root/Cargo.toml"
 "$python" "$here/compare.py" gate "${CARGO_TARGET_DIR:-$root/target}/debug/bench-forest" "${1:-10}"
