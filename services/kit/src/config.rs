@@ -355,6 +355,13 @@ impl Secrets {
         crate::identity::IdentitySeal::new(self.jwt_secret.as_bytes())
     }
 
+    /// The keys that hash accounts and recipients in signals.
+    pub fn signal_keys(&self) -> crate::signals::SignalKeys {
+        crate::signals::SignalKeys::new(
+            format!("aerostic signals|{}", self.audit_secret).as_bytes(),
+        )
+    }
+
     /// The key ring these secrets describe.
     pub fn key_ring(&self) -> Result<crate::crypto::KeyRing, crate::crypto::CryptoError> {
         crate::crypto::KeyRing::parse(&self.encryption_keys, self.encryption_primary.as_deref())

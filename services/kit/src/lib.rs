@@ -8,6 +8,7 @@
 //! - [`crypto`]: AES-256-GCM envelopes bound to tenant and column, with key rotation;
 //! - [`telemetry`] and [`mask`]: masked logs, Prometheus metrics, trace ids;
 //! - [`outbox`]: events staged in the writing transaction, relayed after commit;
+//! - [`signals`]: the activity the anomaly service watches, batched onto the broker;
 //! - [`batch`]: group commit, items gathered into batches while earlier ones run;
 //! - [`grpc`]: serving and calling with health, reflection and trace propagation;
 //! - [`host`]: host-name normalisation; [`ids`]: typed ids; [`identity`]: the sealed caller identity and permissions;
@@ -32,6 +33,7 @@ pub mod mask;
 pub mod outbox;
 pub mod phone;
 pub mod seal;
+pub mod signals;
 pub mod tcp_nodelay;
 pub mod telemetry;
 

@@ -142,6 +142,76 @@ async fn a_pacer_gives_each_caller_its_own_slot_one_interval_apart(cache: Arc<dy
     );
 }
 
+async fn marks_count_per_window_keep_a_members_latest_time_and_forget_past_the_horizon(
+    cache: Arc<dyn Cache>,
+) {
+    use aerostic_kit::cache::{Mark, MarkCount};
+    let mark = |key: &str, member: &str, at_ms: i64| Mark {
+        key: key.into(),
+        member: member.into(),
+        at_ms,
+    };
+    let count = |key: &str, since_ms: i64| MarkCount {
+        key: key.into(),
+        since_ms,
+    };
+    let horizon = Duration::from_secs(600);
+    let t = 1_000_000_000;
+    cache
+        .mark(
+            &[
+                mark("calls", "e1", t),
+                mark("calls", "e2", t + 5_000),
+                mark("calls", "e3", t + 9_000),
+                mark("recipients", "r1", t),
+                mark("recipients", "r1", t + 9_000),
+                mark("recipients", "r2", t + 1_000),
+                // An older time does not move a member back.
+                mark("recipients", "r1", t + 2_000),
+            ],
+            horizon,
+        )
+        .await
+        .unwrap();
+    let counts = cache
+        .count_marks(&[
+            count("calls", t),
+            count("calls", t + 5_000),
+            count("calls", t + 9_001),
+            count("recipients", t),
+            count("recipients", t + 3_000),
+            count("nothing", 0),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(counts, vec![3, 2, 0, 2, 1, 0]);
+    // A mark 600 s after the first forgets what is older than the horizon.
+    cache
+        .mark(&[mark("calls", "e4", t + 605_000)], horizon)
+        .await
+        .unwrap();
+    assert_eq!(
+        cache.count_marks(&[count("calls", 0)]).await.unwrap(),
+        vec![3]
+    );
+    // A set unmarked for its horizon expires.
+    cache
+        .mark(&[mark("brief", "x", t)], Duration::from_millis(300))
+        .await
+        .unwrap();
+    assert_eq!(
+        cache.count_marks(&[count("brief", 0)]).await.unwrap(),
+        vec![1]
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        cache.count_marks(&[count("brief", 0)]).await.unwrap(),
+        vec![0]
+    );
+    cache.mark(&[], horizon).await.unwrap();
+    assert!(cache.count_marks(&[]).await.unwrap().is_empty());
+}
+
 async fn namespaces_do_not_see_each_other(a: Arc<dyn Cache>, b: Arc<dyn Cache>) {
     a.set("shared", b"a", None).await.unwrap();
     assert_eq!(b.get("shared").await.unwrap(), None);
@@ -187,6 +257,14 @@ macro_rules! cache_contract {
             async fn a_pacer_gives_each_caller_its_own_slot_one_interval_apart() {
                 super::a_pacer_gives_each_caller_its_own_slot_one_interval_apart(cache().await)
                     .await;
+            }
+
+            #[tokio::test]
+            async fn marks_count_per_window_keep_a_members_latest_time_and_forget_past_the_horizon() {
+                super::marks_count_per_window_keep_a_members_latest_time_and_forget_past_the_horizon(
+                    cache().await,
+                )
+                .await;
             }
 
             #[tokio::test]

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::{Bucket, BucketDecision, Cache, CacheError, WindowDecision};
+use super::{Bucket, BucketDecision, Cache, CacheError, Mark, MarkCount, WindowDecision};
 
 #[derive(Default)]
 struct State {
@@ -15,6 +15,8 @@ struct State {
     windows: HashMap<String, VecDeque<Instant>>,
     buckets: HashMap<String, (f64, Instant)>,
     slots: HashMap<String, Instant>,
+    /// Sorted sets of marks: member → time, and when the set expires.
+    marks: HashMap<String, (HashMap<String, i64>, Instant)>,
     writes: u64,
 }
 
@@ -30,6 +32,7 @@ impl State {
         self.counters.retain(|_, (_, exp)| *exp > now);
         self.windows.retain(|_, hits| !hits.is_empty());
         self.slots.retain(|_, next| *next > now);
+        self.marks.retain(|_, (_, expires)| *expires > now);
     }
 }
 
@@ -184,6 +187,49 @@ impl Cache for MemoryCache {
         let slot = state.slots.get(&key).copied().unwrap_or(now).max(now);
         state.slots.insert(key, slot + interval);
         Ok(slot - now)
+    }
+
+    async fn mark(&self, marks: &[Mark], horizon: Duration) -> Result<(), CacheError> {
+        let now = Instant::now();
+        let mut state = self.state();
+        state.sweep(now);
+        let mut newest: HashMap<String, i64> = HashMap::new();
+        for mark in marks {
+            let key = self.key(&mark.key);
+            let (set, expires) = state
+                .marks
+                .entry(key.clone())
+                .or_insert_with(|| (HashMap::new(), now + horizon));
+            if *expires <= now {
+                set.clear();
+            }
+            let at = set.entry(mark.member.clone()).or_insert(mark.at_ms);
+            *at = (*at).max(mark.at_ms);
+            let latest = newest.entry(key).or_insert(mark.at_ms);
+            *latest = (*latest).max(mark.at_ms);
+        }
+        let horizon_ms = horizon.as_millis() as i64;
+        for (key, latest) in newest {
+            if let Some((set, expires)) = state.marks.get_mut(&key) {
+                set.retain(|_, at| *at >= latest - horizon_ms);
+                *expires = now + horizon;
+            }
+        }
+        Ok(())
+    }
+
+    async fn count_marks(&self, counts: &[MarkCount]) -> Result<Vec<u64>, CacheError> {
+        let now = Instant::now();
+        let state = self.state();
+        Ok(counts
+            .iter()
+            .map(|c| match state.marks.get(&self.key(&c.key)) {
+                Some((set, expires)) if *expires > now => {
+                    set.values().filter(|at| **at >= c.since_ms).count() as u64
+                }
+                _ => 0,
+            })
+            .collect())
     }
 
     async fn ping(&self) -> Result<(), CacheError> {

@@ -57,6 +57,28 @@ pub struct BucketDecision {
     pub retry_after: Duration,
 }
 
+/// A member marked in a sorted set at a time (a timeline of one subject's
+/// events: members are event ids, or a recipient's hash to count distinct
+/// recipients).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mark {
+    /// The set.
+    pub key: String,
+    /// What is marked; marking it again moves it to the later time.
+    pub member: String,
+    /// When, in milliseconds since the Unix epoch.
+    pub at_ms: i64,
+}
+
+/// How many members of a set were marked at or after a time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarkCount {
+    /// The set.
+    pub key: String,
+    /// The window's start, in milliseconds since the Unix epoch.
+    pub since_ms: i64,
+}
+
 /// Get/set with TTL, counters and rate-limit primitives. Every operation is
 /// atomic with respect to other callers of the same backend.
 #[async_trait]
@@ -89,6 +111,13 @@ pub trait Cache: Send + Sync + 'static {
     /// (zero if free now). Unlike a refused token take, every caller gets a
     /// definite time, so a backlog is scheduled once instead of retried.
     async fn reserve_slot(&self, key: &str, interval: Duration) -> Result<Duration, CacheError>;
+    /// Marks each of `marks` in its set (a member already there keeps the later
+    /// of its two times), then forgets in every set touched what is more than
+    /// `horizon` older than its newest mark; a set unmarked for `horizon`
+    /// expires. One round trip for all of them.
+    async fn mark(&self, marks: &[Mark], horizon: Duration) -> Result<(), CacheError>;
+    /// Answers each of `counts`, in order, in one round trip.
+    async fn count_marks(&self, counts: &[MarkCount]) -> Result<Vec<u64>, CacheError>;
     /// Whether the backend answers (for readiness).
     async fn ping(&self) -> Result<(), CacheError>;
 }

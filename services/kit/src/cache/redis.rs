@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use fred::prelude::*;
 
-use super::{Bucket, BucketDecision, Cache, CacheError, WindowDecision};
+use super::{Bucket, BucketDecision, Cache, CacheError, Mark, MarkCount, WindowDecision};
 
 const INCR_WITH_TTL: &str = r#"
 local v = redis.call('INCRBY', KEYS[1], ARGV[1])
@@ -54,6 +54,32 @@ local slot = math.max(now, tonumber(redis.call('GET', key)) or now)
 local ttl = math.ceil((slot + interval - now) * 1000) + 1000
 redis.call('SET', key, string.format('%.6f', slot + interval), 'PX', ttl)
 return string.format('%.6f', slot - now)
+"#;
+
+// ARGV: the horizon, then (key index, time, member) per mark. GT keeps a
+// member's later time; adding members is unaffected by it.
+const MARK: &str = r#"
+local horizon = tonumber(ARGV[1])
+local newest = {}
+for i = 2, #ARGV, 3 do
+  local k = tonumber(ARGV[i])
+  local at = tonumber(ARGV[i + 1])
+  redis.call('ZADD', KEYS[k], 'GT', at, ARGV[i + 2])
+  if newest[k] == nil or at > newest[k] then newest[k] = at end
+end
+for k, at in pairs(newest) do
+  redis.call('ZREMRANGEBYSCORE', KEYS[k], '-inf', '(' .. (at - horizon))
+  redis.call('PEXPIRE', KEYS[k], horizon)
+end
+return 0
+"#;
+
+const COUNT_MARKS: &str = r#"
+local counts = {}
+for i = 1, #KEYS do
+  counts[i] = redis.call('ZCOUNT', KEYS[i], ARGV[i], '+inf')
+end
+return counts
 "#;
 
 /// A [`Cache`] on a Redis server.
@@ -213,6 +239,44 @@ impl Cache for RedisCache {
             .await
             .map_err(unavailable)?;
         Ok(Duration::from_secs_f64(float(&reply)?.max(0.0)))
+    }
+
+    async fn mark(&self, marks: &[Mark], horizon: Duration) -> Result<(), CacheError> {
+        if marks.is_empty() {
+            return Ok(());
+        }
+        let mut keys: Vec<String> = Vec::new();
+        let mut index = std::collections::HashMap::new();
+        let mut args = vec![horizon.as_millis().max(1).to_string()];
+        for mark in marks {
+            let at = *index.entry(mark.key.as_str()).or_insert_with(|| {
+                keys.push(self.key(&mark.key));
+                keys.len()
+            });
+            args.extend([at.to_string(), mark.at_ms.to_string(), mark.member.clone()]);
+        }
+        self.client
+            .eval::<i64, _, _, _>(MARK, keys, args)
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+
+    async fn count_marks(&self, counts: &[MarkCount]) -> Result<Vec<u64>, CacheError> {
+        if counts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = counts.iter().map(|c| self.key(&c.key)).collect();
+        let args: Vec<String> = counts.iter().map(|c| c.since_ms.to_string()).collect();
+        let reply: Vec<Value> = self
+            .client
+            .eval(COUNT_MARKS, keys, args)
+            .await
+            .map_err(unavailable)?;
+        reply
+            .iter()
+            .map(|v| int(v).map(|n| n.max(0) as u64))
+            .collect()
     }
 
     async fn ping(&self) -> Result<(), CacheError> {
