@@ -21,6 +21,7 @@ mod m20261203_000013_send_media;
 mod m20261203_000014_outbox_order;
 mod m20261203_000015_sends_pending_index;
 mod m20261203_000016_number_restrictions;
+mod m20261203_000017_anomaly;
 
 /// Drops `tables`, in order, where they exist (a migration's `down`).
 pub(crate) async fn drop_tables(
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000014_outbox_order::Migration),
             Box::new(m20261203_000015_sends_pending_index::Migration),
             Box::new(m20261203_000016_number_restrictions::Migration),
+            Box::new(m20261203_000017_anomaly::Migration),
         ]
     }
 }

@@ -9,6 +9,7 @@
 //! - [`telemetry`] and [`mask`]: masked logs, Prometheus metrics, trace ids;
 //! - [`outbox`]: events staged in the writing transaction, relayed after commit;
 //! - [`signals`]: the activity the anomaly service watches, batched onto the broker;
+//! - [`audit`]: audit records any service stages for the chained audit log;
 //! - [`batch`]: group commit, items gathered into batches while earlier ones run;
 //! - [`grpc`]: serving and calling with health, reflection and trace propagation;
 //! - [`host`]: host-name normalisation; [`ids`]: typed ids; [`identity`]: the sealed caller identity and permissions;
@@ -16,6 +17,7 @@
 
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod batch;
 pub mod broker;
 pub mod cache;

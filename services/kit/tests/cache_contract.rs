@@ -142,13 +142,18 @@ async fn a_pacer_gives_each_caller_its_own_slot_one_interval_apart(cache: Arc<dy
     );
 }
 
-async fn marks_count_per_window_keep_a_members_latest_time_and_forget_past_the_horizon(
+async fn timelines_count_events_per_second_and_distinct_members_and_forget_past_the_horizon(
     cache: Arc<dyn Cache>,
 ) {
-    use aerostic_kit::cache::{Mark, MarkCount};
-    let mark = |key: &str, member: &str, at_ms: i64| Mark {
+    use aerostic_kit::cache::{Mark, MarkCount, Marked};
+    let event = |key: &str, at_ms: i64| Mark {
         key: key.into(),
-        member: member.into(),
+        what: Marked::Event,
+        at_ms,
+    };
+    let member = |key: &str, member: &str, at_ms: i64| Mark {
+        key: key.into(),
+        what: Marked::Member(member.into()),
         at_ms,
     };
     let count = |key: &str, since_ms: i64| MarkCount {
@@ -156,47 +161,53 @@ async fn marks_count_per_window_keep_a_members_latest_time_and_forget_past_the_h
         since_ms,
     };
     let horizon = Duration::from_secs(600);
-    let t = 1_000_000_000;
-    cache
-        .mark(
-            &[
-                mark("calls", "e1", t),
-                mark("calls", "e2", t + 5_000),
-                mark("calls", "e3", t + 9_000),
-                mark("recipients", "r1", t),
-                mark("recipients", "r1", t + 9_000),
-                mark("recipients", "r2", t + 1_000),
-                // An older time does not move a member back.
-                mark("recipients", "r1", t + 2_000),
-            ],
-            horizon,
-        )
-        .await
-        .unwrap();
+    let t = 1_000_000_000_000; // on a second
+    let mut marks = vec![
+        event("calls", t + 100),
+        event("calls", t + 900),
+        event("calls", t + 5_000),
+        member("recipients", "r1", t),
+        member("recipients", "r1", t + 9_000),
+        member("recipients", "r2", t + 1_000),
+        // An older time does not move a member back.
+        member("recipients", "r1", t + 2_000),
+    ];
+    marks.extend((0..50).map(|i| event("calls", t + 9_000 + i)));
+    cache.mark(&marks, horizon).await.unwrap();
     let counts = cache
         .count_marks(&[
             count("calls", t),
-            count("calls", t + 5_000),
-            count("calls", t + 9_001),
+            // Events count to the second: t+4.5 s includes all of second t+4 s.
+            count("calls", t + 4_500),
+            count("calls", t + 9_000),
+            count("calls", t + 10_000),
             count("recipients", t),
             count("recipients", t + 3_000),
             count("nothing", 0),
         ])
         .await
         .unwrap();
-    assert_eq!(counts, vec![3, 2, 0, 2, 1, 0]);
-    // A mark 600 s after the first forgets what is older than the horizon.
+    assert_eq!(counts, vec![53, 51, 50, 0, 2, 1, 0]);
+    // Marks 600 s after the first forget what is older than the horizon.
     cache
-        .mark(&[mark("calls", "e4", t + 605_000)], horizon)
+        .mark(
+            &[
+                event("calls", t + 605_000),
+                member("recipients", "r3", t + 601_500),
+            ],
+            horizon,
+        )
         .await
         .unwrap();
-    assert_eq!(
-        cache.count_marks(&[count("calls", 0)]).await.unwrap(),
-        vec![3]
-    );
-    // A set unmarked for its horizon expires.
+    let counts = cache
+        .count_marks(&[count("calls", 0), count("recipients", 0)])
+        .await
+        .unwrap();
+    // Kept: second t+5 s (the cut), the 50 at t+9 s and the new one.
+    assert_eq!(counts, vec![52, 2]);
+    // A timeline unmarked for its horizon expires.
     cache
-        .mark(&[mark("brief", "x", t)], Duration::from_millis(300))
+        .mark(&[event("brief", t)], Duration::from_millis(300))
         .await
         .unwrap();
     assert_eq!(
@@ -260,8 +271,8 @@ macro_rules! cache_contract {
             }
 
             #[tokio::test]
-            async fn marks_count_per_window_keep_a_members_latest_time_and_forget_past_the_horizon() {
-                super::marks_count_per_window_keep_a_members_latest_time_and_forget_past_the_horizon(
+            async fn timelines_count_events_per_second_and_distinct_members_and_forget_past_the_horizon() {
+                super::timelines_count_events_per_second_and_distinct_members_and_forget_past_the_horizon(
                     cache().await,
                 )
                 .await;

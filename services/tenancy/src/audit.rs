@@ -8,77 +8,14 @@ use aerostic_kit::broker::{Envelope, Handler, HandlerError, QueueSpec};
 use aerostic_kit::mask::mask;
 use async_trait::async_trait;
 use sea_orm::DatabaseConnection;
-use serde::{Deserialize, Serialize};
 
 use crate::chain::{Chain, Entry};
 
-/// The topic audit events are published on.
-pub const TOPIC: &str = "audit.event";
+pub use aerostic_kit::audit::{AuditRecord, TOPIC, actor};
 
 /// Tenancy's queue of audit events.
 pub fn queue() -> QueueSpec {
     QueueSpec::new("tenancy.audit", &[TOPIC])
-}
-
-/// What happened, by whom, to which tenant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditRecord {
-    /// The tenant it concerns.
-    pub tenant_id: String,
-    /// Who did it: a user id, `system`, or `anonymous`.
-    pub actor: String,
-    /// What, e.g. `login.failed`.
-    pub action: String,
-    /// Free text; masked before it is stored.
-    pub detail: String,
-    /// When it happened.
-    pub occurred_at: chrono::DateTime<chrono::Utc>,
-}
-
-impl AuditRecord {
-    /// A record of `action` happening now.
-    pub fn now(tenant_id: &str, actor: &str, action: &str, detail: &str) -> Self {
-        Self {
-            tenant_id: tenant_id.into(),
-            actor: actor.into(),
-            action: action.into(),
-            detail: mask(detail).into_owned(),
-            occurred_at: chrono::Utc::now(),
-        }
-    }
-
-    /// The envelope that carries it.
-    pub fn envelope(&self) -> Envelope {
-        Envelope::json(TOPIC, self)
-    }
-}
-
-impl AuditRecord {
-    /// Stages this record in `txn` and commits: the action and its audit
-    /// entry land together or not at all. Then wakes the relay.
-    pub async fn commit_with(
-        self,
-        outbox: &aerostic_kit::outbox::Outbox,
-        txn: sea_orm::DatabaseTransaction,
-    ) -> Result<(), aerostic_kit::ApiError> {
-        let internal = aerostic_kit::ApiError::internal;
-        outbox
-            .stage(&txn, &self.envelope())
-            .await
-            .map_err(internal)?;
-        txn.commit().await.map_err(internal)?;
-        outbox.wake();
-        Ok(())
-    }
-}
-
-/// Who did it, as the log names it: the user, or the API key.
-pub fn actor(caller: &aerostic_kit::identity::Identity) -> String {
-    match (&caller.user_id, &caller.api_key_id) {
-        (Some(user), _) => user.to_string(),
-        (None, Some(key)) => format!("api_key:{key}"),
-        (None, None) => "system".into(),
-    }
 }
 
 /// Appends audit events to the chain (see [`crate::chain`]); a redelivered

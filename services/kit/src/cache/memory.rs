@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::{Bucket, BucketDecision, Cache, CacheError, Mark, MarkCount, WindowDecision};
+use super::{Bucket, BucketDecision, Cache, CacheError, Mark, MarkCount, Marked, WindowDecision};
 
 #[derive(Default)]
 struct State {
@@ -15,8 +15,8 @@ struct State {
     windows: HashMap<String, VecDeque<Instant>>,
     buckets: HashMap<String, (f64, Instant)>,
     slots: HashMap<String, Instant>,
-    /// Sorted sets of marks: member → time, and when the set expires.
-    marks: HashMap<String, (HashMap<String, i64>, Instant)>,
+    /// Timelines and when each expires.
+    marks: HashMap<String, (Timeline, Instant)>,
     writes: u64,
 }
 
@@ -33,6 +33,33 @@ impl State {
         self.windows.retain(|_, hits| !hits.is_empty());
         self.slots.retain(|_, next| *next > now);
         self.marks.retain(|_, (_, expires)| *expires > now);
+    }
+}
+
+/// A timeline: distinct members by their latest time, or events per second.
+#[derive(Default)]
+struct Timeline {
+    members: HashMap<String, i64>,
+    seconds: HashMap<i64, u64>,
+}
+
+impl Timeline {
+    fn forget_before(&mut self, cut_ms: i64) {
+        self.members.retain(|_, at| *at >= cut_ms);
+        self.seconds.retain(|second, _| second * 1000 >= cut_ms);
+    }
+
+    fn count_since(&self, since_ms: i64) -> u64 {
+        if self.seconds.is_empty() {
+            self.members.values().filter(|at| **at >= since_ms).count() as u64
+        } else {
+            let first = since_ms.div_euclid(1000);
+            self.seconds
+                .iter()
+                .filter(|(second, _)| **second >= first)
+                .map(|(_, n)| n)
+                .sum()
+        }
     }
 }
 
@@ -196,22 +223,31 @@ impl Cache for MemoryCache {
         let mut newest: HashMap<String, i64> = HashMap::new();
         for mark in marks {
             let key = self.key(&mark.key);
-            let (set, expires) = state
+            let (timeline, expires) = state
                 .marks
                 .entry(key.clone())
-                .or_insert_with(|| (HashMap::new(), now + horizon));
+                .or_insert_with(|| (Timeline::default(), now + horizon));
             if *expires <= now {
-                set.clear();
+                *timeline = Timeline::default();
             }
-            let at = set.entry(mark.member.clone()).or_insert(mark.at_ms);
-            *at = (*at).max(mark.at_ms);
+            match &mark.what {
+                Marked::Member(member) => {
+                    let at = timeline.members.entry(member.clone()).or_insert(mark.at_ms);
+                    *at = (*at).max(mark.at_ms);
+                }
+                Marked::Event => {
+                    *timeline
+                        .seconds
+                        .entry(mark.at_ms.div_euclid(1000))
+                        .or_default() += 1
+                }
+            }
             let latest = newest.entry(key).or_insert(mark.at_ms);
             *latest = (*latest).max(mark.at_ms);
         }
-        let horizon_ms = horizon.as_millis() as i64;
         for (key, latest) in newest {
-            if let Some((set, expires)) = state.marks.get_mut(&key) {
-                set.retain(|_, at| *at >= latest - horizon_ms);
+            if let Some((timeline, expires)) = state.marks.get_mut(&key) {
+                timeline.forget_before(latest - horizon.as_millis() as i64);
                 *expires = now + horizon;
             }
         }
@@ -224,9 +260,7 @@ impl Cache for MemoryCache {
         Ok(counts
             .iter()
             .map(|c| match state.marks.get(&self.key(&c.key)) {
-                Some((set, expires)) if *expires > now => {
-                    set.values().filter(|at| **at >= c.since_ms).count() as u64
-                }
+                Some((timeline, expires)) if *expires > now => timeline.count_since(c.since_ms),
                 _ => 0,
             })
             .collect())

@@ -57,20 +57,32 @@ pub struct BucketDecision {
     pub retry_after: Duration,
 }
 
-/// A member marked in a sorted set at a time (a timeline of one subject's
-/// events: members are event ids, or a recipient's hash to count distinct
-/// recipients).
+/// One mark on a timeline: a sorted set of what happened to a subject, kept
+/// for a horizon and counted over windows ending now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mark {
-    /// The set.
+    /// The timeline.
     pub key: String,
-    /// What is marked; marking it again moves it to the later time.
-    pub member: String,
+    /// What is marked.
+    pub what: Marked,
     /// When, in milliseconds since the Unix epoch.
     pub at_ms: i64,
 }
 
-/// How many members of a set were marked at or after a time.
+/// What a [`Mark`] adds to its timeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Marked {
+    /// One more event. Events are kept per second (the set's members are
+    /// seconds, with a count beside each), so a busy timeline costs one entry
+    /// a second however many events it sees; windows are counted to the second.
+    Event,
+    /// A member, counted once however often it is marked (distinct
+    /// recipients, say); marking it again moves it to the later time.
+    Member(String),
+}
+
+/// How much of a timeline was marked at or after a time: events (to the
+/// second), or distinct members.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MarkCount {
     /// The set.
@@ -111,10 +123,10 @@ pub trait Cache: Send + Sync + 'static {
     /// (zero if free now). Unlike a refused token take, every caller gets a
     /// definite time, so a backlog is scheduled once instead of retried.
     async fn reserve_slot(&self, key: &str, interval: Duration) -> Result<Duration, CacheError>;
-    /// Marks each of `marks` in its set (a member already there keeps the later
-    /// of its two times), then forgets in every set touched what is more than
-    /// `horizon` older than its newest mark; a set unmarked for `horizon`
-    /// expires. One round trip for all of them.
+    /// Marks each of `marks` on its timeline, then forgets on every timeline
+    /// touched what is more than `horizon` older than its newest mark; a
+    /// timeline unmarked for `horizon` expires. A timeline holds events or
+    /// members, never both. One round trip for all of them.
     async fn mark(&self, marks: &[Mark], horizon: Duration) -> Result<(), CacheError>;
     /// Answers each of `counts`, in order, in one round trip.
     async fn count_marks(&self, counts: &[MarkCount]) -> Result<Vec<u64>, CacheError>;

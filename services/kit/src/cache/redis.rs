@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use fred::prelude::*;
 
-use super::{Bucket, BucketDecision, Cache, CacheError, Mark, MarkCount, WindowDecision};
+use super::{Bucket, BucketDecision, Cache, CacheError, Mark, MarkCount, Marked, WindowDecision};
 
 const INCR_WITH_TTL: &str = r#"
 local v = redis.call('INCRBY', KEYS[1], ARGV[1])
@@ -56,19 +56,33 @@ redis.call('SET', key, string.format('%.6f', slot + interval), 'PX', ttl)
 return string.format('%.6f', slot - now)
 "#;
 
-// ARGV: the horizon, then (key index, time, member) per mark. GT keeps a
-// member's later time; adding members is unaffected by it.
+// Timelines. A member timeline is a sorted set scored by time; an event
+// timeline is a sorted set of seconds (scored by the second's start) plus a
+// hash `<key>#n` of events per second. ARGV: the horizon, then per mark its
+// key index, time and either `m<member>` or `e<events>`.
 const MARK: &str = r#"
 local horizon = tonumber(ARGV[1])
-local newest = {}
+local newest, events = {}, {}
 for i = 2, #ARGV, 3 do
-  local k = tonumber(ARGV[i])
-  local at = tonumber(ARGV[i + 1])
-  redis.call('ZADD', KEYS[k], 'GT', at, ARGV[i + 2])
+  local k, at, what = tonumber(ARGV[i]), tonumber(ARGV[i + 1]), ARGV[i + 2]
+  if string.sub(what, 1, 1) == 'm' then
+    redis.call('ZADD', KEYS[k], 'GT', at, string.sub(what, 2))
+  else
+    local second = math.floor(at / 1000)
+    redis.call('ZADD', KEYS[k], second * 1000, second)
+    redis.call('HINCRBY', KEYS[k] .. '#n', second, tonumber(string.sub(what, 2)))
+    events[k] = true
+  end
   if newest[k] == nil or at > newest[k] then newest[k] = at end
 end
 for k, at in pairs(newest) do
-  redis.call('ZREMRANGEBYSCORE', KEYS[k], '-inf', '(' .. (at - horizon))
+  local cut = '(' .. (at - horizon)
+  if events[k] then
+    local old = redis.call('ZRANGEBYSCORE', KEYS[k], '-inf', cut)
+    if #old > 0 then redis.call('HDEL', KEYS[k] .. '#n', unpack(old)) end
+    redis.call('PEXPIRE', KEYS[k] .. '#n', horizon)
+  end
+  redis.call('ZREMRANGEBYSCORE', KEYS[k], '-inf', cut)
   redis.call('PEXPIRE', KEYS[k], horizon)
 end
 return 0
@@ -77,7 +91,19 @@ return 0
 const COUNT_MARKS: &str = r#"
 local counts = {}
 for i = 1, #KEYS do
-  counts[i] = redis.call('ZCOUNT', KEYS[i], ARGV[i], '+inf')
+  local since = tonumber(ARGV[i])
+  if redis.call('EXISTS', KEYS[i] .. '#n') == 1 then
+    local seconds = redis.call('ZRANGEBYSCORE', KEYS[i], math.floor(since / 1000) * 1000, '+inf')
+    local total = 0
+    if #seconds > 0 then
+      for _, n in ipairs(redis.call('HMGET', KEYS[i] .. '#n', unpack(seconds))) do
+        total = total + (tonumber(n) or 0)
+      end
+    end
+    counts[i] = total
+  else
+    counts[i] = redis.call('ZCOUNT', KEYS[i], since, '+inf')
+  end
 end
 return counts
 "#;
@@ -247,13 +273,29 @@ impl Cache for RedisCache {
         }
         let mut keys: Vec<String> = Vec::new();
         let mut index = std::collections::HashMap::new();
+        // Events of one second on one timeline travel as one count.
+        let mut events: std::collections::BTreeMap<(usize, i64), (i64, u64)> = Default::default();
         let mut args = vec![horizon.as_millis().max(1).to_string()];
         for mark in marks {
             let at = *index.entry(mark.key.as_str()).or_insert_with(|| {
                 keys.push(self.key(&mark.key));
                 keys.len()
             });
-            args.extend([at.to_string(), mark.at_ms.to_string(), mark.member.clone()]);
+            match &mark.what {
+                Marked::Member(member) => {
+                    args.extend([at.to_string(), mark.at_ms.to_string(), format!("m{member}")])
+                }
+                Marked::Event => {
+                    let entry = events
+                        .entry((at, mark.at_ms.div_euclid(1000)))
+                        .or_insert((mark.at_ms, 0));
+                    entry.0 = entry.0.max(mark.at_ms);
+                    entry.1 += 1;
+                }
+            }
+        }
+        for ((at, _), (latest, count)) in events {
+            args.extend([at.to_string(), latest.to_string(), format!("e{count}")]);
         }
         self.client
             .eval::<i64, _, _, _>(MARK, keys, args)
