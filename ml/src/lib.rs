@@ -5,6 +5,11 @@
 
 #![warn(missing_docs)]
 
+pub mod baseline;
+pub mod detect;
+pub mod subject;
+pub mod window;
+
 use std::future::Future;
 
 use aerostic_kit::context::Context;

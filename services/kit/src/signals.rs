@@ -75,6 +75,9 @@ pub enum SignalKind {
         recipient: String,
         /// A template (rather than a free-form message).
         template: bool,
+        /// The first message to this recipient from the workspace.
+        #[serde(default)]
+        new_recipient: bool,
         /// Meta took it.
         ok: bool,
     },
