@@ -1,49 +1,113 @@
-//! The anomaly service of Aerostic: a Rust-native isolation forest over telemetry windows, alerts and mitigations.
+//! The anomaly service of Aerostic: signals from every service folded into
+//! sliding windows per workspace, API key, IP and login account (timelines in
+//! the cache), scored by a platform-wide isolation forest
+//! ([`aerostic_forest`]), judged by detectors, and acted on through
+//! mitigations the gateway enforces.
 //!
-//! Its contract (`proto/aerostic/v1/anomaly.proto`) is served in full; every RPC
-//! answers `UNIMPLEMENTED` until the anomaly-detection issue builds it.
+//! [`window`] turns signals into marks and counts into features, [`baseline`]
+//! holds the model in service, [`detect`] holds the rules, [`service`] is the
+//! domain, [`store`] its tables, [`consumer`] the signal queue and [`grpc`]
+//! the contract (`proto/aerostic/v1/anomaly.proto`).
 
 #![warn(missing_docs)]
 
 pub mod baseline;
+pub mod consumer;
 pub mod detect;
+pub mod entity;
+pub mod grpc;
+pub mod mitigations;
+pub mod service;
+pub mod store;
 pub mod subject;
 pub mod window;
 
 use std::future::Future;
+use std::time::Duration;
 
+use aerostic_kit::broker::RetryPolicy;
 use aerostic_kit::context::Context;
-use aerostic_proto::v1 as pb;
-use aerostic_proto::v1::anomaly_server::{Anomaly, AnomalyServer};
+use aerostic_proto::v1::anomaly_server::AnomalyServer;
 use tokio::net::TcpListener;
 
-/// The gRPC server of anomaly.
-pub struct AnomalyGrpc {
-    _ctx: Context,
+/// How often the baseline is retrained from the windows gathered (when
+/// there are enough): `AEROSTIC_ANOMALY_RETRAIN_SECS`, default 10 minutes.
+fn retrain_every() -> Duration {
+    std::env::var("AEROSTIC_ANOMALY_RETRAIN_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(Duration::from_secs(600), Duration::from_secs)
 }
 
-aerostic_kit::service_impl! {
-    impl Anomaly for AnomalyGrpc {}
-    unimplemented {
-        score(pb::ScoreRequest) -> pb::ScoreResponse;
-        score_batch(pb::ScoreBatchRequest) -> pb::ScoreBatchResponse;
-        train(pb::TrainRequest) -> pb::TrainResponse;
-        model_info(pb::ModelInfoRequest) -> pb::ModelInfoResponse;
-        list_alerts(pb::ListAlertsRequest) -> pb::ListAlertsResponse;
-    }
+/// Every queue the anomaly service consumes.
+pub fn queues() -> Vec<aerostic_kit::broker::QueueSpec> {
+    vec![consumer::queue()]
 }
 
-/// Serves anomaly on `listener` until `shutdown` resolves.
+/// Serves the anomaly service on `listener` until `shutdown` resolves.
 pub async fn run(
     ctx: Context,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
-    aerostic_kit::grpc::serve(
-        AnomalyServer::new(AnomalyGrpc { _ctx: ctx }),
+    let anomaly = service::Anomaly::start(ctx.db.clone(), ctx.cache.clone()).await?;
+    ctx.broker.declare(&consumer::queue()).await?;
+    let signals = ctx
+        .broker
+        .consume(
+            &consumer::queue().name,
+            consumer::SignalConsumer::new(anomaly.clone()),
+            RetryPolicy {
+                concurrency: 4,
+                ..RetryPolicy::default()
+            },
+        )
+        .await?;
+    let relay = anomaly.outbox().clone().spawn_relay(
+        ctx.db.clone(),
+        ctx.broker.clone(),
+        Duration::from_secs(1),
+    );
+    let reloader = {
+        let anomaly = anomaly.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(mitigations::RELOAD);
+            loop {
+                tick.tick().await;
+                if let Err(e) = anomaly.reload().await {
+                    tracing::warn!(error = %e, "could not reload mitigations and models");
+                }
+            }
+        })
+    };
+    let trainer = {
+        let anomaly = anomaly.clone();
+        tokio::spawn(async move {
+            let every = retrain_every();
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            loop {
+                tick.tick().await;
+                match anomaly.retrain_if_ready().await {
+                    Ok(true) => tracing::info!("baseline retrained from recent windows"),
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(error = %e, "scheduled retraining failed"),
+                }
+            }
+        })
+    };
+    let served = aerostic_kit::grpc::serve(
+        AnomalyServer::new(grpc::AnomalyGrpc {
+            anomaly,
+            seal: ctx.secrets.identity_seal(),
+        }),
         listener,
         shutdown,
     )
-    .await?;
+    .await;
+    signals.shutdown().await;
+    relay.abort();
+    reloader.abort();
+    trainer.abort();
+    served?;
     Ok(())
 }

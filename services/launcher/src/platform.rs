@@ -114,6 +114,7 @@ pub async fn declare_queues(broker: &dyn aerostic_kit::broker::Broker) -> anyhow
         aerostic_tenancy::queues(),
         aerostic_billing::queues(),
         aerostic_dispatcher::queues(),
+        aerostic_anomaly::queues(),
     ];
     for spec in all.iter().flatten() {
         broker

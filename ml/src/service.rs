@@ -1,0 +1,355 @@
+//! The anomaly domain as callers see it: signals in, windows scored, findings
+//! recorded and mitigated; the model, alerts and mitigations out.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aerostic_kit::cache::{Cache, Mark, MarkCount, Marked};
+use aerostic_kit::identity::{Identity, Permission, Role};
+use aerostic_kit::outbox::Outbox;
+use aerostic_kit::signals::Signal;
+use aerostic_kit::{ApiError, ErrorKind};
+use chrono::Utc;
+use sea_orm::DatabaseConnection;
+
+use crate::baseline::{self, Baseline, MIN_TRAINING_ROWS, TrainParams, Trained};
+use crate::detect::{self, Finding, WAVE_TENANTS};
+use crate::entity::anomaly_alert;
+use crate::mitigations::{Active, Mitigations};
+use crate::store;
+use crate::subject::{Subject, SubjectKind};
+use crate::window::{self, FEATURES, HORIZON_MS, Window};
+
+/// How long a finding without a mitigation (a wave) stays quiet once raised.
+const COOLDOWN: Duration = Duration::from_secs(600);
+/// Windows in the synthetic baseline.
+const SYNTHETIC_ROWS: usize = 4096;
+/// Most vectors one ScoreBatch may carry.
+pub const MAX_SCORE_BATCH: usize = 10_000;
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::internal(e)
+}
+
+/// The anomaly service's state; cheap to clone.
+#[derive(Clone)]
+pub struct Anomaly {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: DatabaseConnection,
+    cache: Arc<dyn Cache>,
+    outbox: Outbox,
+    baseline: Baseline,
+    mitigations: Mitigations,
+    cooldowns: Mutex<HashMap<(&'static str, Subject), Instant>>,
+}
+
+impl Anomaly {
+    /// Loads the newest stored model (training and storing the bootstrap one
+    /// on a first start) and the mitigations in force.
+    pub async fn start(db: DatabaseConnection, cache: Arc<dyn Cache>) -> anyhow::Result<Self> {
+        let trained = match store::latest_model(&db).await? {
+            Some(trained) => trained,
+            None => {
+                let rows = baseline::synthetic_baseline(SYNTHETIC_ROWS);
+                let trained = baseline::train(&rows, TrainParams::default(), "bootstrap")?;
+                store::save_model(&db, &trained).await?;
+                trained
+            }
+        };
+        let mitigations = Mitigations::default();
+        mitigations.replace(store::load_active(&db, Utc::now()).await?);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                db,
+                cache,
+                outbox: Outbox::new(store::OUTBOX_TABLE),
+                baseline: Baseline::new(trained),
+                mitigations,
+                cooldowns: Mutex::default(),
+            }),
+        })
+    }
+
+    /// The outbox audit records wait in (run its relay).
+    pub fn outbox(&self) -> &Outbox {
+        &self.inner.outbox
+    }
+
+    /// Folds `signals` into their subjects' windows, scores every window
+    /// they changed, and records what the detectors find.
+    pub async fn ingest(&self, signals: &[Signal]) -> anyhow::Result<Vec<Finding>> {
+        let inner = &self.inner;
+        let mut marks = Vec::new();
+        let mut touched = Vec::new();
+        for signal in signals {
+            window::marks(signal, &mut marks, &mut touched);
+        }
+        let horizon = Duration::from_millis(HORIZON_MS as u64);
+        inner.cache.mark(&marks, horizon).await?;
+        // Each subject once, with the first workspace any signal tied it to.
+        let mut subjects: BTreeMap<Subject, Option<String>> = BTreeMap::new();
+        for (subject, tenant) in touched {
+            let slot = subjects.entry(subject).or_default();
+            if slot.is_none() {
+                *slot = tenant;
+            }
+        }
+        let now = Utc::now();
+        let now_ms = now.timestamp_millis();
+        let reads: Vec<MarkCount> = subjects
+            .keys()
+            .flat_map(|s| window::reads(s, now_ms))
+            .collect();
+        let counts = inner.cache.count_marks(&reads).await?;
+        let trained = inner.baseline.current();
+        let mut findings = Vec::new();
+        let mut spikes = Vec::new();
+        for ((subject, tenant), counts) in subjects.iter().zip(counts.chunks(FEATURES.len())) {
+            let window = Window::from_counts(counts);
+            let features = window.features();
+            let score = trained.model.score_row(&features)?;
+            let anomalous = trained.model.is_anomaly(score);
+            inner.baseline.observe(features);
+            if detect::is_spike(subject, &window, anomalous) {
+                spikes.push((subject.id.clone(), score));
+            }
+            if let Some(finding) = detect::evaluate(subject, &window, score, anomalous)
+                && self.is_new(&finding, now)
+            {
+                let tenant = tenant
+                    .clone()
+                    .or_else(|| (subject.kind == SubjectKind::Tenant).then(|| subject.id.clone()));
+                store::record(
+                    &inner.db,
+                    &inner.outbox,
+                    &finding,
+                    tenant.as_deref(),
+                    &features,
+                    now,
+                )
+                .await
+                .map(|(_, active)| active.map(|a| inner.mitigations.add(a)))?;
+                findings.push(finding);
+            }
+        }
+        if let Some(wave) = self.wave(&spikes, now_ms).await? {
+            store::record(&inner.db, &inner.outbox, &wave, None, &[0.0; 16], now).await?;
+            findings.push(wave);
+        }
+        for finding in &findings {
+            metrics::counter!("aerostic_anomaly_alerts_total", "detector" => finding.detector)
+                .increment(1);
+        }
+        Ok(findings)
+    }
+
+    /// Whether `finding` is not already mitigated or cooling down (and if so,
+    /// starts its cooldown).
+    fn is_new(&self, finding: &Finding, now: chrono::DateTime<Utc>) -> bool {
+        if let Some((kind, _)) = finding.mitigation
+            && self.inner.mitigations.has(&finding.subject, kind, now)
+        {
+            return false;
+        }
+        let mut cooldowns = self.inner.cooldowns.lock().expect("cooldowns lock");
+        cooldowns.retain(|_, until| *until > Instant::now());
+        let key = (finding.detector, finding.subject.clone());
+        if cooldowns.contains_key(&key) {
+            return false;
+        }
+        let quiet = finding.mitigation.map_or(COOLDOWN, |(_, lasts)| lasts);
+        cooldowns.insert(key, Instant::now() + quiet);
+        true
+    }
+
+    /// Workspaces spiking together: each spike is marked on the platform's
+    /// timeline (shared by every replica), and enough distinct workspaces
+    /// within a minute make one coordinated-wave finding.
+    async fn wave(&self, spikes: &[(String, f64)], now_ms: i64) -> anyhow::Result<Option<Finding>> {
+        if spikes.is_empty() {
+            return Ok(None);
+        }
+        let platform = Subject::new(SubjectKind::Platform, "wave");
+        let key = platform.timeline("peer");
+        let marks: Vec<Mark> = spikes
+            .iter()
+            .map(|(tenant, _)| Mark {
+                key: key.clone(),
+                what: Marked::Member(tenant.clone()),
+                at_ms: now_ms,
+            })
+            .collect();
+        let cache = &self.inner.cache;
+        cache.mark(&marks, Duration::from_secs(60)).await?;
+        let together = cache
+            .count_marks(&[MarkCount {
+                key,
+                since_ms: now_ms - 60_000,
+            }])
+            .await?[0];
+        if together < WAVE_TENANTS {
+            return Ok(None);
+        }
+        let finding = Finding {
+            detector: "coordinated_wave",
+            subject: platform,
+            score: spikes.iter().map(|(_, s)| *s).fold(0.0, f64::max),
+            mitigation: None,
+            detail: format!("{together} workspaces spiking together within a minute"),
+        };
+        Ok(self.is_new(&finding, Utc::now()).then_some(finding))
+    }
+
+    /// One window's score against the model in service.
+    pub fn score(&self, values: &[f64]) -> Result<(f64, bool, Arc<Trained>), ApiError> {
+        let trained = self.inner.baseline.current();
+        if values.len() != FEATURES.len() || values.iter().any(|v| !v.is_finite()) {
+            return Err(ApiError::invalid_field(
+                "features.values",
+                format!(
+                    "must be {} finite numbers, in ModelInfo.feature_names' order",
+                    FEATURES.len()
+                ),
+            ));
+        }
+        let score = trained.model.score_row(values).map_err(internal)?;
+        Ok((score, trained.model.is_anomaly(score), trained))
+    }
+
+    /// Trains and serves a new model from the windows gathered (topped up with
+    /// the synthetic baseline while they are fewer than [`MIN_TRAINING_ROWS`]).
+    pub async fn train(&self, params: TrainParams, source: &str) -> Result<Arc<Trained>, ApiError> {
+        let mut rows = self.inner.baseline.take_recent();
+        if rows.len() < MIN_TRAINING_ROWS {
+            rows.extend(baseline::synthetic_baseline(SYNTHETIC_ROWS));
+        }
+        let source = source.to_string();
+        let trained = tokio::task::spawn_blocking(move || baseline::train(&rows, params, &source))
+            .await
+            .map_err(internal)?
+            .map_err(|e| {
+                ApiError::new(
+                    ErrorKind::InvalidArgument,
+                    "invalid_parameters",
+                    e.to_string(),
+                )
+            })?;
+        store::save_model(&self.inner.db, &trained)
+            .await
+            .map_err(internal)?;
+        self.inner.baseline.swap(trained);
+        Ok(self.inner.baseline.current())
+    }
+
+    /// [`Anomaly::train`] for a platform admin, with parameters from the wire
+    /// (0 keeps a default).
+    pub async fn train_for(
+        &self,
+        caller: &Identity,
+        trees: u32,
+        sample_size: u32,
+        contamination: f64,
+    ) -> Result<Arc<Trained>, ApiError> {
+        caller.require(Permission::PlatformAdmin)?;
+        let defaults = TrainParams::default();
+        if trees > 1000 {
+            return Err(ApiError::invalid_field("trees", "must be at most 1000"));
+        }
+        let params = TrainParams {
+            trees: if trees == 0 {
+                defaults.trees
+            } else {
+                trees as usize
+            },
+            sample_size: if sample_size == 0 {
+                defaults.sample_size
+            } else {
+                sample_size as usize
+            },
+            contamination: if contamination == 0.0 {
+                defaults.contamination
+            } else {
+                contamination
+            },
+        };
+        self.train(params, "request").await
+    }
+
+    /// The model in service and the windows gathered for the next one.
+    pub fn model_info(&self) -> (Arc<Trained>, usize) {
+        (
+            self.inner.baseline.current(),
+            self.inner.baseline.recent_len(),
+        )
+    }
+
+    /// Alerts `caller` may see, newest first, a page after `before`.
+    pub async fn alerts(
+        &self,
+        caller: &Identity,
+        before: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<(anomaly_alert::Model, Option<crate::detect::MitigationKind>)>, ApiError> {
+        let tenant = if caller.role == Role::SuperAdmin && caller.api_key_id.is_none() {
+            None
+        } else {
+            caller.require(Permission::ManageSettings)?;
+            Some(caller.tenant_id.to_string())
+        };
+        store::alerts(&self.inner.db, tenant.as_deref(), before, limit)
+            .await
+            .map_err(internal)
+    }
+
+    /// The mitigations in force and their revision.
+    pub fn in_force(&self) -> (String, Vec<Active>) {
+        self.inner.mitigations.in_force(Utc::now())
+    }
+
+    /// Lifts a mitigation; platform admins only.
+    pub async fn lift(&self, caller: &Identity, id: &str) -> Result<Active, ApiError> {
+        caller.require(Permission::PlatformAdmin)?;
+        let actor = aerostic_kit::audit::actor(caller);
+        let lifted = store::lift(&self.inner.db, &self.inner.outbox, id, &actor, Utc::now())
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorKind::NotFound,
+                    "mitigation_not_found",
+                    "no such mitigation in force",
+                )
+            })?;
+        self.inner.mitigations.remove(&lifted.id);
+        Ok(lifted)
+    }
+
+    /// Reloads the mitigations in force and any newer stored model (what
+    /// other replicas did).
+    pub async fn reload(&self) -> anyhow::Result<()> {
+        let inner = &self.inner;
+        inner
+            .mitigations
+            .replace(store::load_active(&inner.db, Utc::now()).await?);
+        if let Some(trained) = store::latest_model(&inner.db).await?
+            && trained.version > inner.baseline.current().version
+        {
+            inner.baseline.swap(trained);
+        }
+        Ok(())
+    }
+
+    /// Retrains from the gathered windows if there are enough.
+    pub async fn retrain_if_ready(&self) -> Result<bool, ApiError> {
+        if self.inner.baseline.recent_len() < MIN_TRAINING_ROWS {
+            return Ok(false);
+        }
+        self.train(TrainParams::default(), "schedule")
+            .await
+            .map(|_| true)
+    }
+}
