@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 
+use aerostic_kit::signals::{Signal, SignalKind};
 use aerostic_proto::v1 as pb;
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
@@ -101,7 +102,9 @@ pub async fn login(
     axum::Extension(surface): axum::Extension<Surface>,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<Json<SessionView>, GatewayError> {
-    let reply = state
+    state.shield.check_login(&body.email)?;
+    let account = state.shield.account(&body.email);
+    let answer = state
         .tenancy
         .clone()
         .login(pb::LoginRequest {
@@ -110,9 +113,40 @@ pub async fn login(
             client_ip: peer.ip().to_string(),
             admin_host: surface == Surface::Admin,
         })
-        .await?
-        .into_inner();
-    Ok(Json(SessionView::of(reply)))
+        .await;
+    // A wrong password, or an attempt tenancy refused for too many of them,
+    // is a failed login; other refusals (a suspended workspace, the admin
+    // host) are not attempts the detector should count.
+    let outcome = match &answer {
+        Ok(reply) => Some((
+            true,
+            reply
+                .get_ref()
+                .user
+                .as_ref()
+                .map(|u| u.tenant_id.clone())
+                .unwrap_or_default(),
+        )),
+        // A wrong password, or any attempt while tenancy's own lockout holds.
+        Err(status)
+            if matches!(
+                status.code(),
+                tonic::Code::Unauthenticated | tonic::Code::ResourceExhausted
+            ) =>
+        {
+            Some((false, String::new()))
+        }
+        Err(_) => None,
+    };
+    if let Some((ok, tenant)) = outcome {
+        let mut signal =
+            Signal::now(SignalKind::Login { account, ok }).ip(Some(peer.ip().to_string()));
+        if !tenant.is_empty() {
+            signal = signal.tenant(tenant);
+        }
+        state.shield.record(signal);
+    }
+    Ok(Json(SessionView::of(answer?.into_inner())))
 }
 
 /// `POST /v1/auth/refresh` and `/v1/auth/logout` body.

@@ -137,9 +137,13 @@ impl FromRequestParts<AppState> for Caller {
                 )
             })?;
         let identity = state.authenticate(credential).await?;
+        if let Some(seen) = parts.extensions.get::<crate::shield::Seen>() {
+            seen.note(&identity);
+        }
         if identity.api_key_id.is_none() && !state.tenant_active(&identity).await? {
             return Err(GatewayError(aerostic_kit::identity::tenant_suspended()));
         }
+        state.shield.check_caller(&identity).await?;
         Ok(Caller(identity))
     }
 }

@@ -8,6 +8,7 @@
 
 mod admin;
 mod admin_billing;
+mod anomaly;
 mod api_keys;
 mod auth;
 mod billing;
@@ -23,6 +24,7 @@ mod json;
 mod messages;
 pub mod openapi;
 pub mod paging;
+pub mod shield;
 mod team;
 mod templates;
 mod trace;
@@ -40,6 +42,7 @@ use aerostic_kit::context::Connections;
 use aerostic_kit::grpc::{TracedChannel, channel};
 use aerostic_kit::identity::{Identity, IdentitySeal};
 use aerostic_kit::jwt::JwtKeys;
+use aerostic_proto::v1::anomaly_client::AnomalyClient;
 use aerostic_proto::v1::billing_client::BillingClient;
 use aerostic_proto::v1::dispatcher_client::DispatcherClient;
 use aerostic_proto::v1::tenancy_client::TenancyClient;
@@ -63,6 +66,8 @@ pub struct AppState {
     tenancy: TenancyClient<TracedChannel>,
     billing: BillingClient<TracedChannel>,
     dispatcher: DispatcherClient<TracedChannel>,
+    anomaly: AnomalyClient<TracedChannel>,
+    shield: shield::Shield,
     webhooks: webhooks::WebhookKeys,
     connections: Connections,
     keys: JwtKeys,
@@ -87,9 +92,18 @@ impl AppState {
         let dispatcher = DispatcherClient::new(channel(upstreams.url(ServiceName::Dispatcher))?)
             .max_decoding_message_size(101 * 1024 * 1024)
             .max_encoding_message_size(101 * 1024 * 1024);
+        let anomaly = AnomalyClient::new(channel(upstreams.url(ServiceName::Anomaly))?);
+        let shield = shield::Shield::new(
+            connections.cache.clone(),
+            aerostic_kit::signals::Signals::spawn(connections.broker.clone()),
+            secrets.signal_keys(),
+        );
+        shield.spawn_poller(anomaly.clone());
         Ok(Self {
             billing,
             dispatcher,
+            anomaly,
+            shield,
             webhooks: webhooks::WebhookKeys::default(),
             upstreams,
             tenancy,
@@ -183,6 +197,12 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::token_status, admin::rotate_token))
         .routes(routes!(admin::verify_audit))
         .routes(routes!(admin::audit_events))
+        .routes(routes!(anomaly::alerts))
+        .routes(routes!(anomaly::admin_alerts))
+        .routes(routes!(anomaly::mitigations))
+        .routes(routes!(anomaly::lift))
+        .routes(routes!(anomaly::model))
+        .routes(routes!(anomaly::train))
         .routes(routes!(admin_billing::top_up))
         .routes(routes!(admin_billing::tenant_wallet))
         .routes(routes!(admin_billing::reseller_wallet))
@@ -231,6 +251,10 @@ pub fn router(state: AppState) -> Router {
         .merge(Scalar::with_url("/docs", document))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            shield::guard,
+        ))
         .with_state(state.clone())
         .merge(aerostic_kit::telemetry::metrics_router())
         .layer(axum::middleware::from_fn_with_state(state, hosts::gate))

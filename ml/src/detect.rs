@@ -133,10 +133,13 @@ const RULES: &[Rule] = &[
     Rule {
         name: "key_probing",
         kind: SubjectKind::ApiKey,
+        // Nearly every call refused, hundreds a minute: guessing ids or
+        // credentials, not a buggy integration (whose errors come with
+        // successes, and fewer).
         measure: |w| w.errors_1m,
-        shape: |w| w.errors_1m * 10 >= w.calls_1m * 6,
-        watch: 60,
-        act: 300,
+        shape: |w| w.errors_1m * 10 >= w.calls_1m * 9,
+        watch: 200,
+        act: 600,
         mitigation: MitigationKind::BlockKey,
         lasts: Duration::from_secs(30 * MINUTES),
         describe: |w| {

@@ -75,9 +75,10 @@ fn alert_pb(a: anomaly_alert::Model, mitigation: Option<MitigationKind>) -> pb::
 fn info_pb(t: &Trained, gathered: usize) -> pb::ModelInfoResponse {
     pb::ModelInfoResponse {
         version: t.version.clone(),
-        trees: t.model.trees() as u32,
-        sample_size: t.model.sample_size() as u32,
-        threshold: t.model.threshold(),
+        trees: t.models[0].trees() as u32,
+        sample_size: t.models[0].sample_size() as u32,
+        // The workspace model's; each kind's model has its own.
+        threshold: t.models[0].threshold(),
         feature_names: FEATURES.iter().map(|f| f.to_string()).collect(),
         trained_at: Some(aerostic_proto::timestamp(t.trained_at)),
         training_rows: t.rows as u32,
@@ -91,8 +92,14 @@ impl AnomalyGrpc {
         &self,
         features: Option<pb::FeatureVector>,
     ) -> Result<pb::ScoreResponse, ApiError> {
-        let values = features.map(|f| f.values).unwrap_or_default();
-        let (score, anomalous, trained) = self.anomaly.score(&values)?;
+        let features = features.unwrap_or_default();
+        let kind = match features.subject_kind() {
+            pb::SubjectKind::ApiKey => SubjectKind::ApiKey,
+            pb::SubjectKind::Ip => SubjectKind::Ip,
+            pb::SubjectKind::Account => SubjectKind::Account,
+            _ => SubjectKind::Tenant,
+        };
+        let (score, anomalous, trained) = self.anomaly.score(kind, &features.values)?;
         Ok(pb::ScoreResponse {
             score,
             anomalous,
@@ -203,6 +210,15 @@ impl AnomalyRpc for AnomalyGrpc {
         &self,
         request: Request<pb::ActiveMitigationsRequest>,
     ) -> Result<Response<pb::ActiveMitigationsResponse>, Status> {
+        // The gateway's poll carries no identity; a person's request must be a platform admin's.
+        if request
+            .metadata()
+            .contains_key(aerostic_kit::identity::IDENTITY_HEADER)
+        {
+            self.seal
+                .caller(&request)?
+                .require(aerostic_kit::identity::Permission::PlatformAdmin)?;
+        }
         let known = request.into_inner().known_revision;
         let (revision, active) = self.anomaly.in_force();
         if revision == known {

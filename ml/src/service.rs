@@ -13,7 +13,7 @@ use aerostic_kit::{ApiError, ErrorKind};
 use chrono::Utc;
 use sea_orm::DatabaseConnection;
 
-use crate::baseline::{self, Baseline, MIN_TRAINING_ROWS, TrainParams, Trained};
+use crate::baseline::{self, Baseline, TrainParams, Trained};
 use crate::detect::{self, Finding, WAVE_TENANTS};
 use crate::entity::anomaly_alert;
 use crate::mitigations::{Active, Mitigations};
@@ -23,8 +23,6 @@ use crate::window::{self, FEATURES, HORIZON_MS, Window};
 
 /// How long a finding without a mitigation (a wave) stays quiet once raised.
 const COOLDOWN: Duration = Duration::from_secs(600);
-/// Windows in the synthetic baseline.
-const SYNTHETIC_ROWS: usize = 4096;
 /// Most vectors one ScoreBatch may carry.
 pub const MAX_SCORE_BATCH: usize = 10_000;
 
@@ -54,8 +52,8 @@ impl Anomaly {
         let trained = match store::latest_model(&db).await? {
             Some(trained) => trained,
             None => {
-                let rows = baseline::synthetic_baseline(SYNTHETIC_ROWS);
-                let trained = baseline::train(&rows, TrainParams::default(), "bootstrap")?;
+                let rows = baseline::synthetic_baseline();
+                let trained = baseline::train(rows, TrainParams::default(), "bootstrap")?;
                 store::save_model(&db, &trained).await?;
                 trained
             }
@@ -111,9 +109,10 @@ impl Anomaly {
         for ((subject, tenant), counts) in subjects.iter().zip(counts.chunks(FEATURES.len())) {
             let window = Window::from_counts(counts);
             let features = window.features();
-            let score = trained.model.score_row(&features)?;
-            let anomalous = trained.model.is_anomaly(score);
-            inner.baseline.observe(features);
+            let model = trained.model(subject.kind);
+            let score = model.score_row(&features)?;
+            let anomalous = model.is_anomaly(score);
+            inner.baseline.observe(subject.kind, features);
             if detect::is_spike(subject, &window, anomalous) {
                 spikes.push((subject.id.clone(), score));
             }
@@ -204,8 +203,12 @@ impl Anomaly {
         Ok(self.is_new(&finding, Utc::now()).then_some(finding))
     }
 
-    /// One window's score against the model in service.
-    pub fn score(&self, values: &[f64]) -> Result<(f64, bool, Arc<Trained>), ApiError> {
+    /// One window's score against the model in service for its kind.
+    pub fn score(
+        &self,
+        kind: SubjectKind,
+        values: &[f64],
+    ) -> Result<(f64, bool, Arc<Trained>), ApiError> {
         let trained = self.inner.baseline.current();
         if values.len() != FEATURES.len() || values.iter().any(|v| !v.is_finite()) {
             return Err(ApiError::invalid_field(
@@ -216,19 +219,17 @@ impl Anomaly {
                 ),
             ));
         }
-        let score = trained.model.score_row(values).map_err(internal)?;
-        Ok((score, trained.model.is_anomaly(score), trained))
+        let model = trained.model(kind);
+        let score = model.score_row(values).map_err(internal)?;
+        Ok((score, model.is_anomaly(score), trained))
     }
 
-    /// Trains and serves a new model from the windows gathered (topped up with
-    /// the synthetic baseline while they are fewer than [`MIN_TRAINING_ROWS`]).
+    /// Trains and serves new models from the windows gathered (a kind with
+    /// too few is topped up with the synthetic baseline).
     pub async fn train(&self, params: TrainParams, source: &str) -> Result<Arc<Trained>, ApiError> {
-        let mut rows = self.inner.baseline.take_recent();
-        if rows.len() < MIN_TRAINING_ROWS {
-            rows.extend(baseline::synthetic_baseline(SYNTHETIC_ROWS));
-        }
+        let rows = self.inner.baseline.take_recent();
         let source = source.to_string();
-        let trained = tokio::task::spawn_blocking(move || baseline::train(&rows, params, &source))
+        let trained = tokio::task::spawn_blocking(move || baseline::train(rows, params, &source))
             .await
             .map_err(internal)?
             .map_err(|e| {
@@ -345,7 +346,7 @@ impl Anomaly {
 
     /// Retrains from the gathered windows if there are enough.
     pub async fn retrain_if_ready(&self) -> Result<bool, ApiError> {
-        if self.inner.baseline.recent_len() < MIN_TRAINING_ROWS {
+        if !self.inner.baseline.ready() {
             return Ok(false);
         }
         self.train(TrainParams::default(), "schedule")

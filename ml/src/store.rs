@@ -224,11 +224,11 @@ pub async fn alerts(
 pub async fn save_model(db: &DatabaseConnection, trained: &Trained) -> Result<(), DbErr> {
     anomaly_model::Model {
         version: trained.version.clone(),
-        model: trained.model.to_bytes(),
+        model: trained.to_bytes(),
         feature_names: FEATURES.join(","),
-        trees: trained.model.trees() as i32,
-        sample_size: trained.model.sample_size() as i32,
-        threshold: trained.model.threshold(),
+        trees: trained.models[0].trees() as i32,
+        sample_size: trained.models[0].sample_size() as i32,
+        threshold: trained.models[0].threshold(),
         training_rows: trained.rows as i32,
         source: trained.source.clone(),
         trained_at: trained.trained_at,
@@ -250,10 +250,10 @@ pub async fn latest_model(db: &DatabaseConnection) -> Result<Option<Trained>, Db
         if row.feature_names != FEATURES.join(",") {
             continue;
         }
-        match aerostic_forest::IsolationForest::from_bytes(&row.model) {
-            Ok(model) => {
+        match Trained::models_from_bytes(&row.model) {
+            Ok(models) => {
                 return Ok(Some(Trained {
-                    model,
+                    models,
                     version: row.version,
                     trained_at: row.trained_at,
                     rows: row.training_rows.max(0) as usize,

@@ -5,6 +5,7 @@
 
 mod admin;
 mod admin_billing;
+mod anomaly;
 mod api_keys;
 mod audit;
 mod auth;

@@ -75,6 +75,7 @@ fn policy(operation_id: &str) -> Option<Policy> {
         | "team_change_role"
         | "team_deactivate"
         | "workspace_audit_events"
+        | "alerts_list"
         | "whatsapp_start"
         | "whatsapp_finish"
         | "whatsapp_cloud_init"

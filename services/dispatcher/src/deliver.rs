@@ -19,6 +19,7 @@ use aerostic_kit::broker::Envelope;
 use aerostic_kit::grpc::TracedChannel;
 use aerostic_kit::ids::TenantId;
 use aerostic_kit::outbox::Outbox;
+use aerostic_kit::signals::{Signal, SignalKeys, SignalKind, Signals};
 use aerostic_proto::v1::tenancy_client::TenancyClient;
 use chrono::{DateTime, Utc};
 use rand::Rng;
@@ -80,6 +81,9 @@ pub struct Deliverer {
     uploads: moka::future::Cache<String, String>,
     /// Batched claims and acceptances (PostgreSQL).
     rows: Option<SendRows>,
+    /// Where sends and refusals are recorded for the anomaly detector.
+    signals: Signals,
+    keys: Option<SignalKeys>,
 }
 
 impl Deliverer {
@@ -92,6 +96,8 @@ impl Deliverer {
     ) -> Self {
         Self {
             rows: SendRows::postgres(&db),
+            signals: Signals::off(),
+            keys: None,
             db,
             outbox,
             numbers: Numbers::new(tenancy, graph.clone()),
@@ -107,6 +113,14 @@ impl Deliverer {
     /// Sends our media from `store` (uploaded to Meta when a send names it).
     pub fn with_media(mut self, store: Arc<dyn ObjectStore>) -> Self {
         self.media = Some(store);
+        self
+    }
+
+    /// Records each send Meta took or refused for good into `signals`,
+    /// recipients hashed with `keys`.
+    pub fn with_signals(mut self, signals: Signals, keys: SignalKeys) -> Self {
+        self.signals = signals;
+        self.keys = Some(keys);
         self
     }
 
@@ -146,10 +160,42 @@ impl Deliverer {
     /// The attempt at the message `row` claimed.
     async fn send_claimed(&self, row: send::Model) -> Result<Outcome, DbErr> {
         let result = self.send_once(&row).await;
-        match result {
+        let outcome = match result {
             Ok(accepted) => self.accepted(&row, &accepted.wamid).await,
             Err(e) => self.refused(&row, &e).await,
+        }?;
+        match outcome {
+            Outcome::Accepted { .. } => self.signal(&row, true),
+            Outcome::Failed { .. } | Outcome::DeadLettered => self.signal(&row, false),
+            _ => {}
         }
+        Ok(outcome)
+    }
+
+    /// Records a send (or a refusal for good) for the anomaly detector.
+    fn signal(&self, row: &send::Model, ok: bool) {
+        #[derive(serde::Deserialize)]
+        struct Addressed {
+            #[serde(default)]
+            to: String,
+            #[serde(default, rename = "type")]
+            kind: String,
+        }
+        let Some(keys) = &self.keys else { return };
+        let Ok(sent) = serde_json::from_str::<Addressed>(&row.body) else {
+            return;
+        };
+        self.signals.record(
+            Signal::now(SignalKind::Send {
+                recipient: keys.recipient(&sent.to),
+                template: sent.kind == "template",
+                // Whether a contact is new is known when the send is recorded,
+                // not here; the detector reads this as "not new".
+                new_recipient: false,
+                ok,
+            })
+            .tenant(&row.tenant_id),
+        );
     }
 
     /// Meta's answer to `row`'s message, our media uploaded first if it

@@ -143,7 +143,11 @@ pub async fn run(
             ctx.upstreams.url(ServiceName::Tenancy),
         )?),
     )
-    .with_media(store.clone());
+    .with_media(store.clone())
+    .with_signals(
+        aerostic_kit::signals::Signals::spawn(ctx.broker.clone()),
+        ctx.secrets.signal_keys(),
+    );
     let numbers = deliverer.numbers().clone();
     let read_marks = read_marks::ReadMarks::new(
         ctx.db.clone(),
