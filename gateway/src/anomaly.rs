@@ -213,7 +213,6 @@ pub async fn mitigations(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Lifted", body = MitigationView),
-        (status = 404, description = "`mitigation_not_found`: none in force has this id", body = ErrorBody),
         AdminErrors, ServerErrors,
     ))]
 pub async fn lift(

@@ -107,7 +107,7 @@ pub enum AdminErrors {
         status = 404,
         description = "`route_not_found` to anyone but a super admin signed in on the admin \
             host; otherwise the resource named in the path does not exist \
-            (`tenant_not_found`, `reseller_not_found`)"
+            (`tenant_not_found`, `reseller_not_found`, `mitigation_not_found`)"
     )]
     NotFound(ErrorBody),
 }

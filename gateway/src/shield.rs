@@ -250,13 +250,22 @@ impl Shield {
 
 /// Who a request turned out to be, filled in by the [`crate::identity::Caller`] extractor.
 #[derive(Clone, Default)]
-pub struct Seen(Arc<Mutex<Option<(String, Option<String>)>>>);
+pub struct Seen(Arc<Mutex<Option<SeenCaller>>>);
+
+/// The workspace and API key a request was made with.
+#[derive(Clone)]
+struct SeenCaller {
+    tenant: String,
+    api_key: Option<String>,
+}
 
 impl Seen {
     /// Notes the caller's workspace and API key.
     pub fn note(&self, caller: &Identity) {
-        *self.0.lock().expect("seen lock") =
-            Some((caller.tenant_id.to_string(), caller.api_key_id.clone()));
+        *self.0.lock().expect("seen lock") = Some(SeenCaller {
+            tenant: caller.tenant_id.to_string(),
+            api_key: caller.api_key_id.clone(),
+        });
     }
 }
 
@@ -301,8 +310,8 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
     if let Some(kind) = signal_of(route, method, response.status().as_u16()) {
         let who = seen.0.lock().expect("seen lock").clone();
         let mut signal = Signal::now(kind).ip(ip);
-        if let Some((tenant, key)) = who {
-            signal = signal.tenant(tenant).api_key(key.as_deref());
+        if let Some(who) = who {
+            signal = signal.tenant(who.tenant).api_key(who.api_key.as_deref());
         }
         state.shield.record(signal);
     }

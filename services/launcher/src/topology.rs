@@ -82,6 +82,14 @@ impl Topology {
         }
     }
 
+    /// The process id of `service`, if it runs.
+    pub fn pid(&self, service: &str) -> Option<u32> {
+        self.children
+            .iter()
+            .find(|(s, _)| s == service)
+            .map(|(_, c)| c.id())
+    }
+
     /// Where the logs are.
     pub fn logs(&self) -> &Path {
         &self.logs
