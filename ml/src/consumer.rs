@@ -32,7 +32,7 @@ impl Handler for SignalConsumer {
         let signals: Vec<Signal> = envelope.parse().map_err(HandlerError::permanent)?;
         let started = std::time::Instant::now();
         // A redelivered batch counts its events twice; windows are rates, and
-        // a retry happens only when the cache or database failed mid-way.
+        // a retry happens only when the cache failed mid-way.
         self.anomaly
             .ingest(&signals)
             .await

@@ -68,6 +68,19 @@ pub async fn run(
         ctx.broker.clone(),
         Duration::from_secs(1),
     );
+    let scorer = {
+        let anomaly = anomaly.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(service::SCORE_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = anomaly.score_pending().await {
+                    tracing::warn!(error = %e, "could not score the windows that changed");
+                }
+            }
+        })
+    };
     let reloader = {
         let anomaly = anomaly.clone();
         tokio::spawn(async move {
@@ -106,6 +119,7 @@ pub async fn run(
     .await;
     signals.shutdown().await;
     relay.abort();
+    scorer.abort();
     reloader.abort();
     trainer.abort();
     served?;

@@ -23,6 +23,10 @@ use crate::window::{self, FEATURES, HORIZON_MS, Window};
 
 /// How long a finding without a mitigation (a wave) stays quiet once raised.
 const COOLDOWN: Duration = Duration::from_secs(600);
+/// How often the windows changed meanwhile are scored.
+pub const SCORE_EVERY: Duration = Duration::from_millis(100);
+/// How long a subject's ten-minute counts stand before they are read again.
+const LONG_REFRESH: Duration = Duration::from_secs(5);
 /// Most vectors one ScoreBatch may carry.
 pub const MAX_SCORE_BATCH: usize = 10_000;
 
@@ -43,6 +47,11 @@ struct Inner {
     baseline: Baseline,
     mitigations: Mitigations,
     cooldowns: Mutex<HashMap<(&'static str, Subject), Instant>>,
+    /// Subjects whose windows changed since the last scoring, with the
+    /// workspace a signal tied each to.
+    pending: Mutex<BTreeMap<Subject, Option<String>>>,
+    /// Each subject's last ten-minute counts, and when they were read.
+    long_counts: Mutex<HashMap<Subject, (Instant, [u64; 16])>>,
 }
 
 impl Anomaly {
@@ -68,6 +77,8 @@ impl Anomaly {
                 baseline: Baseline::new(trained),
                 mitigations,
                 cooldowns: Mutex::default(),
+                pending: Mutex::default(),
+                long_counts: Mutex::default(),
             }),
         })
     }
@@ -77,9 +88,9 @@ impl Anomaly {
         &self.inner.outbox
     }
 
-    /// Folds `signals` into their subjects' windows, scores every window
-    /// they changed, and records what the detectors find.
-    pub async fn ingest(&self, signals: &[Signal]) -> anyhow::Result<Vec<Finding>> {
+    /// Folds `signals` into their subjects' windows and notes the subjects
+    /// for the next scoring.
+    pub async fn ingest(&self, signals: &[Signal]) -> anyhow::Result<()> {
         let inner = &self.inner;
         let mut marks = Vec::new();
         let mut touched = Vec::new();
@@ -89,24 +100,81 @@ impl Anomaly {
         let horizon = Duration::from_millis(HORIZON_MS as u64);
         inner.cache.mark(&marks, horizon).await?;
         // Each subject once, with the first workspace any signal tied it to.
-        let mut subjects: BTreeMap<Subject, Option<String>> = BTreeMap::new();
+        let mut pending = inner.pending.lock().expect("pending lock");
         for (subject, tenant) in touched {
-            let slot = subjects.entry(subject).or_default();
+            let slot = pending.entry(subject).or_default();
             if slot.is_none() {
                 *slot = tenant;
             }
         }
+        Ok(())
+    }
+
+    /// Scores every subject whose window changed since the last call, and
+    /// records what the detectors find. Run every [`SCORE_EVERY`]: a busy
+    /// subject is read and scored once a tick however many batches touched
+    /// it, which bounds the cache reads by subjects, not by events.
+    pub async fn score_pending(&self) -> anyhow::Result<Vec<Finding>> {
+        let inner = &self.inner;
+        let subjects = std::mem::take(&mut *inner.pending.lock().expect("pending lock"));
+        if subjects.is_empty() {
+            return Ok(Vec::new());
+        }
         let now = Utc::now();
         let now_ms = now.timestamp_millis();
-        let reads: Vec<MarkCount> = subjects
-            .keys()
-            .flat_map(|s| window::reads(s, now_ms))
+        // Ten-minute counts are read at most every LONG_REFRESH per subject;
+        // in between the last ones read stand in.
+        let mut wanted: Vec<(usize, usize)> = Vec::new();
+        let mut rows: Vec<[u64; 16]> = Vec::with_capacity(subjects.len());
+        {
+            let mut long = inner.long_counts.lock().expect("long counts lock");
+            long.retain(|_, (read_at, _)| read_at.elapsed() < LONG_REFRESH * 10);
+            for (row, subject) in subjects.keys().enumerate() {
+                let cached = long
+                    .get(subject)
+                    .filter(|(read_at, _)| read_at.elapsed() < LONG_REFRESH)
+                    .map(|(_, counts)| *counts);
+                rows.push(cached.unwrap_or([0; 16]));
+                for i in 0..FEATURES.len() {
+                    if !window::is_long(i) || cached.is_none() {
+                        wanted.push((row, i));
+                    }
+                }
+            }
+        }
+        let keys: Vec<&Subject> = subjects.keys().collect();
+        let reads: Vec<MarkCount> = wanted
+            .iter()
+            .map(|(row, i)| window::read(keys[*row], *i, now_ms))
             .collect();
-        let counts = inner.cache.count_marks(&reads).await?;
+        let counts = match inner.cache.count_marks(&reads).await {
+            Ok(counts) => counts,
+            Err(e) => {
+                // Score them next time rather than lose them.
+                let mut pending = inner.pending.lock().expect("pending lock");
+                for (subject, tenant) in subjects {
+                    pending.entry(subject).or_insert(tenant);
+                }
+                return Err(e.into());
+            }
+        };
+        {
+            let mut long = inner.long_counts.lock().expect("long counts lock");
+            let mut refreshed = vec![false; rows.len()];
+            for ((row, i), count) in wanted.iter().zip(counts) {
+                rows[*row][*i] = count;
+                refreshed[*row] |= window::is_long(*i);
+            }
+            for (row, subject) in keys.iter().enumerate() {
+                if refreshed[row] {
+                    long.insert((*subject).clone(), (Instant::now(), rows[row]));
+                }
+            }
+        }
         let trained = inner.baseline.current();
         let mut findings = Vec::new();
         let mut spikes = Vec::new();
-        for ((subject, tenant), counts) in subjects.iter().zip(counts.chunks(FEATURES.len())) {
+        for ((subject, tenant), counts) in subjects.iter().zip(&rows) {
             let window = Window::from_counts(counts);
             let features = window.features();
             let model = trained.model(subject.kind);

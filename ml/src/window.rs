@@ -92,15 +92,25 @@ const READS: [(&str, i64); 16] = [
     ("peer", 600_000),
 ];
 
-/// The reads that fill `subject`'s window ending at `now_ms`.
+/// Whether read `i` of [`READS`] spans ten minutes. Those change slowly and
+/// cost the most (600 one-second buckets each), so the service refreshes
+/// them less often than the short ones.
+pub fn is_long(i: usize) -> bool {
+    READS[i].1 > 60_000
+}
+
+/// Read `i` of `subject`'s window ending at `now_ms`.
+pub fn read(subject: &Subject, i: usize, now_ms: i64) -> MarkCount {
+    let (series, span) = READS[i];
+    MarkCount {
+        key: subject.timeline(series),
+        since_ms: now_ms - span,
+    }
+}
+
+/// Every read that fills `subject`'s window ending at `now_ms`, in order.
 pub fn reads(subject: &Subject, now_ms: i64) -> Vec<MarkCount> {
-    READS
-        .iter()
-        .map(|(series, span)| MarkCount {
-            key: subject.timeline(series),
-            since_ms: now_ms - span,
-        })
-        .collect()
+    (0..READS.len()).map(|i| read(subject, i, now_ms)).collect()
 }
 
 impl Window {
