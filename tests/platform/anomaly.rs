@@ -39,32 +39,24 @@ async fn burst(app: &TestApp, path: &str, credential: &str, count: usize) -> Vec
     statuses
 }
 
-async fn admin_alerts(app: &TestApp, root: &str) -> Vec<Value> {
+/// A platform admin's GET on the admin host; its body, once it is a 200.
+async fn admin_get(app: &TestApp, root: &str, path: &str) -> Value {
     let answer = app
-        .call_on(
-            ADMIN_HOST,
-            Method::GET,
-            "/v1/admin/alerts",
-            Some(root),
-            None,
-        )
+        .call_on(ADMIN_HOST, Method::GET, path, Some(root), None)
         .await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    answer.body["data"].as_array().cloned().unwrap_or_default()
+    assert_eq!(answer.status, 200, "{path}: {}", answer.body);
+    answer.body
+}
+
+async fn admin_alerts(app: &TestApp, root: &str) -> Vec<Value> {
+    admin_get(app, root, "/v1/admin/alerts").await["data"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
 
 async fn audit_actions(app: &TestApp, root: &str) -> Vec<String> {
-    let answer = app
-        .call_on(
-            ADMIN_HOST,
-            Method::GET,
-            "/v1/admin/audit/events",
-            Some(root),
-            None,
-        )
-        .await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    answer.body["data"]
+    admin_get(app, root, "/v1/admin/audit/events").await["data"]
         .as_array()
         .unwrap()
         .iter()
@@ -174,20 +166,8 @@ async fn an_api_key_scraping_its_workspace_is_throttled_until_an_admin_lifts_it(
         .await;
     assert_eq!(refused.status, 404, "{}", refused.body);
     let root = app.super_admin().await;
-    let in_force = app
-        .call_on(
-            ADMIN_HOST,
-            Method::GET,
-            "/v1/admin/mitigations",
-            Some(&root),
-            None,
-        )
-        .await;
-    assert!(
-        in_force.body.to_string().contains(&mitigation),
-        "{}",
-        in_force.body
-    );
+    let in_force = admin_get(&app, &root, "/v1/admin/mitigations").await;
+    assert!(in_force.to_string().contains(&mitigation), "{in_force}");
     let lifted = app
         .call_on(ADMIN_HOST, Method::POST, &lift, Some(&root), None)
         .await;
@@ -333,34 +313,17 @@ async fn ordinary_traffic_raises_no_alert(app: TestApp) {
     // ... and nothing in it was alarming.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(admin_alerts(&app, &root).await, Vec::<Value>::new());
-    let mitigations = app
-        .call_on(
-            ADMIN_HOST,
-            Method::GET,
-            "/v1/admin/mitigations",
-            Some(&root),
-            None,
-        )
-        .await;
-    assert_eq!(mitigations.body["data"], json!([]), "{}", mitigations.body);
+    let mitigations = admin_get(&app, &root, "/v1/admin/mitigations").await;
+    assert_eq!(mitigations["data"], json!([]), "{mitigations}");
 }
 
 async fn the_model_is_described_retrained_on_request_and_refuses_bad_parameters(app: TestApp) {
     let root = app.super_admin().await;
-    let first = app
-        .call_on(
-            ADMIN_HOST,
-            Method::GET,
-            "/v1/admin/anomaly/model",
-            Some(&root),
-            None,
-        )
-        .await;
-    assert_eq!(first.status, 200, "{}", first.body);
-    assert_eq!(first.body["source"], "bootstrap");
-    assert_eq!(first.body["trees"], 100);
-    assert_eq!(first.body["feature_names"].as_array().unwrap().len(), 16);
-    let threshold = first.body["threshold"].as_f64().unwrap();
+    let first = admin_get(&app, &root, "/v1/admin/anomaly/model").await;
+    assert_eq!(first["source"], "bootstrap");
+    assert_eq!(first["trees"], 100);
+    assert_eq!(first["feature_names"].as_array().unwrap().len(), 16);
+    let threshold = first["threshold"].as_f64().unwrap();
     assert!(threshold > 0.0 && threshold < 1.0);
     let trained = app
         .call_on(
@@ -374,7 +337,7 @@ async fn the_model_is_described_retrained_on_request_and_refuses_bad_parameters(
     assert_eq!(trained.status, 200, "{}", trained.body);
     assert_eq!(trained.body["source"], "request");
     assert_eq!(trained.body["trees"], 50);
-    assert!(trained.body["version"].as_str().unwrap() > first.body["version"].as_str().unwrap());
+    assert!(trained.body["version"].as_str().unwrap() > first["version"].as_str().unwrap());
     for (body, field) in [
         (json!({"trees": 5000}), "trees"),
         (json!({"contamination": 0.9}), "contamination"),
