@@ -39,6 +39,31 @@ fn retrain_every() -> Duration {
         .map_or(Duration::from_secs(600), Duration::from_secs)
 }
 
+/// Runs `job` every `period` (after one period first when `wait_first`),
+/// logging a failure and carrying on.
+fn every<F, Fut>(
+    anomaly: service::Anomaly,
+    period: Duration,
+    wait_first: bool,
+    job: F,
+) -> tokio::task::JoinHandle<()>
+where
+    F: Fn(service::Anomaly) -> Fut + Send + 'static,
+    Fut: Future<Output = anyhow::Result<()>> + Send,
+{
+    tokio::spawn(async move {
+        let start = tokio::time::Instant::now() + if wait_first { period } else { Duration::ZERO };
+        let mut tick = tokio::time::interval_at(start, period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = job(anomaly.clone()).await {
+                tracing::warn!(error = %e, "a periodic anomaly job failed");
+            }
+        }
+    })
+}
+
 /// Every queue the anomaly service consumes.
 pub fn queues() -> Vec<aerostic_kit::broker::QueueSpec> {
     vec![consumer::queue()]
@@ -68,46 +93,24 @@ pub async fn run(
         ctx.broker.clone(),
         Duration::from_secs(1),
     );
-    let scorer = {
-        let anomaly = anomaly.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(service::SCORE_EVERY);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                if let Err(e) = anomaly.score_pending().await {
-                    tracing::warn!(error = %e, "could not score the windows that changed");
-                }
-            }
-        })
-    };
-    let reloader = {
-        let anomaly = anomaly.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(mitigations::RELOAD);
-            loop {
-                tick.tick().await;
-                if let Err(e) = anomaly.reload().await {
-                    tracing::warn!(error = %e, "could not reload mitigations and models");
-                }
-            }
-        })
-    };
-    let trainer = {
-        let anomaly = anomaly.clone();
-        tokio::spawn(async move {
-            let every = retrain_every();
-            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-            loop {
-                tick.tick().await;
-                match anomaly.retrain_if_ready().await {
-                    Ok(true) => tracing::info!("baseline retrained from recent windows"),
-                    Ok(false) => {}
-                    Err(e) => tracing::warn!(error = %e, "scheduled retraining failed"),
-                }
-            }
-        })
-    };
+    let scorer = every(
+        anomaly.clone(),
+        service::SCORE_EVERY,
+        false,
+        |a| async move { a.score_pending().await.map(|_| ()) },
+    );
+    let reloader = every(
+        anomaly.clone(),
+        mitigations::RELOAD,
+        false,
+        |a| async move { a.reload().await },
+    );
+    let trainer = every(anomaly.clone(), retrain_every(), true, |a| async move {
+        if a.retrain_if_ready().await? {
+            tracing::info!("baseline retrained from recent windows");
+        }
+        Ok(())
+    });
     let served = aerostic_kit::grpc::serve(
         AnomalyServer::new(grpc::AnomalyGrpc {
             anomaly,

@@ -39,6 +39,18 @@ async fn burst(app: &TestApp, path: &str, credential: &str, count: usize) -> Vec
     statuses
 }
 
+/// The workspace's wallet, read with `credential`.
+async fn wallet(app: &TestApp, credential: &str) -> crate::common::Answer {
+    app.call_on(
+        APP_HOST,
+        Method::GET,
+        "/v1/billing/wallet",
+        Some(credential),
+        None,
+    )
+    .await
+}
+
 /// A platform admin's GET on the admin host; its body, once it is a 200.
 async fn admin_get(app: &TestApp, root: &str, path: &str) -> Value {
     let answer = app
@@ -122,15 +134,7 @@ async fn an_api_key_scraping_its_workspace_is_throttled_until_an_admin_lifts_it(
         "{statuses:?}"
     );
     let throttled = eventually(async || {
-        let answer = app
-            .call_on(
-                APP_HOST,
-                Method::GET,
-                "/v1/billing/wallet",
-                Some(&key),
-                None,
-            )
-            .await;
+        let answer = wallet(&app, &key).await;
         (answer.body["error"]["code"] == "throttled", answer)
     })
     .await;
@@ -182,15 +186,7 @@ async fn an_api_key_scraping_its_workspace_is_throttled_until_an_admin_lifts_it(
         again.body
     );
     let through = eventually(async || {
-        let answer = app
-            .call_on(
-                APP_HOST,
-                Method::GET,
-                "/v1/billing/wallet",
-                Some(&key),
-                None,
-            )
-            .await;
+        let answer = wallet(&app, &key).await;
         (answer.status == 200, answer)
     })
     .await;
