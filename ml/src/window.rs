@@ -108,13 +108,8 @@ pub fn read(subject: &Subject, i: usize, now_ms: i64) -> MarkCount {
     }
 }
 
-/// Every read that fills `subject`'s window ending at `now_ms`, in order.
-pub fn reads(subject: &Subject, now_ms: i64) -> Vec<MarkCount> {
-    (0..READS.len()).map(|i| read(subject, i, now_ms)).collect()
-}
-
 impl Window {
-    /// The window from [`reads`]' answers, in order.
+    /// The window from the answers to [`read`] 0 to 15, in order.
     pub fn from_counts(c: &[u64]) -> Self {
         let at = |i: usize| c.get(i).copied().unwrap_or(0);
         Self {
