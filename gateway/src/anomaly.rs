@@ -2,13 +2,13 @@
 //!
 //! `GET /v1/alerts`: a workspace admin's own alerts. On the admin host:
 //! every alert, the mitigations in force (and lifting one), the model in
-//! service (and training a new one).
+//! service (and training a new one), and any subject's window as it stands.
 
 use aerostic_proto::v1 as pb;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::admin::PlatformAdmin;
 use crate::error::ErrorBody;
@@ -292,4 +292,77 @@ pub async fn train(
         .await?
         .into_inner();
     Ok(Json(ModelView::of(reply.model.unwrap_or_default())))
+}
+
+/// Whose window: `GET /v1/admin/anomaly/window` query.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct WindowQuery {
+    /// `tenant`, `api_key`, `ip` or `account`.
+    #[serde(default)]
+    subject_kind: String,
+    /// A workspace or key id, an IP, or an account's keyed hash (as alerts show it).
+    #[serde(default)]
+    subject_id: String,
+}
+
+/// One subject's window as it stands.
+#[derive(Serialize, ToSchema)]
+pub struct WindowView {
+    subject_kind: String,
+    subject_id: String,
+    /// Counts over the window: `calls_10s`, `sends_10m`, `new_recipients_10m`, …
+    counts: std::collections::BTreeMap<String, u64>,
+    /// The features scored, by the model's feature names.
+    features: std::collections::BTreeMap<String, f64>,
+    /// The forest's score (0–1; higher is more unusual).
+    score: f64,
+    /// Above the model's threshold.
+    anomalous: bool,
+    model_version: String,
+}
+
+/// A subject's window read afresh, with its features and score: why it
+/// was, or was not, flagged.
+#[utoipa::path(get, path = "/v1/admin/anomaly/window", operation_id = "admin_anomaly_window", tag = "admin",
+    params(WindowQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The window", body = WindowView),
+        (status = 400, description = "`validation_failed`: `subject_kind` is not tenant, api_key, ip or account, or `subject_id` is not 1–200 printable characters", body = ErrorBody),
+        AdminErrors, ServerErrors,
+    ))]
+pub async fn window(
+    State(s): State<AppState>,
+    PlatformAdmin(c): PlatformAdmin,
+    Query(q): Query<WindowQuery>,
+) -> Result<Json<WindowView>, GatewayError> {
+    let kind = [
+        pb::SubjectKind::Tenant,
+        pb::SubjectKind::ApiKey,
+        pb::SubjectKind::Ip,
+        pb::SubjectKind::Account,
+    ]
+    .into_iter()
+    .find(|k| subject_kind(*k) == q.subject_kind)
+    .unwrap_or(pb::SubjectKind::Unspecified);
+    let request = pb::SubjectWindowRequest {
+        subject_kind: kind.into(),
+        subject_id: q.subject_id,
+    };
+    let reply = s
+        .anomaly
+        .clone()
+        .subject_window(s.as_caller(&c, request))
+        .await?
+        .into_inner();
+    Ok(Json(WindowView {
+        subject_kind: subject_kind(reply.subject_kind()).into(),
+        subject_id: reply.subject_id,
+        counts: reply.counts.into_iter().collect(),
+        features: reply.features.into_iter().collect(),
+        score: reply.score,
+        anomalous: reply.anomalous,
+        model_version: reply.model_version,
+    }))
 }

@@ -203,6 +203,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(anomaly::lift))
         .routes(routes!(anomaly::model))
         .routes(routes!(anomaly::train))
+        .routes(routes!(anomaly::window))
         .routes(routes!(admin_billing::top_up))
         .routes(routes!(admin_billing::tenant_wallet))
         .routes(routes!(admin_billing::reseller_wallet))

@@ -22,6 +22,7 @@ mod m20261203_000014_outbox_order;
 mod m20261203_000015_sends_pending_index;
 mod m20261203_000016_number_restrictions;
 mod m20261203_000017_anomaly;
+mod m20261204_000018_send_new_recipient;
 
 /// Drops `tables`, in order, where they exist (a migration's `down`).
 pub(crate) async fn drop_tables(
@@ -60,6 +61,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000015_sends_pending_index::Migration),
             Box::new(m20261203_000016_number_restrictions::Migration),
             Box::new(m20261203_000017_anomaly::Migration),
+            Box::new(m20261204_000018_send_new_recipient::Migration),
         ]
     }
 }

@@ -11,8 +11,8 @@ use crate::detect::MitigationKind;
 use crate::entity::anomaly_alert;
 use crate::mitigations::Active;
 use crate::service::{Anomaly, MAX_SCORE_BATCH};
-use crate::subject::SubjectKind;
-use crate::window::FEATURES;
+use crate::subject::{Subject, SubjectKind};
+use crate::window::{self, FEATURES};
 
 /// Serves [`AnomalyRpc`] over the domain.
 pub struct AnomalyGrpc {
@@ -232,6 +232,44 @@ impl AnomalyRpc for AnomalyGrpc {
             revision,
             changed: true,
             mitigations: active.into_iter().map(active_pb).collect(),
+        }))
+    }
+
+    async fn subject_window(
+        &self,
+        request: Request<pb::SubjectWindowRequest>,
+    ) -> Result<Response<pb::SubjectWindowResponse>, Status> {
+        let caller = self.seal.caller(&request)?;
+        let r = request.into_inner();
+        let kind = match r.subject_kind() {
+            pb::SubjectKind::Tenant => SubjectKind::Tenant,
+            pb::SubjectKind::ApiKey => SubjectKind::ApiKey,
+            pb::SubjectKind::Ip => SubjectKind::Ip,
+            pb::SubjectKind::Account => SubjectKind::Account,
+            // Refused by the domain with the field named.
+            pb::SubjectKind::Platform | pb::SubjectKind::Unspecified => SubjectKind::Platform,
+        };
+        let seen = self
+            .anomaly
+            .inspect(&caller, Subject::new(kind, r.subject_id))
+            .await?;
+        Ok(Response::new(pb::SubjectWindowResponse {
+            subject_kind: kind_pb(seen.subject.kind).into(),
+            subject_id: seen.subject.id,
+            counts: seen
+                .counts
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (window::count_name(i).to_string(), *n))
+                .collect(),
+            features: FEATURES
+                .iter()
+                .zip(seen.features)
+                .map(|(name, value)| (name.to_string(), value))
+                .collect(),
+            score: seen.score,
+            anomalous: seen.anomalous,
+            model_version: seen.model_version,
         }))
     }
 

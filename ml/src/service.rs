@@ -34,6 +34,23 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::internal(e)
 }
 
+/// A subject's window as [`Anomaly::inspect`] read it.
+#[derive(Debug, Clone)]
+pub struct Inspection {
+    /// Whose window.
+    pub subject: Subject,
+    /// The counts, named by [`window::count_name`].
+    pub counts: Vec<u64>,
+    /// The features, named by [`FEATURES`].
+    pub features: [f64; 16],
+    /// The forest's score (0–1; higher is more unusual).
+    pub score: f64,
+    /// Whether the score is above the model's threshold.
+    pub anomalous: bool,
+    /// The model that scored it.
+    pub model_version: String,
+}
+
 /// The anomaly service's state; cheap to clone.
 #[derive(Clone)]
 pub struct Anomaly {
@@ -135,7 +152,7 @@ impl Anomaly {
                     .filter(|(read_at, _)| read_at.elapsed() < LONG_REFRESH)
                     .map(|(_, counts)| *counts);
                 rows.push(cached.unwrap_or([0; 16]));
-                for i in 0..FEATURES.len() {
+                for i in 0..window::COUNTS {
                     if !window::is_long(i) || cached.is_none() {
                         wanted.push((row, i));
                     }
@@ -290,6 +307,53 @@ impl Anomaly {
         let model = trained.model(kind);
         let score = model.score_row(values).map_err(internal)?;
         Ok((score, model.is_anomaly(score), trained))
+    }
+
+    /// `subject`'s window as it stands: its counts read afresh, its
+    /// features and its score. Platform admins, to see why something was
+    /// (or was not) flagged.
+    pub async fn inspect(
+        &self,
+        caller: &Identity,
+        subject: Subject,
+    ) -> Result<Inspection, ApiError> {
+        caller.require(Permission::PlatformAdmin)?;
+        if !baseline::MODELLED.contains(&subject.kind) {
+            return Err(ApiError::invalid_field(
+                "subject_kind",
+                "must be tenant, api_key, ip or account",
+            ));
+        }
+        if subject.id.is_empty()
+            || subject.id.len() > 200
+            || subject.id.chars().any(char::is_control)
+        {
+            return Err(ApiError::invalid_field(
+                "subject_id",
+                "must be 1 to 200 printable characters",
+            ));
+        }
+        let now_ms = Utc::now().timestamp_millis();
+        let reads: Vec<MarkCount> = (0..window::COUNTS)
+            .map(|i| window::read(&subject, i, now_ms))
+            .collect();
+        let counts = self
+            .inner
+            .cache
+            .count_marks(&reads)
+            .await
+            .map_err(internal)?;
+        let window = Window::from_counts(&counts);
+        let features = window.features();
+        let (score, anomalous, trained) = self.score(subject.kind, &features)?;
+        Ok(Inspection {
+            subject,
+            counts,
+            features,
+            score,
+            anomalous,
+            model_version: trained.version.clone(),
+        })
     }
 
     /// Trains and serves new models from the windows gathered (a kind with

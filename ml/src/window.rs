@@ -72,36 +72,45 @@ pub struct Window {
     pub peers_10m: u64,
 }
 
-/// Each timeline read, with its window, in [`Window`]'s field order.
-const READS: [(&str, i64); 16] = [
-    ("call", 10_000),
-    ("call", 60_000),
-    ("call", 600_000),
-    ("err", 60_000),
-    ("read", 60_000),
-    ("lf", 60_000),
-    ("lf", 600_000),
-    ("lok", 600_000),
-    ("snd", 60_000),
-    ("snd", 600_000),
-    ("sf", 600_000),
-    ("rcp", 600_000),
-    ("tpl", 600_000),
-    ("new", 600_000),
-    ("sig", 600_000),
-    ("peer", 600_000),
+/// Each count read: its name (a [`Window`] field), timeline and span, in
+/// [`Window`]'s field order.
+const READS: [(&str, &str, i64); 16] = [
+    ("calls_10s", "call", 10_000),
+    ("calls_1m", "call", 60_000),
+    ("calls_10m", "call", 600_000),
+    ("errors_1m", "err", 60_000),
+    ("reads_1m", "read", 60_000),
+    ("login_failures_1m", "lf", 60_000),
+    ("login_failures_10m", "lf", 600_000),
+    ("logins_ok_10m", "lok", 600_000),
+    ("sends_1m", "snd", 60_000),
+    ("sends_10m", "snd", 600_000),
+    ("send_failures_10m", "sf", 600_000),
+    ("recipients_10m", "rcp", 600_000),
+    ("templates_10m", "tpl", 600_000),
+    ("new_recipients_10m", "new", 600_000),
+    ("signature_rejects_10m", "sig", 600_000),
+    ("peers_10m", "peer", 600_000),
 ];
+
+/// How many counts make a window.
+pub const COUNTS: usize = READS.len();
+
+/// The name of read `i` (the [`Window`] field it fills).
+pub fn count_name(i: usize) -> &'static str {
+    READS[i].0
+}
 
 /// Whether read `i` of [`READS`] spans ten minutes. Those change slowly and
 /// cost the most (600 one-second buckets each), so the service refreshes
 /// them less often than the short ones.
 pub fn is_long(i: usize) -> bool {
-    READS[i].1 > 60_000
+    READS[i].2 > 60_000
 }
 
 /// Read `i` of `subject`'s window ending at `now_ms`.
 pub fn read(subject: &Subject, i: usize, now_ms: i64) -> MarkCount {
-    let (series, span) = READS[i];
+    let (_, series, span) = READS[i];
     MarkCount {
         key: subject.timeline(series),
         since_ms: now_ms - span,

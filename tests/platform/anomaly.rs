@@ -7,7 +7,10 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::common::billing::{identity, root_identity, top_up};
+use crate::common::meta::connect_number;
 use crate::common::{ADMIN_HOST, APP_HOST, TestApp, unique_email};
+use crate::outbound_send::{approved_template, send, waba_of};
 
 /// Polls `check` every 100 ms for up to 20 s; the last value if never true.
 async fn eventually<T>(mut check: impl AsyncFnMut() -> (bool, T)) -> T {
@@ -369,10 +372,65 @@ async fn the_model_is_described_retrained_on_request_and_refuses_bad_parameters(
     assert_eq!(hidden.status, 404);
 }
 
+async fn a_workspaces_window_counts_its_sends_and_which_went_to_new_recipients(app: TestApp) {
+    let root = app.super_admin().await;
+    let admin = app.new_admin().await;
+    let phone_id = connect_number(&app, &admin).await;
+    let waba = waba_of(&app, &phone_id).await;
+    approved_template(&app, &admin, &waba, "order_shipped", "MARKETING").await;
+    let tenant = identity(&app, &admin).await;
+    top_up(&app, &root_identity(&app).await, &tenant, 10_000, "wire-1").await;
+    // Three numbers never written to, then the first again.
+    for to in [
+        "+5511955550001",
+        "+5511955550002",
+        "+5511955550003",
+        "+5511955550001",
+    ] {
+        let body = json!({"to": to, "from_phone_number_id": phone_id, "type": "template",
+            "template": {"name": "order_shipped", "language": {"code": "pt_BR"},
+            "components": [{"type": "body", "parameters": [{"type": "text", "text": "Ana"}]}]}});
+        let (status, sent, _) = send(&app, &admin, &body, None).await;
+        assert_eq!(status, 202, "{sent}");
+    }
+    let path = format!(
+        "/v1/admin/anomaly/window?subject_kind=tenant&subject_id={}",
+        tenant.tenant_id
+    );
+    let window = eventually(async || {
+        let window = admin_get(&app, &root, &path).await;
+        (window["counts"]["sends_10m"] == 4, window)
+    })
+    .await;
+    assert_eq!(window["counts"]["sends_10m"], 4, "{window}");
+    assert_eq!(window["counts"]["new_recipients_10m"], 3, "{window}");
+    assert_eq!(window["counts"]["recipients_10m"], 3, "{window}");
+    assert_eq!(window["counts"]["templates_10m"], 4, "{window}");
+    assert_eq!(
+        window["features"]["new_recipient_ratio_10m"], 0.75,
+        "{window}"
+    );
+    assert_eq!(window["subject_kind"], "tenant");
+    assert!(window["score"].as_f64().unwrap() > 0.0, "{window}");
+
+    // Only the four kinds with windows, and an id to read.
+    for bad in [
+        "/v1/admin/anomaly/window?subject_kind=platform&subject_id=wave",
+        "/v1/admin/anomaly/window?subject_kind=tenant",
+    ] {
+        let answer = app
+            .call_on(ADMIN_HOST, Method::GET, bad, Some(&root), None)
+            .await;
+        assert_eq!(answer.status, 400, "{bad}: {}", answer.body);
+        assert_eq!(answer.body["error"]["code"], "validation_failed");
+    }
+}
+
 crate::on_every_backend!(
     a_burst_of_failed_logins_locks_the_account_at_the_edge_and_is_audited,
     an_api_key_scraping_its_workspace_is_throttled_until_an_admin_lifts_it,
     workspaces_spiking_together_raise_one_coordinated_alert,
     ordinary_traffic_raises_no_alert,
     the_model_is_described_retrained_on_request_and_refuses_bad_parameters,
+    a_workspaces_window_counts_its_sends_and_which_went_to_new_recipients,
 );

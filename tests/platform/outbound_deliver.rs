@@ -65,6 +65,7 @@ async fn queued_to(app: &TestApp, phone_id: &str, to: &str, text: &str) -> Strin
         created_at: Set(now),
         updated_at: Set(now),
         media_id: Set(None),
+        new_recipient: Set(false),
     }
     .insert(&app.db().await)
     .await

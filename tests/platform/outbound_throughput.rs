@@ -59,6 +59,7 @@ async fn queue_templates(app: &TestApp, phone_id: &str, n: usize) -> Vec<String>
                 created_at: Set(now),
                 updated_at: Set(now),
                 media_id: Set(None),
+                new_recipient: Set(false),
             });
             ids.push(id);
         }

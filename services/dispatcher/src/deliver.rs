@@ -189,9 +189,7 @@ impl Deliverer {
             Signal::now(SignalKind::Send {
                 recipient: keys.recipient(&sent.to),
                 template: sent.kind == "template",
-                // Whether a contact is new is known when the send is recorded,
-                // not here; the detector reads this as "not new".
-                new_recipient: false,
+                new_recipient: row.new_recipient,
                 ok,
             })
             .tenant(&row.tenant_id),

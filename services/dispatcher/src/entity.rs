@@ -191,6 +191,8 @@ entity!(
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub media_id: Option<String>,
+    /// Whether the send made its recipient's contact (first ever message).
+    pub new_recipient: bool,
 });
 
 entity!(

@@ -171,9 +171,9 @@ WITH x AS (
   RETURNING id
 )
 INSERT INTO sends (message_id, tenant_id, phone_number_id, body, state, attempts,
-  next_attempt_at, last_error_code, last_error, created_at, updated_at, media_id)
+  next_attempt_at, last_error_code, last_error, created_at, updated_at, media_id, new_recipient)
 SELECT ok.id, ok.tenant_id, ok.number, ok.body, 'queued', 0, ok.at, NULL, '', ok.at, ok.at,
-  ok.media_id
+  ok.media_id, ok.new_contact
 FROM ok JOIN m ON m.id = ok.id
 RETURNING message_id"#;
     #[derive(serde::Serialize)]
@@ -287,6 +287,8 @@ async fn in_transaction(db: &DatabaseConnection, send: &NewSend) -> Result<messa
         created_at: Set(now),
         updated_at: Set(now),
         media_id: Set(send.media_id.clone()),
+        // New when asked: two racing first sends to a number both count.
+        new_recipient: Set(send.new_contact),
     })
     .exec_without_returning(&txn)
     .await?;
