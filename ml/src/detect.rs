@@ -209,10 +209,12 @@ pub fn evaluate(
         })
 }
 
-/// Whether a workspace's window is a spike worth correlating: calls or sends
-/// well above its own ten-minute rate, and unusual against the baseline.
+/// Whether a workspace's or an API key's window is a spike worth
+/// correlating: calls or sends well above its own ten-minute rate, and
+/// unusual against the baseline. Keys count too: one key of a busy
+/// workspace can spike while the workspace's whole traffic barely moves.
 pub fn is_spike(subject: &Subject, window: &Window, anomalous: bool) -> bool {
-    subject.kind == SubjectKind::Tenant
+    matches!(subject.kind, SubjectKind::Tenant | SubjectKind::ApiKey)
         && anomalous
         && (window.calls_1m >= 60 || window.sends_1m >= 60)
         && window.features()[3] >= 5f64.ln()
@@ -296,5 +298,15 @@ mod tests {
             ..Window::default()
         };
         assert!(!is_spike(&tenant, &steady, true));
+        assert!(is_spike(
+            &Subject::new(SubjectKind::ApiKey, "k1"),
+            &spike,
+            true
+        ));
+        assert!(!is_spike(
+            &Subject::new(SubjectKind::Ip, "198.51.100.7"),
+            &spike,
+            true
+        ));
     }
 }

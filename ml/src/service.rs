@@ -198,8 +198,16 @@ impl Anomaly {
             let score = model.score_row(&features)?;
             let anomalous = model.is_anomaly(score);
             inner.baseline.observe(subject.kind, features);
-            if detect::is_spike(subject, &window, anomalous) {
-                spikes.push((subject.id.clone(), score));
+            // A spike marks its workspace: a workspace and its key spiking
+            // together count once towards a wave.
+            let workspace = match subject.kind {
+                SubjectKind::Tenant => Some(&subject.id),
+                _ => tenant.as_ref(),
+            };
+            if let Some(workspace) = workspace
+                && detect::is_spike(subject, &window, anomalous)
+            {
+                spikes.push((workspace.clone(), score));
             }
             if let Some(finding) = detect::evaluate(subject, &window, score, anomalous)
                 && self.is_new(&finding, now)
@@ -250,7 +258,7 @@ impl Anomaly {
         true
     }
 
-    /// Workspaces spiking together: each spike is marked on the platform's
+    /// Workspaces (or their keys) spiking together: each spike is marked on the platform's
     /// timeline (shared by every replica), and enough distinct workspaces
     /// within a minute make one coordinated-wave finding.
     async fn wave(&self, spikes: &[(String, f64)], now_ms: i64) -> anyhow::Result<Option<Finding>> {
