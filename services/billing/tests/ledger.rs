@@ -218,6 +218,67 @@ async fn two_writers_of_one_wallet_collide_instead_of_double_spending() {
     );
 }
 
+#[tokio::test]
+async fn wallets_reserving_together_keep_their_own_books_even_when_one_collides() {
+    let db = database().await;
+    // Eight busy wallets, whose batches share statements; the first is also
+    // written by a second replica, so its batches collide.
+    let (a, b) = (
+        Wallets::new(db.clone(), usd()),
+        Wallets::new(db.clone(), usd()),
+    );
+    let tenants: Vec<TenantId> = (0..8).map(|_| TenantId::new()).collect();
+    for tenant in &tenants {
+        top_up(&a, *tenant, 1_200).await;
+    }
+    let mut tasks = Vec::new();
+    for round in 0..40 {
+        for (i, tenant) in tenants.iter().enumerate() {
+            let wallets = if i == 0 && round % 2 == 1 {
+                b.clone()
+            } else {
+                a.clone()
+            };
+            let tenant = *tenant;
+            tasks.push(tokio::spawn(async move {
+                let answer = wallets.run(tenant, reserve(MessageId::new(), 10)).await;
+                (tenant, answer)
+            }));
+        }
+    }
+    let mut held = std::collections::HashMap::<TenantId, i64>::new();
+    for task in tasks {
+        let (tenant, answer) = task.await.unwrap();
+        match answer {
+            Ok(Outcome::Applied(..)) => *held.entry(tenant).or_default() += 1,
+            Ok(Outcome::Refused(_)) | Err(_) => {}
+            Ok(other) => panic!("{other:?}"),
+        }
+    }
+    for tenant in &tenants {
+        let count = held.get(tenant).copied().unwrap_or(0);
+        assert_ledger_holds(&db, *tenant).await;
+        let state = a.state(*tenant).await.unwrap();
+        assert_eq!(state.held, 12 * count, "each wallet holds what it answered");
+        assert_eq!(
+            state.available + state.held,
+            1_200,
+            "nothing moved between wallets"
+        );
+        assert_eq!(
+            aerostic_billing::usage::outbound_today(&db, &tenant.to_string())
+                .await
+                .unwrap(),
+            count,
+            "each wallet's messages are counted on its own plan"
+        );
+    }
+    // The uncontended wallets were never refused: 40 reservations of 12 fit.
+    for tenant in &tenants[1..] {
+        assert_eq!(held.get(tenant), Some(&40));
+    }
+}
+
 /// A tiny deterministic generator, so a failure replays.
 struct Lcg(u64);
 
