@@ -32,6 +32,18 @@ fn kind_pb(kind: SubjectKind) -> pb::SubjectKind {
     }
 }
 
+/// The kind a wire value names; `None` when unspecified.
+fn kind_of(kind: pb::SubjectKind) -> Option<SubjectKind> {
+    match kind {
+        pb::SubjectKind::Tenant => Some(SubjectKind::Tenant),
+        pb::SubjectKind::ApiKey => Some(SubjectKind::ApiKey),
+        pb::SubjectKind::Ip => Some(SubjectKind::Ip),
+        pb::SubjectKind::Account => Some(SubjectKind::Account),
+        pb::SubjectKind::Platform => Some(SubjectKind::Platform),
+        pb::SubjectKind::Unspecified => None,
+    }
+}
+
 fn mitigation_pb(kind: Option<MitigationKind>) -> pb::Mitigation {
     match kind {
         None => pb::Mitigation::None,
@@ -93,12 +105,10 @@ impl AnomalyGrpc {
         features: Option<pb::FeatureVector>,
     ) -> Result<pb::ScoreResponse, ApiError> {
         let features = features.unwrap_or_default();
-        let kind = match features.subject_kind() {
-            pb::SubjectKind::ApiKey => SubjectKind::ApiKey,
-            pb::SubjectKind::Ip => SubjectKind::Ip,
-            pb::SubjectKind::Account => SubjectKind::Account,
-            _ => SubjectKind::Tenant,
-        };
+        // A workspace's model unless the vector names another modelled kind.
+        let kind = kind_of(features.subject_kind())
+            .filter(|k| *k != SubjectKind::Platform)
+            .unwrap_or(SubjectKind::Tenant);
         let (score, anomalous, trained) = self.anomaly.score(kind, &features.values)?;
         Ok(pb::ScoreResponse {
             score,
@@ -241,14 +251,8 @@ impl AnomalyRpc for AnomalyGrpc {
     ) -> Result<Response<pb::SubjectWindowResponse>, Status> {
         let caller = self.seal.caller(&request)?;
         let r = request.into_inner();
-        let kind = match r.subject_kind() {
-            pb::SubjectKind::Tenant => SubjectKind::Tenant,
-            pb::SubjectKind::ApiKey => SubjectKind::ApiKey,
-            pb::SubjectKind::Ip => SubjectKind::Ip,
-            pb::SubjectKind::Account => SubjectKind::Account,
-            // Refused by the domain with the field named.
-            pb::SubjectKind::Platform | pb::SubjectKind::Unspecified => SubjectKind::Platform,
-        };
+        // Unspecified, like the platform, has no window: the domain refuses it.
+        let kind = kind_of(r.subject_kind()).unwrap_or(SubjectKind::Platform);
         let seen = self
             .anomaly
             .inspect(&caller, Subject::new(kind, r.subject_id))
