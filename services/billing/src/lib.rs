@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod alert;
+pub mod committer;
 pub mod directory;
 pub mod entity;
 pub mod expiry;
@@ -21,6 +22,7 @@ pub mod prices;
 pub mod service;
 pub mod status;
 pub mod store;
+mod store_pg;
 pub mod usage;
 pub mod wallet;
 pub mod writer;
