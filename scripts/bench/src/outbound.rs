@@ -11,7 +11,8 @@
 //! 2. `clients` posting back to back for `seconds`: the API's rate, and the
 //!    end-to-end rate until every message has its wamid; the machine's CPU
 //!    time over that span per 1,000 messages (every process, databases
-//!    and the sandbox included);
+//!    and the sandbox included), and each process's per message
+//!    (PostgreSQL's backends, RabbitMQ and Redis summed by command name);
 //!
 //! then checks that every message was accepted once, that no number went
 //! over 80 in any second, and that Meta never answered 130429.
@@ -22,6 +23,7 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -38,6 +40,10 @@ const JWT_SECRET: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 const WORKSPACES: usize = 10;
 const NUMBERS_EACH: usize = 10;
 const APP: &str = "app.localhost";
+/// The platform's processes, in start order.
+const SERVICES: [&str; 5] = ["sandbox", "tenancy", "billing", "dispatcher", "gateway"];
+/// Clock ticks per second of `/proc/<pid>/stat` (`getconf CLK_TCK`; 100 on Linux).
+const TICKS_PER_SECOND: f64 = 100.0;
 
 /// A workspace: its access token and its numbers.
 struct Sender {
@@ -59,6 +65,46 @@ fn cpu() -> (u64, u64) {
     let idle = fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0);
     let total: u64 = fields.iter().sum();
     (total - idle, total)
+}
+
+/// Clock ticks of user and system time per process group: our services by
+/// pid, the local servers by command name (every PostgreSQL backend, the
+/// RabbitMQ VM, Redis) and this driver. A process that exits in between is
+/// not counted: pooled connections keep their backends, so few do.
+fn process_ticks(services: &[(&'static str, Option<u32>)]) -> BTreeMap<&'static str, u64> {
+    let ticks = |pid: &str| -> Option<(String, u64)> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let (head, rest) = stat.rsplit_once(") ")?;
+        let comm = head.split_once(" (")?.1.to_string();
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // utime and stime, fields 14 and 15 of proc(5), 12th and 13th after the name.
+        let used = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        Some((comm, used))
+    };
+    let mut by_group = BTreeMap::new();
+    for (name, pid) in services {
+        if let Some((_, used)) = pid.and_then(|p| ticks(&p.to_string())) {
+            by_group.insert(*name, used);
+        }
+    }
+    by_group.insert("bench driver", ticks("self").map_or(0, |(_, used)| used));
+    let servers = [
+        ("postgres", "postgresql"),
+        ("beam.smp", "rabbitmq"),
+        ("redis-server", "redis"),
+    ];
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let pid = entry.file_name().to_string_lossy().to_string();
+        if !pid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        if let Some((comm, used)) = ticks(&pid)
+            && let Some((_, group)) = servers.iter().find(|(c, _)| *c == comm)
+        {
+            *by_group.entry(*group).or_insert(0) += used;
+        }
+    }
+    by_group
 }
 
 fn percentile(sorted: &[Duration], q: f64) -> f64 {
@@ -231,7 +277,7 @@ async fn main() -> anyhow::Result<()> {
     let logs = std::env::temp_dir().join(format!("aerostic-bench-outbound-{run}"));
     let mut topology = Topology::new(&binary, env, &logs)?;
     anyhow::ensure!(topology.run(&["migrate"])?, "aerostic migrate failed");
-    for service in ["sandbox", "tenancy", "billing", "dispatcher", "gateway"] {
+    for service in SERVICES {
         topology.start(service)?;
     }
     let db = aerostic_kit::db::connect(&url).await?;
@@ -390,6 +436,12 @@ async fn main() -> anyhow::Result<()> {
     let (_, primed_bad) = flat_out(&http, &base, &senders, &counter, clients, 3).await?;
     drained(&db, (counter.load(Ordering::Relaxed) - primed_bad) as i64).await?;
     db.execute_unprepared("ANALYZE").await?;
+    // A checkpoint now, so that every run starts its measured phases at the
+    // same point of PostgreSQL's checkpoint cycle (full-page writes follow
+    // each one). It needs a superuser or pg_checkpoint; without, it is skipped.
+    if let Err(e) = db.execute_unprepared("CHECKPOINT").await {
+        eprintln!("no CHECKPOINT before measuring: {e}");
+    }
     let mut failed = primed_bad;
 
     // 1. API latency at a fixed rate.
@@ -425,6 +477,9 @@ async fn main() -> anyhow::Result<()> {
 
     // 2. Flat out: the API's rate, and end to end until every wamid is back.
     let first = counter.load(Ordering::Relaxed);
+    let services: Vec<(&'static str, Option<u32>)> =
+        SERVICES.iter().map(|s| (*s, topology.pid(s))).collect();
+    let ticks0 = process_ticks(&services);
     let (busy0, total0) = cpu();
     let started = Instant::now();
     let (mut flat, bad) = flat_out(&http, &base, &senders, &counter, clients, seconds).await?;
@@ -436,6 +491,7 @@ async fn main() -> anyhow::Result<()> {
     let done = drained(&db, (total - failed) as i64).await?;
     let end_to_end = (done - started).as_secs_f64();
     let (busy1, total1) = cpu();
+    let ticks1 = process_ticks(&services);
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1) as f64;
@@ -477,6 +533,19 @@ async fn main() -> anyhow::Result<()> {
         "  machine CPU (all processes, databases and sandbox): {:.2} CPU-s per 1,000 messages",
         cpu_seconds / (burst as f64 / 1000.0)
     );
+    let mut shares: Vec<(&str, f64)> = ticks1
+        .iter()
+        .map(|(group, after)| {
+            let used = after.saturating_sub(ticks0.get(group).copied().unwrap_or(0));
+            (*group, used as f64 / TICKS_PER_SECOND / burst as f64 * 1e3)
+        })
+        .collect();
+    shares.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let shares: Vec<String> = shares
+        .iter()
+        .map(|(group, ms)| format!("{group} {ms:.2}"))
+        .collect();
+    println!("  CPU ms per message by process: {}", shares.join(", "));
     println!(
         "  busiest number-second: {busiest} sends (limit 80); 130429 from Meta: {throttled}; retried: {retried}"
     );

@@ -10,7 +10,6 @@
 #![warn(missing_docs)]
 
 pub mod alert;
-pub mod committer;
 pub mod directory;
 pub mod entity;
 pub mod expiry;
@@ -22,7 +21,6 @@ pub mod prices;
 pub mod service;
 pub mod status;
 pub mod store;
-mod store_pg;
 pub mod usage;
 pub mod wallet;
 pub mod writer;

@@ -3,11 +3,10 @@
 //! appends their transactions in one database transaction, and answers each
 //! caller after the commit. A hot wallet therefore costs one commit per
 //! batch, not one locked row update per message, and nothing else waits on
-//! it; the batches of wallets ready together share a statement
-//! ([`crate::committer`]). Correctness does not rest on there being one
-//! writer: the ledger's unique `(tenant, seq)` and `(tenant, kind,
-//! reference)` keys make any other writer (another replica) collide, and a
-//! collision reloads the wallet and replays the batch one operation at a time.
+//! it. Correctness does not rest on there being one writer: the ledger's
+//! unique `(tenant, seq)` and `(tenant, kind, reference)` keys make any other
+//! writer (another replica) collide, and a collision reloads the wallet and
+//! replays the batch one operation at a time.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,7 +18,6 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::alert::{self, Alert, Change};
-use crate::committer::Committer;
 use crate::ledger::Kind;
 use crate::money::Currency;
 use crate::store::{self, AlertChange, Batch, StoreError};
@@ -56,7 +54,6 @@ pub struct Wallets {
     db: DatabaseConnection,
     currency: Currency,
     outbox: Outbox,
-    committer: Committer,
     writers: Arc<Mutex<HashMap<TenantId, mpsc::Sender<Command>>>>,
 }
 
@@ -64,7 +61,6 @@ impl Wallets {
     /// Wallets stored in `db`; new wallets are in `currency`.
     pub fn new(db: DatabaseConnection, currency: Currency) -> Self {
         Self {
-            committer: Committer::new(db.clone()),
             db,
             currency,
             outbox: Outbox::new(alert::OUTBOX_TABLE),
@@ -122,7 +118,6 @@ impl Wallets {
             tenant,
             currency: self.currency,
             outbox: self.outbox.clone(),
-            committer: self.committer.clone(),
             state: None,
             alert: None,
             alert_read: None,
@@ -149,7 +144,6 @@ struct Writer {
     tenant: TenantId,
     currency: Currency,
     outbox: Outbox,
-    committer: Committer,
     /// `None` until loaded, and again whenever memory may be ahead of the ledger.
     state: Option<WalletState>,
     /// The low-balance alert, and when it was read.
@@ -286,8 +280,7 @@ impl Writer {
                 None => None,
             };
         }
-        let batch = Arc::new(batch);
-        self.committer.commit(self.tenant, batch.clone()).await?;
+        store::commit(&self.db, self.tenant, &batch).await?;
         if let (Some(change), Some(a)) = (&batch.alert, self.alert.as_mut()) {
             a.notified = change.notified;
             if change.event.is_some() {

@@ -221,8 +221,8 @@ async fn two_writers_of_one_wallet_collide_instead_of_double_spending() {
 #[tokio::test]
 async fn wallets_reserving_together_keep_their_own_books_even_when_one_collides() {
     let db = database().await;
-    // Eight busy wallets, whose batches share statements; the first is also
-    // written by a second replica, so its batches collide.
+    // Eight busy wallets at once; the first is also written by a second
+    // replica, so its batches collide.
     let (a, b) = (
         Wallets::new(db.clone(), usd()),
         Wallets::new(db.clone(), usd()),
