@@ -57,8 +57,22 @@ where
         .add_service(v1)
         .add_service(v1alpha)
         .add_service(service)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(accepted(listener), shutdown)
         .await
+}
+
+/// The connections `listener` accepts, each with `TCP_NODELAY`: tonic
+/// leaves the option alone on a stream it is handed ([`crate::tcp_nodelay`]).
+fn accepted(
+    listener: TcpListener,
+) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use tokio_stream::StreamExt;
+    TcpListenerStream::new(listener).map(|accepted| {
+        accepted.map(|mut stream| {
+            crate::tcp_nodelay::no_delay(&mut stream);
+            stream
+        })
+    })
 }
 
 /// Server layer: scopes each call in the caller's trace id (or a new one) and
@@ -201,4 +215,23 @@ macro_rules! service_impl {
             )*
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_stream::StreamExt;
+
+    #[tokio::test]
+    async fn connections_a_grpc_server_accepts_have_nagle_off() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let mut incoming = std::pin::pin!(accepted(listener));
+        let _client = tokio::net::TcpStream::connect(address).await.unwrap();
+        let stream = incoming.next().await.unwrap().unwrap();
+        assert!(
+            stream.nodelay().unwrap(),
+            "TCP_NODELAY on the accepted socket"
+        );
+    }
 }

@@ -31,6 +31,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Router;
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 pub use world::Seed;
@@ -188,6 +189,12 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let deliverer = tokio::spawn(webhooks::deliver_forever(sandbox.clone()));
+    // Nagle off on every accepted socket, as Meta's edge answers at once:
+    // `axum::serve` leaves it on, and a small response frame would wait for
+    // the caller's delayed acknowledgement.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let served = axum::serve(listener, router(sandbox))
         .with_graceful_shutdown(shutdown)
         .await;
