@@ -119,7 +119,15 @@ impl RedisCache {
     pub async fn connect(url: &str, namespace: &str) -> Result<Self, CacheError> {
         let config = Config::from_url(url).map_err(unavailable)?;
         let client = Builder::from_config(config)
-            .with_connection_config(|c| c.connection_timeout = Duration::from_secs(5))
+            .with_connection_config(|c| {
+                c.connection_timeout = Duration::from_secs(5);
+                // fred leaves Nagle on: a command written while the last is
+                // unacknowledged would wait for Redis's delayed ACK.
+                c.tcp = fred::types::config::TcpConfig {
+                    nodelay: Some(true),
+                    ..Default::default()
+                };
+            })
             .set_policy(ReconnectPolicy::new_exponential(0, 100, 5_000, 2))
             .build()
             .map_err(unavailable)?;
