@@ -43,6 +43,7 @@ async fn serve_metrics(addr: std::net::SocketAddr) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding metrics on {addr}"))?;
     tokio::spawn(async move {
+        let listener = aerostic_kit::tcp_nodelay::accepting(listener);
         let _ = axum::serve(listener, aerostic_kit::telemetry::metrics_router()).await;
     });
     Ok(())
