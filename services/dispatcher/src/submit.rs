@@ -65,7 +65,7 @@ pub struct Receipt {
 pub struct Submit {
     db: DatabaseConnection,
     recorder: crate::record::Recorder,
-    broker: Arc<dyn Broker>,
+    hand_offs: crate::send_worker::HandOffs,
     routes: Routes,
     templates: Templates,
     billing: BillingClient<TracedChannel>,
@@ -111,8 +111,8 @@ impl Submit {
         Self {
             idempotency: Idempotency::new(db.clone()),
             recorder: crate::record::Recorder::new(db.clone()),
+            hand_offs: crate::send_worker::HandOffs::new(broker),
             db,
-            broker,
             routes,
             templates,
             billing,
@@ -496,17 +496,8 @@ impl Submit {
                 now,
             })
             .await?;
-        // Published once the rows are committed, without holding up the
-        // answer. If it is lost (the broker down, this process gone), the
-        // row is still queued: the send workers' sweep hands it off again
-        // once it is `OVERDUE`, so the send is late, never lost.
-        let broker = self.broker.clone();
-        let hand_off = crate::send_worker::hand_off(message_id, &target.number);
-        tokio::spawn(async move {
-            if let Err(e) = broker.publish(hand_off).await {
-                tracing::warn!(error = %e, "a send hand-off failed; the sweep will hand it off");
-            }
-        });
+        // Handed off once the rows are committed, without holding up the answer.
+        self.hand_offs.send(message_id, &target.number);
         Ok(recorded)
     }
 }
