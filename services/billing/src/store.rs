@@ -242,17 +242,17 @@ impl Batch {
 
 /// Appends `batch` atomically; a unique key hit is a [`StoreError::Conflict`].
 pub async fn commit(
-    db: &DatabaseConnection,
+    quick: &aerostic_kit::db::QuickDb,
     tenant: TenantId,
     batch: &Batch,
 ) -> Result<(), StoreError> {
     if batch.transactions.is_empty() {
         return Ok(());
     }
-    if db.get_database_backend() == DbBackend::Postgres {
-        return commit_postgres(db, tenant, batch).await;
+    if quick.get_database_backend() == DbBackend::Postgres {
+        return commit_postgres(quick, tenant, batch).await;
     }
-    let txn = db.begin().await?;
+    let txn = quick.regular().begin().await?;
     let rows = batch
         .transactions
         .iter()
@@ -339,7 +339,7 @@ pub async fn commit(
 /// PostgreSQL plans it once, where a `VALUES` list of thousands of
 /// parameters cost about 0.2 ms a row to parse and plan.
 async fn commit_postgres(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     tenant: TenantId,
     batch: &Batch,
 ) -> Result<(), StoreError> {

@@ -86,7 +86,7 @@ fn day_start(at: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// Outbound messages `tenant` sent today, every category together.
-pub async fn outbound_today(db: &DatabaseConnection, tenant: &str) -> Result<i64, DbErr> {
+pub async fn outbound_today(db: &impl ConnectionTrait, tenant: &str) -> Result<i64, DbErr> {
     let counters = usage_counter::Entity::find()
         .filter(usage_counter::Column::TenantId.eq(tenant))
         .filter(usage_counter::Column::Period.eq(day_key(Utc::now())))

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use aerostic_kit::db::QuickDb;
 use aerostic_kit::ids::{MessageId, TenantId};
 use aerostic_kit::outbox::Outbox;
 use sea_orm::DatabaseConnection;
@@ -52,6 +53,8 @@ struct Command {
 #[derive(Clone)]
 pub struct Wallets {
     db: DatabaseConnection,
+    /// The writers' commits, one statement each (kit::db::quick).
+    quick: QuickDb,
     currency: Currency,
     outbox: Outbox,
     writers: Arc<Mutex<HashMap<TenantId, mpsc::Sender<Command>>>>,
@@ -61,6 +64,7 @@ impl Wallets {
     /// Wallets stored in `db`; new wallets are in `currency`.
     pub fn new(db: DatabaseConnection, currency: Currency) -> Self {
         Self {
+            quick: QuickDb::new(&db),
             db,
             currency,
             outbox: Outbox::new(alert::OUTBOX_TABLE),
@@ -115,6 +119,7 @@ impl Wallets {
         writers.insert(tenant, sender.clone());
         let task = Writer {
             db: self.db.clone(),
+            quick: self.quick.clone(),
             tenant,
             currency: self.currency,
             outbox: self.outbox.clone(),
@@ -131,6 +136,11 @@ impl Wallets {
         sender
     }
 
+    /// The connections for single statements (also the plan limit's reads).
+    pub(crate) fn quick(&self) -> &QuickDb {
+        &self.quick
+    }
+
     fn forget(&self, tenant: TenantId, sender: &mpsc::Sender<Command>) {
         let mut writers = self.writers.lock().expect("writers lock");
         if writers.get(&tenant).is_some_and(|s| s.same_channel(sender)) {
@@ -141,6 +151,7 @@ impl Wallets {
 
 struct Writer {
     db: DatabaseConnection,
+    quick: QuickDb,
     tenant: TenantId,
     currency: Currency,
     outbox: Outbox,
@@ -280,7 +291,7 @@ impl Writer {
                 None => None,
             };
         }
-        store::commit(&self.db, self.tenant, &batch).await?;
+        store::commit(&self.quick, self.tenant, &batch).await?;
         if let (Some(change), Some(a)) = (&batch.alert, self.alert.as_mut()) {
             a.notified = change.notified;
             if change.event.is_some() {

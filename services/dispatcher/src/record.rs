@@ -53,19 +53,21 @@ pub struct Recorder {
     batches: Option<Batcher<NewSend, message::Model, DbErr>>,
 }
 
+use aerostic_kit::db::QuickDb;
+
 /// Most sends written by one statement.
 pub const BATCH: usize = 128;
 /// Statements writing sends at once.
 const LANES: usize = 4;
 
 impl Recorder {
-    /// Writes to `db` (batching on PostgreSQL).
-    pub fn new(db: DatabaseConnection) -> Self {
+    /// Writes to `quick`'s database (batching on PostgreSQL).
+    pub fn new(quick: QuickDb) -> Self {
+        let db = quick.regular().clone();
         let batches = (db.get_database_backend() == DbBackend::Postgres).then(|| {
-            let db = db.clone();
             Batcher::spawn(BATCH, LANES, move |sends: Vec<NewSend>| {
-                let db = db.clone();
-                async move { write_batch(&db, sends).await }
+                let quick = quick.clone();
+                async move { write_batch(&quick, quick.regular(), sends).await }
             })
         });
         Self { db, batches }
@@ -97,7 +99,7 @@ pub async fn new_sends(
     sends: Vec<NewSend>,
 ) -> Vec<Result<message::Model, DbErr>> {
     if db.get_database_backend() == DbBackend::Postgres {
-        return write_batch(db, sends).await;
+        return write_batch(db, db, sends).await;
     }
     let mut answers = Vec::with_capacity(sends.len());
     for send in &sends {
@@ -110,10 +112,11 @@ pub async fn new_sends(
 /// conversation was made meanwhile by another request (nothing of theirs
 /// is written by it) then go through the transaction path, which joins them.
 async fn write_batch(
+    one: &impl ConnectionTrait,
     db: &DatabaseConnection,
     sends: Vec<NewSend>,
 ) -> Vec<Result<message::Model, DbErr>> {
-    let written = match one_statement(db, &sends).await {
+    let written = match one_statement(one, &sends).await {
         Ok(written) => written,
         Err(e) => return crate::send_rows::failed_each(sends.len(), &e),
     };
@@ -134,7 +137,7 @@ async fn write_batch(
 /// their ids, an index condition, never by a join the planner may turn into
 /// a scan of the table (`crate::send_rows`).
 async fn one_statement(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     sends: &[NewSend],
 ) -> Result<std::collections::HashSet<String>, DbErr> {
     const SQL: &str = r#"

@@ -41,7 +41,9 @@ impl SendRows {
         if db.get_database_backend() != DbBackend::Postgres {
             return None;
         }
-        let (a, b) = (db.clone(), db.clone());
+        // Their statements go back without sqlx's release ping (kit::db::quick).
+        let quick = aerostic_kit::db::QuickDb::new(db);
+        let (a, b) = (quick.clone(), quick);
         Some(Self {
             claims: Batcher::spawn(BATCH, LANES, move |ids| {
                 let db = a.clone();
@@ -106,7 +108,7 @@ pub(crate) fn failed_each<O>(n: usize, e: &DbErr) -> Vec<Result<O, DbErr>> {
 }
 
 /// Claims the queued, due ones of `ids`; the rows claimed.
-async fn claim_all(db: &DatabaseConnection, ids: &[String]) -> Result<Vec<send::Model>, DbErr> {
+async fn claim_all(db: &impl ConnectionTrait, ids: &[String]) -> Result<Vec<send::Model>, DbErr> {
     // The rows are looked up by primary key (`= ANY` of an array is an
     // index condition), never by joining the batch to the table, which the
     // planner does with a scan of the whole table when it guesses the batch
@@ -130,7 +132,7 @@ RETURNING sends.*"#;
 
 /// Records the wamids of `accepted`; the message ids with a status waiting.
 async fn accept_all(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     accepted: &[Acceptance],
 ) -> Result<std::collections::HashSet<String>, DbErr> {
     // The last error stays: "accepted after 131000" is worth knowing. Each

@@ -64,6 +64,8 @@ pub struct Receipt {
 #[derive(Clone)]
 pub struct Submit {
     db: DatabaseConnection,
+    /// The per-send lookups' connections (kit::db::quick).
+    quick: aerostic_kit::db::QuickDb,
     recorder: crate::record::Recorder,
     hand_offs: crate::send_worker::HandOffs,
     routes: Routes,
@@ -108,9 +110,11 @@ impl Submit {
         billing: BillingClient<TracedChannel>,
         seal: IdentitySeal,
     ) -> Self {
+        let quick = aerostic_kit::db::QuickDb::new(&db);
         Self {
             idempotency: Idempotency::new(db.clone()),
-            recorder: crate::record::Recorder::new(db.clone()),
+            recorder: crate::record::Recorder::new(quick.clone()),
+            quick,
             hand_offs: crate::send_worker::HandOffs::new(broker),
             db,
             routes,
@@ -313,12 +317,12 @@ impl Submit {
         if !r.conversation_id.is_empty() {
             let found = conversation::Entity::find_by_id(r.conversation_id.clone())
                 .filter(conversation::Column::TenantId.eq(tenant.to_string()))
-                .one(&self.db)
+                .one(&self.quick)
                 .await
                 .map_err(ApiError::internal)?
                 .ok_or_else(|| crate::reads::not_found("conversation"))?;
             let who = contact::Entity::find_by_id(found.contact_id.clone())
-                .one(&self.db)
+                .one(&self.quick)
                 .await
                 .map_err(ApiError::internal)?
                 .ok_or_else(|| ApiError::internal("a conversation without its contact"))?;
@@ -352,7 +356,7 @@ impl Submit {
             contact = contact::Entity::find()
                 .filter(contact::Column::TenantId.eq(tenant.to_string()))
                 .filter(contact::Column::WaId.eq(wa_id.clone()))
-                .one(&self.db)
+                .one(&self.quick)
                 .await
                 .map_err(ApiError::internal)?;
         }
@@ -365,7 +369,7 @@ impl Submit {
             }
             conversation = query
                 .order_by_desc(conversation::Column::LastMessageAt)
-                .one(&self.db)
+                .one(&self.quick)
                 .await
                 .map_err(ApiError::internal)?;
             if number.is_empty() {

@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+pub mod quick;
+pub use quick::QuickDb;
+
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
 
 /// Opens a pool to `url` (`postgres://…` or `sqlite:…`; a SQLite file is
