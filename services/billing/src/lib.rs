@@ -21,6 +21,7 @@ pub mod prices;
 pub mod service;
 pub mod status;
 pub mod store;
+pub mod today;
 pub mod usage;
 pub mod wallet;
 pub mod writer;

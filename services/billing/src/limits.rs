@@ -218,9 +218,7 @@ impl Billing {
                 Some((m.period(now).1, m.period_end(now))),
             ),
             Measure::OutboundTotal => (
-                usage::outbound_today(self.wallets.quick(), &tenant)
-                    .await
-                    .map_err(internal)?,
+                self.today.outbound_today(&tenant).await.map_err(internal)?,
                 Some((day.period(now).1, day.period_end(now))),
             ),
             Measure::Numbers => (i64::from(profile.numbers_in_use), None),

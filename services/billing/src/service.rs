@@ -43,6 +43,8 @@ pub struct Entry {
 pub struct Billing {
     pub(crate) db: DatabaseConnection,
     pub(crate) wallets: Wallets,
+    /// The day's outbound counts (the plan's bound), read in batches.
+    pub(crate) today: crate::today::TodayReads,
     prices: Prices,
     pub(crate) directory: Directory,
 }
@@ -87,8 +89,10 @@ pub(crate) fn may_send(caller: &Identity) -> Result<(), ApiError> {
 impl Billing {
     /// Billing over `db`, new wallets in `currency`, reseller markups from `directory`.
     pub fn new(db: DatabaseConnection, currency: Currency, directory: Directory) -> Self {
+        let wallets = Wallets::new(db.clone(), currency);
         Self {
-            wallets: Wallets::new(db.clone(), currency),
+            today: crate::today::TodayReads::new(wallets.quick().clone()),
+            wallets,
             prices: Prices::new(db.clone()),
             db,
             directory,

@@ -467,3 +467,52 @@ async fn holds_left_open_past_metas_retry_period_are_released_and_no_others() {
     assert_eq!(again, 0, "a released hold is gone from the sweep");
     assert_ledger_holds(&db, tenant).await;
 }
+
+#[tokio::test]
+async fn reads_of_the_days_usage_asked_together_each_get_their_own_tenants_count() {
+    use aerostic_billing::today::TodayReads;
+    use aerostic_billing::usage::{self, Metric};
+    let db = database().await;
+    let (a, b, idle) = (TenantId::new(), TenantId::new(), TenantId::new());
+    let today = usage::day_key(chrono::Utc::now());
+    let yesterday = usage::day_key(chrono::Utc::now() - chrono::Duration::days(1));
+    let outbound = |category: &str| Metric::outbound(category).name;
+    let count = |metric: String, n: i64| vec![(metric, n)];
+    let a_s = a.to_string();
+    usage::add(&db, &a_s, &today, &count(outbound("marketing"), 3))
+        .await
+        .unwrap();
+    usage::add(&db, &a_s, &today, &count(outbound("utility"), 4))
+        .await
+        .unwrap();
+    usage::add(&db, &a_s, &yesterday, &count(outbound("utility"), 50))
+        .await
+        .unwrap();
+    usage::add(&db, &a_s, &today, &count("ai.credits".into(), 9))
+        .await
+        .unwrap();
+    usage::add(&db, &b.to_string(), &today, &count(outbound("service"), 11))
+        .await
+        .unwrap();
+    let reads = TodayReads::new(aerostic_kit::db::QuickDb::new(&db));
+    let asked = (0..60).map(|i| {
+        let reads = reads.clone();
+        let tenant = [a, b, idle][i % 3];
+        async move {
+            (
+                tenant,
+                reads.outbound_today(&tenant.to_string()).await.unwrap(),
+            )
+        }
+    });
+    for (tenant, n) in futures::future::join_all(asked).await {
+        let expected = if tenant == a {
+            7
+        } else if tenant == b {
+            11
+        } else {
+            0
+        };
+        assert_eq!(n, expected, "today's outbound messages of {tenant}");
+    }
+}

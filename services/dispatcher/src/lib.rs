@@ -11,6 +11,7 @@
 
 pub mod compose;
 pub mod compose_interactive;
+pub mod contact_reads;
 pub mod dead_letters;
 pub mod deliver;
 pub mod entity;

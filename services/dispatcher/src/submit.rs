@@ -66,6 +66,7 @@ pub struct Submit {
     db: DatabaseConnection,
     /// The per-send lookups' connections (kit::db::quick).
     quick: aerostic_kit::db::QuickDb,
+    contacts: crate::contact_reads::ContactReads,
     recorder: crate::record::Recorder,
     hand_offs: crate::send_worker::HandOffs,
     routes: Routes,
@@ -113,6 +114,7 @@ impl Submit {
         let quick = aerostic_kit::db::QuickDb::new(&db);
         Self {
             idempotency: Idempotency::new(db.clone()),
+            contacts: crate::contact_reads::ContactReads::new(quick.clone()),
             recorder: crate::record::Recorder::new(quick.clone()),
             quick,
             hand_offs: crate::send_worker::HandOffs::new(broker),
@@ -353,10 +355,9 @@ impl Submit {
                 .map_err(|e| ApiError::invalid_field("to", e.to_string()))?;
             wa_id = to.digits().to_string();
             phone = Some(to);
-            contact = contact::Entity::find()
-                .filter(contact::Column::TenantId.eq(tenant.to_string()))
-                .filter(contact::Column::WaId.eq(wa_id.clone()))
-                .one(&self.quick)
+            contact = self
+                .contacts
+                .find(tenant, &wa_id)
                 .await
                 .map_err(ApiError::internal)?;
         }
