@@ -133,14 +133,9 @@ impl HandOffs {
     pub fn send(&self, message_id: &str, number: &str) {
         let (batches, due) = (self.batches.clone(), Due::new(message_id, number));
         tokio::spawn(async move {
-            match batches.submit(due).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "a send hand-off failed; the sweep will hand it off")
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "a send hand-off failed; the sweep will hand it off")
-                }
+            let published = batches.submit(due).await.map_err(|e| e.to_string());
+            if let Err(e) = published.and_then(|answer| answer) {
+                tracing::warn!(error = %e, "a send hand-off failed; the sweep will hand it off");
             }
         });
     }
