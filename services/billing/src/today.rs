@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use aerostic_kit::batch::Batcher;
 use aerostic_kit::db::QuickDb;
+use aerostic_kit::db::batched::{answer_each, json_rows, stopped};
 use chrono::Utc;
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 
@@ -22,7 +23,7 @@ const LANES: usize = 2;
 #[derive(Clone)]
 pub struct TodayReads {
     quick: QuickDb,
-    batches: Option<Batcher<String, i64, String>>,
+    batches: Option<Batcher<String, i64, DbErr>>,
 }
 
 impl TodayReads {
@@ -33,13 +34,11 @@ impl TodayReads {
             Batcher::spawn(BATCH, LANES, move |tenants: Vec<String>| {
                 let quick = quick.clone();
                 async move {
-                    match outbound_today_of(&quick, &tenants).await {
-                        Ok(counts) => tenants
-                            .iter()
-                            .map(|t| Ok(counts.get(t).copied().unwrap_or(0)))
-                            .collect(),
-                        Err(e) => vec![Err(e.to_string()); tenants.len()],
-                    }
+                    answer_each(
+                        outbound_today_of(&quick, &tenants).await,
+                        &tenants,
+                        |counts, t| counts.get(t).copied().unwrap_or(0),
+                    )
                 }
             })
         });
@@ -49,11 +48,7 @@ impl TodayReads {
     /// Outbound messages `tenant` sent today, every category together.
     pub async fn outbound_today(&self, tenant: &str) -> Result<i64, DbErr> {
         match &self.batches {
-            Some(batches) => batches
-                .submit(tenant.to_string())
-                .await
-                .map_err(|e| DbErr::Custom(e.to_string()))?
-                .map_err(DbErr::Custom),
+            Some(batches) => stopped(batches.submit(tenant.to_string()).await),
             None => usage::outbound_today(&self.quick, tenant).await,
         }
     }
@@ -70,7 +65,7 @@ SELECT tenant_id, SUM(quantity)::bigint AS n FROM usage_counters
 WHERE tenant_id = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))
   AND period = $2 AND starts_with(metric, $3)
 GROUP BY tenant_id"#;
-    let tenants = serde_json::to_string(tenants).map_err(|e| DbErr::Custom(e.to_string()))?;
+    let tenants = json_rows(tenants)?;
     let statement = Statement::from_sql_and_values(
         DbBackend::Postgres,
         SQL,

@@ -6,6 +6,7 @@
 
 use aerostic_kit::batch::Batcher;
 use aerostic_kit::db::QuickDb;
+use aerostic_kit::db::batched::{answer_each, json_rows, stopped};
 use aerostic_kit::ids::TenantId;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter,
@@ -26,7 +27,7 @@ type Key = (String, String);
 #[derive(Clone)]
 pub struct ContactReads {
     quick: QuickDb,
-    batches: Option<Batcher<Key, Option<contact::Model>, String>>,
+    batches: Option<Batcher<Key, Option<contact::Model>, DbErr>>,
 }
 
 impl ContactReads {
@@ -37,20 +38,11 @@ impl ContactReads {
             Batcher::spawn(BATCH, LANES, move |keys: Vec<Key>| {
                 let quick = quick.clone();
                 async move {
-                    match contacts_of(&quick, &keys).await {
-                        Ok(found) => keys
-                            .iter()
-                            .map(|(tenant, wa_id)| {
-                                Ok(found
-                                    .iter()
-                                    .find(|c| {
-                                        &c.tenant_id == tenant && c.wa_id.as_ref() == Some(wa_id)
-                                    })
-                                    .cloned())
-                            })
-                            .collect(),
-                        Err(e) => vec![Err(e.to_string()); keys.len()],
-                    }
+                    answer_each(contacts_of(&quick, &keys).await, &keys, |found, (t, w)| {
+                        let mine =
+                            |c: &&contact::Model| &c.tenant_id == t && c.wa_id.as_ref() == Some(w);
+                        found.iter().find(mine).cloned()
+                    })
                 }
             })
         });
@@ -64,11 +56,11 @@ impl ContactReads {
         wa_id: &str,
     ) -> Result<Option<contact::Model>, DbErr> {
         match &self.batches {
-            Some(batches) => batches
-                .submit((tenant.to_string(), wa_id.to_string()))
-                .await
-                .map_err(|e| DbErr::Custom(e.to_string()))?
-                .map_err(DbErr::Custom),
+            Some(batches) => stopped(
+                batches
+                    .submit((tenant.to_string(), wa_id.to_string()))
+                    .await,
+            ),
             None => {
                 contact::Entity::find()
                     .filter(contact::Column::TenantId.eq(tenant.to_string()))
@@ -101,7 +93,7 @@ CROSS JOIN LATERAL (
         w: &'a str,
     }
     let pairs: Vec<Pair> = keys.iter().map(|(t, w)| Pair { t, w }).collect();
-    let pairs = serde_json::to_string(&pairs).map_err(|e| DbErr::Custom(e.to_string()))?;
+    let pairs = json_rows(&pairs)?;
     let statement = Statement::from_sql_and_values(DbBackend::Postgres, SQL, [pairs.into()]);
     db.query_all_raw(statement)
         .await?

@@ -118,7 +118,7 @@ async fn write_batch(
 ) -> Vec<Result<message::Model, DbErr>> {
     let written = match one_statement(one, &sends).await {
         Ok(written) => written,
-        Err(e) => return crate::send_rows::failed_each(sends.len(), &e),
+        Err(e) => return aerostic_kit::db::batched::failed_each(sends.len(), &e),
     };
     let mut answers = Vec::with_capacity(sends.len());
     for send in sends {
@@ -215,7 +215,7 @@ RETURNING message_id"#;
             at: s.now,
         })
         .collect();
-    let rows = crate::send_rows::json_rows(&rows)?;
+    let rows = aerostic_kit::db::batched::json_rows(&rows)?;
     let statement = Statement::from_sql_and_values(DbBackend::Postgres, SQL, [rows.into()]);
     db.query_all_raw(statement)
         .await?

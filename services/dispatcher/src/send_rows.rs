@@ -9,6 +9,7 @@ use chrono::Utc;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, FromQueryResult, Statement};
 
 use aerostic_kit::batch::Batcher;
+use aerostic_kit::db::batched::{answer_each, json_rows, stopped};
 
 use crate::entity::send;
 
@@ -75,36 +76,6 @@ impl SendRows {
     pub async fn accept(&self, accepted: Acceptance) -> Result<bool, DbErr> {
         stopped(self.acceptances.submit(accepted).await)
     }
-}
-
-fn stopped<T>(answer: Result<Result<T, DbErr>, aerostic_kit::batch::Stopped>) -> Result<T, DbErr> {
-    answer.map_err(|e| DbErr::Custom(e.to_string()))?
-}
-
-/// Each item's answer out of its batch's result (the error, for each, if
-/// the batch failed).
-fn answer_each<B, I, O>(
-    batch: Result<B, DbErr>,
-    items: &[I],
-    pick: impl Fn(&B, &I) -> O,
-) -> Vec<Result<O, DbErr>> {
-    match batch {
-        Ok(b) => items.iter().map(|i| Ok(pick(&b, i))).collect(),
-        Err(e) => failed_each(items.len(), &e),
-    }
-}
-
-/// A batch's rows as the one JSON parameter of its statement (read back
-/// by `jsonb_to_recordset`, so the statement's text never changes).
-pub(crate) fn json_rows<T: serde::Serialize + ?Sized>(rows: &T) -> Result<String, DbErr> {
-    serde_json::to_string(rows).map_err(|e| DbErr::Custom(e.to_string()))
-}
-
-/// The answers of a batch of `n` whose statement failed with `e`: that
-/// error, for each.
-pub(crate) fn failed_each<O>(n: usize, e: &DbErr) -> Vec<Result<O, DbErr>> {
-    let e = e.to_string();
-    (0..n).map(|_| Err(DbErr::Custom(e.clone()))).collect()
 }
 
 /// Claims the queued, due ones of `ids`; the rows claimed.

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+pub mod batched;
 pub mod quick;
 pub use quick::QuickDb;
 

@@ -1,0 +1,39 @@
+//! What statements answering a batch of callers at once (`crate::batch`)
+//! share: each caller's answer out of the batch's, and the batch's rows as
+//! one JSON parameter.
+
+use sea_orm::DbErr;
+
+use crate::batch::Stopped;
+
+/// Each item's answer out of its batch's result (the error, for each, if
+/// the batch failed).
+pub fn answer_each<B, I, O>(
+    batch: Result<B, DbErr>,
+    items: &[I],
+    pick: impl Fn(&B, &I) -> O,
+) -> Vec<Result<O, DbErr>> {
+    match batch {
+        Ok(b) => items.iter().map(|i| Ok(pick(&b, i))).collect(),
+        Err(e) => failed_each(items.len(), &e),
+    }
+}
+
+/// The answers of a batch of `n` whose statement failed with `e`: that
+/// error, for each.
+pub fn failed_each<O>(n: usize, e: &DbErr) -> Vec<Result<O, DbErr>> {
+    let e = e.to_string();
+    (0..n).map(|_| Err(DbErr::Custom(e.clone()))).collect()
+}
+
+/// A caller's answer from its batch (the batcher gone is an error too).
+pub fn stopped<T>(answer: Result<Result<T, DbErr>, Stopped>) -> Result<T, DbErr> {
+    answer.map_err(|e| DbErr::Custom(e.to_string()))?
+}
+
+/// A batch's rows as the one JSON parameter of its statement (read back by
+/// `jsonb_to_recordset` or `jsonb_array_elements_text`, so the statement's
+/// text never changes and is planned once).
+pub fn json_rows<T: serde::Serialize + ?Sized>(rows: &T) -> Result<String, DbErr> {
+    serde_json::to_string(rows).map_err(|e| DbErr::Custom(e.to_string()))
+}
