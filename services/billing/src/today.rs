@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use aerostic_kit::batch::Batcher;
 use aerostic_kit::db::QuickDb;
-use aerostic_kit::db::batched::{answer_each, json_rows, stopped};
+use aerostic_kit::db::batched::{answer_each, json_rows, on_postgres, stopped};
 use chrono::Utc;
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 
@@ -29,19 +29,17 @@ pub struct TodayReads {
 impl TodayReads {
     /// Reads through `quick` (batched on PostgreSQL).
     pub fn new(quick: QuickDb) -> Self {
-        let batches = (quick.get_database_backend() == DbBackend::Postgres).then(|| {
-            let quick = quick.clone();
-            Batcher::spawn(BATCH, LANES, move |tenants: Vec<String>| {
-                let quick = quick.clone();
-                async move {
-                    answer_each(
-                        outbound_today_of(&quick, &tenants).await,
-                        &tenants,
-                        |counts, t| counts.get(t).copied().unwrap_or(0),
-                    )
-                }
-            })
-        });
+        let batches = on_postgres(
+            &quick,
+            BATCH,
+            LANES,
+            |quick, tenants: Vec<String>| async move {
+                let counts = outbound_today_of(&quick, &tenants).await;
+                answer_each(counts, &tenants, |counts, t| {
+                    counts.get(t).copied().unwrap_or(0)
+                })
+            },
+        );
         Self { quick, batches }
     }
 

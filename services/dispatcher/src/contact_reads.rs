@@ -6,7 +6,7 @@
 
 use aerostic_kit::batch::Batcher;
 use aerostic_kit::db::QuickDb;
-use aerostic_kit::db::batched::{answer_each, json_rows, stopped};
+use aerostic_kit::db::batched::{answer_each, json_rows, on_postgres, stopped};
 use aerostic_kit::ids::TenantId;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter,
@@ -33,17 +33,10 @@ pub struct ContactReads {
 impl ContactReads {
     /// Lookups through `quick` (batched on PostgreSQL).
     pub fn new(quick: QuickDb) -> Self {
-        let batches = (quick.get_database_backend() == DbBackend::Postgres).then(|| {
-            let quick = quick.clone();
-            Batcher::spawn(BATCH, LANES, move |keys: Vec<Key>| {
-                let quick = quick.clone();
-                async move {
-                    answer_each(contacts_of(&quick, &keys).await, &keys, |found, (t, w)| {
-                        let mine =
-                            |c: &&contact::Model| &c.tenant_id == t && c.wa_id.as_ref() == Some(w);
-                        found.iter().find(mine).cloned()
-                    })
-                }
+        let batches = on_postgres(&quick, BATCH, LANES, |quick, keys: Vec<Key>| async move {
+            answer_each(contacts_of(&quick, &keys).await, &keys, |found, (t, w)| {
+                let mine = |c: &&contact::Model| &c.tenant_id == t && c.wa_id.as_ref() == Some(w);
+                found.iter().find(mine).cloned()
             })
         });
         Self { quick, batches }

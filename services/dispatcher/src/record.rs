@@ -54,6 +54,7 @@ pub struct Recorder {
 }
 
 use aerostic_kit::db::QuickDb;
+use aerostic_kit::db::batched::on_postgres;
 
 /// Most sends written by one statement.
 pub const BATCH: usize = 128;
@@ -63,14 +64,18 @@ const LANES: usize = 4;
 impl Recorder {
     /// Writes to `quick`'s database (batching on PostgreSQL).
     pub fn new(quick: QuickDb) -> Self {
-        let db = quick.regular().clone();
-        let batches = (db.get_database_backend() == DbBackend::Postgres).then(|| {
-            Batcher::spawn(BATCH, LANES, move |sends: Vec<NewSend>| {
-                let quick = quick.clone();
-                async move { write_batch(&quick, quick.regular(), sends).await }
-            })
-        });
-        Self { db, batches }
+        let batches = on_postgres(
+            &quick,
+            BATCH,
+            LANES,
+            |quick, sends: Vec<NewSend>| async move {
+                write_batch(&quick, quick.regular(), sends).await
+            },
+        );
+        Self {
+            db: quick.regular().clone(),
+            batches,
+        }
     }
 
     /// Writes `send`: message, send row, and the contact and conversation

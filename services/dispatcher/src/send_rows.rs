@@ -9,7 +9,7 @@ use chrono::Utc;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, FromQueryResult, Statement};
 
 use aerostic_kit::batch::Batcher;
-use aerostic_kit::db::batched::{answer_each, json_rows, stopped};
+use aerostic_kit::db::batched::{answer_each, json_rows, on_postgres, stopped};
 
 use crate::entity::send;
 
@@ -39,30 +39,27 @@ pub struct SendRows {
 impl SendRows {
     /// Batches for `db`; `None` unless it is PostgreSQL.
     pub fn postgres(db: &DatabaseConnection) -> Option<Self> {
-        if db.get_database_backend() != DbBackend::Postgres {
-            return None;
-        }
         // Their statements go back without sqlx's release ping (kit::db::quick).
         let quick = aerostic_kit::db::QuickDb::new(db);
-        let (a, b) = (quick.clone(), quick);
+        let claims = on_postgres(&quick, BATCH, LANES, |db, ids: Vec<String>| async move {
+            answer_each(claim_all(&db, &ids).await, &ids, |rows, id| {
+                rows.iter().find(|r| &r.message_id == id).cloned()
+            })
+        })?;
+        let acceptances = on_postgres(
+            &quick,
+            BATCH,
+            LANES,
+            |db, accepted: Vec<Acceptance>| async move {
+                let pending = accept_all(&db, &accepted).await;
+                answer_each(pending, &accepted, |pending, a| {
+                    pending.contains(&a.message_id)
+                })
+            },
+        )?;
         Some(Self {
-            claims: Batcher::spawn(BATCH, LANES, move |ids| {
-                let db = a.clone();
-                async move {
-                    answer_each(claim_all(&db, &ids).await, &ids, |rows, id| {
-                        rows.iter().find(|r| &r.message_id == id).cloned()
-                    })
-                }
-            }),
-            acceptances: Batcher::spawn(BATCH, LANES, move |accepted: Vec<Acceptance>| {
-                let db = b.clone();
-                async move {
-                    let pending = accept_all(&db, &accepted).await;
-                    answer_each(pending, &accepted, |pending, a| {
-                        pending.contains(&a.message_id)
-                    })
-                }
-            }),
+            claims,
+            acceptances,
         })
     }
 

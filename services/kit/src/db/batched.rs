@@ -2,9 +2,34 @@
 //! share: each caller's answer out of the batch's, and the batch's rows as
 //! one JSON parameter.
 
-use sea_orm::DbErr;
+use std::future::Future;
 
-use crate::batch::Stopped;
+use sea_orm::{ConnectionTrait, DbBackend, DbErr};
+
+use crate::batch::{Batcher, Stopped};
+use crate::db::QuickDb;
+
+/// Group commit on `quick`'s database when it is PostgreSQL: `run` gets
+/// each batch (up to `max` items, `lanes` batches at once) and the
+/// connections to run it on. `None` on SQLite, whose callers run each item
+/// alone: one process, with no round trip to save.
+pub fn on_postgres<I, O, F, Fut>(
+    quick: &QuickDb,
+    max: usize,
+    lanes: usize,
+    run: F,
+) -> Option<Batcher<I, O, DbErr>>
+where
+    I: Send + 'static,
+    O: Send + 'static,
+    F: Fn(QuickDb, Vec<I>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Vec<Result<O, DbErr>>> + Send + 'static,
+{
+    (quick.get_database_backend() == DbBackend::Postgres).then(|| {
+        let quick = quick.clone();
+        Batcher::spawn(max, lanes, move |items| run(quick.clone(), items))
+    })
+}
 
 /// Each item's answer out of its batch's result (the error, for each, if
 /// the batch failed).
