@@ -37,9 +37,19 @@ pub struct Active {
 }
 
 /// The set in force.
+///
+/// Each local change bumps a generation, so a reload whose database read
+/// began before a mitigation was applied or lifted here cannot undo it (the
+/// read would be older than the change; the next reload carries it).
 #[derive(Default)]
 pub struct Mitigations {
-    set: RwLock<Vec<Active>>,
+    set: RwLock<Held>,
+}
+
+#[derive(Default)]
+struct Held {
+    generation: u64,
+    active: Vec<Active>,
 }
 
 impl Mitigations {
@@ -49,6 +59,7 @@ impl Mitigations {
             .set
             .read()
             .expect("mitigations lock")
+            .active
             .iter()
             .filter(|m| m.expires_at > now)
             .cloned()
@@ -64,26 +75,95 @@ impl Mitigations {
 
     /// Whether `subject` already has a mitigation of `kind` in force.
     pub fn has(&self, subject: &Subject, kind: MitigationKind, now: DateTime<Utc>) -> bool {
-        self.set.read().expect("mitigations lock").iter().any(|m| {
+        let held = self.set.read().expect("mitigations lock");
+        held.active.iter().any(|m| {
             &m.subject == subject && m.kind.as_str() == kind.as_str() && m.expires_at > now
         })
     }
 
     /// Adds one just applied.
     pub fn add(&self, active: Active) {
-        self.set.write().expect("mitigations lock").push(active);
+        let mut held = self.set.write().expect("mitigations lock");
+        held.generation += 1;
+        held.active.push(active);
     }
 
     /// Drops one just lifted.
     pub fn remove(&self, id: &str) {
-        self.set
-            .write()
-            .expect("mitigations lock")
-            .retain(|m| m.id != id);
+        let mut held = self.set.write().expect("mitigations lock");
+        held.generation += 1;
+        held.active.retain(|m| m.id != id);
     }
 
-    /// Replaces the set with what the database holds.
-    pub fn replace(&self, set: Vec<Active>) {
-        *self.set.write().expect("mitigations lock") = set;
+    /// The generation to pass to [`Mitigations::replace`] before reading
+    /// the database.
+    pub fn generation(&self) -> u64 {
+        self.set.read().expect("mitigations lock").generation
+    }
+
+    /// Replaces the set with what the database held, read after
+    /// `generation` was taken; refused (false) if the set changed since.
+    pub fn replace(&self, generation: u64, set: Vec<Active>) -> bool {
+        let mut held = self.set.write().expect("mitigations lock");
+        if held.generation != generation {
+            return false;
+        }
+        held.active = set;
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+
+    use super::*;
+    use crate::subject::SubjectKind;
+
+    fn throttle(id: &str) -> Active {
+        Active {
+            id: id.to_string(),
+            alert_id: format!("alert-{id}"),
+            kind: MitigationKind::Throttle { per_minute: 60 },
+            subject: Subject::new(SubjectKind::ApiKey, "key"),
+            tenant_id: None,
+            expires_at: Utc::now() + TimeDelta::minutes(15),
+        }
+    }
+
+    fn ids(set: &Mitigations) -> Vec<String> {
+        set.in_force(Utc::now())
+            .1
+            .into_iter()
+            .map(|m| m.id)
+            .collect()
+    }
+
+    #[test]
+    fn a_reload_read_before_an_apply_does_not_undo_it() {
+        let set = Mitigations::default();
+        let seen = set.generation();
+        set.add(throttle("new"));
+        assert!(!set.replace(seen, Vec::new()));
+        assert_eq!(ids(&set), ["new"]);
+    }
+
+    #[test]
+    fn a_reload_read_before_a_lift_does_not_restore_it() {
+        let set = Mitigations::default();
+        set.add(throttle("old"));
+        let seen = set.generation();
+        set.remove("old");
+        assert!(!set.replace(seen, vec![throttle("old")]));
+        assert!(ids(&set).is_empty());
+    }
+
+    #[test]
+    fn a_reload_with_nothing_changed_here_takes_the_database_set() {
+        let set = Mitigations::default();
+        set.add(throttle("mine"));
+        let seen = set.generation();
+        assert!(set.replace(seen, vec![throttle("another replicas")]));
+        assert_eq!(ids(&set), ["another replicas"]);
     }
 }

@@ -85,7 +85,7 @@ impl Anomaly {
             }
         };
         let mitigations = Mitigations::default();
-        mitigations.replace(store::load_active(&db, Utc::now()).await?);
+        mitigations.replace(0, store::load_active(&db, Utc::now()).await?);
         Ok(Self {
             inner: Arc::new(Inner {
                 db,
@@ -473,9 +473,11 @@ impl Anomaly {
     /// other replicas did).
     pub async fn reload(&self) -> anyhow::Result<()> {
         let inner = &self.inner;
-        inner
-            .mitigations
-            .replace(store::load_active(&inner.db, Utc::now()).await?);
+        // A change made here while the database was read wins; the next
+        // reload carries it.
+        let generation = inner.mitigations.generation();
+        let active = store::load_active(&inner.db, Utc::now()).await?;
+        inner.mitigations.replace(generation, active);
         if let Some(trained) = store::latest_model(&inner.db).await?
             && trained.version > inner.baseline.current().version
         {

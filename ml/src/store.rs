@@ -7,7 +7,7 @@ use aerostic_kit::outbox::Outbox;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use crate::baseline::Trained;
@@ -67,7 +67,7 @@ pub async fn record(
         mitigation_id: active.as_ref().map(|a| a.id.clone()),
         raised_at: now,
     };
-    let txn = db.begin().await?;
+    let txn = aerostic_kit::db::begin_write(db).await?;
     alert.clone().into_active_model().insert(&txn).await?;
     if let Some(a) = &active {
         anomaly_mitigation::Model {
@@ -141,7 +141,7 @@ pub async fn lift(
     actor: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<Active>, DbErr> {
-    let txn = db.begin().await?;
+    let txn = aerostic_kit::db::begin_write(db).await?;
     let Some(row) = anomaly_mitigation::Entity::find_by_id(id)
         .filter(anomaly_mitigation::Column::ExpiresAt.gt(now))
         .filter(anomaly_mitigation::Column::LiftedAt.is_null())

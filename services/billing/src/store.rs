@@ -8,7 +8,7 @@ use aerostic_kit::ids::{MessageId, TenantId};
 use aerostic_kit::outbox::Outbox;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, Set, SqlErr, Statement, TransactionTrait,
+    QueryOrder, Set, SqlErr, Statement,
 };
 
 use crate::entity::{billing_hold, ledger_posting, ledger_transaction};
@@ -252,7 +252,7 @@ pub async fn commit(
     if quick.get_database_backend() == DbBackend::Postgres {
         return commit_postgres(quick, tenant, batch).await;
     }
-    let txn = quick.regular().begin().await?;
+    let txn = aerostic_kit::db::begin_write(quick.regular()).await?;
     let rows = batch
         .transactions
         .iter()

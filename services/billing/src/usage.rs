@@ -3,10 +3,7 @@
 
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, InsertStatement, OnConflict, Query};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    TransactionTrait,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 
 use crate::entity::usage_counter;
 
@@ -139,7 +136,7 @@ pub async fn record(
     event_id: &str,
 ) -> Result<i64, DbErr> {
     let (period, _) = metric.period(Utc::now());
-    let txn = db.begin().await?;
+    let txn = aerostic_kit::db::begin_write(db).await?;
     let first = Query::insert()
         .into_table(Alias::new("usage_events"))
         .columns(["tenant_id", "event_id", "metric", "quantity", "created_at"].map(Alias::new))

@@ -15,7 +15,6 @@ use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
 };
 
 use crate::entity::{message, send};
@@ -73,7 +72,9 @@ pub async fn replay(
 ) -> Result<(), ApiError> {
     let row = find(db, tenant, message_id).await?;
     let now = Utc::now();
-    let txn = db.begin().await.map_err(ApiError::internal)?;
+    let txn = aerostic_kit::db::begin_write(db)
+        .await
+        .map_err(ApiError::internal)?;
     // Conditional, so two replays at once queue it once.
     let moved = send::Entity::update_many()
         .col_expr(send::Column::State, Expr::value("queued"))
@@ -117,7 +118,9 @@ pub async fn discard(
     message_id: &str,
 ) -> Result<(), ApiError> {
     let row = find(db, tenant, message_id).await?;
-    let txn = db.begin().await.map_err(ApiError::internal)?;
+    let txn = aerostic_kit::db::begin_write(db)
+        .await
+        .map_err(ApiError::internal)?;
     let moved = send::Entity::update_many()
         .col_expr(send::Column::State, Expr::value("failed"))
         .col_expr(send::Column::UpdatedAt, Expr::value(Utc::now()))

@@ -24,10 +24,7 @@ use aerostic_proto::v1::tenancy_client::TenancyClient;
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    TransactionTrait,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use serde_json::Value;
 
 use std::sync::Arc;
@@ -271,7 +268,7 @@ impl Deliverer {
             };
             if rows.accept(accepted).await? {
                 // A status Meta posted before the wamid was recorded.
-                let txn = self.db.begin().await?;
+                let txn = aerostic_kit::db::begin_write(&self.db).await?;
                 crate::statuses::apply_pending(&txn, &self.outbox, tenant, wamid).await?;
                 txn.commit().await?;
             }
@@ -279,7 +276,7 @@ impl Deliverer {
                 wamid: wamid.to_string(),
             });
         }
-        let txn = self.db.begin().await?;
+        let txn = aerostic_kit::db::begin_write(&self.db).await?;
         message::Entity::update_many()
             .col_expr(message::Column::Wamid, Expr::value(wamid))
             .filter(message::Column::Id.eq(&row.message_id))
@@ -348,7 +345,7 @@ impl Deliverer {
         });
         if reaction == Reaction::Reauthenticate {
             self.numbers.forget(&row.phone_number_id).await;
-            let txn = self.db.begin().await?;
+            let txn = aerostic_kit::db::begin_write(&self.db).await?;
             set_state(&txn, &row.message_id, "held", code, &detail).await?;
             if let Some(alert) = &alert {
                 self.outbox.stage(&txn, alert).await?;
@@ -372,7 +369,7 @@ impl Deliverer {
         } else {
             reason.to_string()
         };
-        let txn = self.db.begin().await?;
+        let txn = aerostic_kit::db::begin_write(&self.db).await?;
         set_state(&txn, &row.message_id, state, code, &detail).await?;
         message::Entity::update_many()
             .col_expr(message::Column::Status, Expr::value("failed"))
@@ -463,7 +460,7 @@ pub async fn release_held(
                 .await?;
             continue;
         }
-        let txn = db.begin().await?;
+        let txn = aerostic_kit::db::begin_write(db).await?;
         released += send::Entity::update_many()
             .col_expr(send::Column::State, Expr::value("queued"))
             .col_expr(send::Column::Attempts, Expr::value(0))

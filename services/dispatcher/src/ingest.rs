@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
-    QueryFilter, TransactionTrait, TryInsertResult,
+    QueryFilter, TryInsertResult,
 };
 use serde_json::Value;
 
@@ -222,7 +222,7 @@ impl Ingest {
     /// Applies webhook `webhook_id`'s `body` and marks it processed, in one
     /// transaction: nothing half-applied is marked done.
     pub async fn apply(&self, webhook_id: &str, body: &[u8]) -> Result<Summary, IngestError> {
-        let txn = self.db.begin().await?;
+        let txn = aerostic_kit::db::begin_write(&self.db).await?;
         let mut work = Work::default();
         let summary = self.apply_in(&txn, webhook_id, body, &mut work).await?;
         crate::inbox::mark_processed(&txn, webhook_id, &summary.outcome()).await?;
@@ -235,7 +235,7 @@ impl Ingest {
     /// failure rolls all of them back: the caller then applies them one by
     /// one.
     pub async fn apply_batch(&self, webhooks: &[(String, Vec<u8>)]) -> Result<(), IngestError> {
-        let txn = self.db.begin().await?;
+        let txn = aerostic_kit::db::begin_write(&self.db).await?;
         let mut work = Work::default();
         for (id, body) in webhooks {
             let outcome = match self.apply_in(&txn, id, body, &mut work).await {

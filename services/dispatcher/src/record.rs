@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
-    EntityTrait, QueryFilter, Statement, TransactionTrait,
+    EntityTrait, QueryFilter, Statement,
 };
 
 use crate::entity::{conversation, message, send};
@@ -233,7 +233,7 @@ RETURNING message_id"#;
 /// PostgreSQL when a contact or conversation raced): a contact or
 /// conversation made meanwhile by another request is the one used.
 async fn in_transaction(db: &DatabaseConnection, send: &NewSend) -> Result<message::Model, DbErr> {
-    let txn = db.begin().await?;
+    let txn = aerostic_kit::db::begin_write(db).await?;
     let mut message = send.message.clone();
     let now = send.now;
     if send.new_contact {

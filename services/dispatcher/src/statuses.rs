@@ -7,10 +7,7 @@ use aerostic_kit::ids::TenantId;
 use aerostic_kit::outbox::Outbox;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    TransactionTrait,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use serde_json::Value;
 
 use crate::entity::{message, message_status};
@@ -159,7 +156,7 @@ pub async fn apply_known(db: &DatabaseConnection, outbox: &Outbox) -> Result<usi
         let Ok(tenant) = tenant.parse::<TenantId>() else {
             continue;
         };
-        let txn = db.begin().await?;
+        let txn = aerostic_kit::db::begin_write(db).await?;
         applied += apply_pending(&txn, outbox, tenant, &wamid).await?;
         txn.commit().await?;
     }

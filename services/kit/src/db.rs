@@ -6,7 +6,10 @@ pub mod batched;
 pub mod quick;
 pub use quick::QuickDb;
 
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
+};
 
 /// Opens a pool to `url` (`postgres://…` or `sqlite:…`; a SQLite file is
 /// created if missing).
@@ -56,6 +59,22 @@ fn postgres_tcp_port(url: &str) -> Option<u16> {
         Some((_, port)) if !port.ends_with(']') => port.parse().ok(),
         _ => Some(5432),
     }
+}
+
+/// Begins a transaction that may write.
+///
+/// On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`), waiting
+/// out another writer for the busy timeout. A deferred transaction that read
+/// first would fail at its first write, without waiting, whenever another
+/// connection wrote in between (its snapshot is stale: `SQLITE_BUSY`), which
+/// under any concurrency turns ordinary requests into internal errors.
+/// PostgreSQL ignores the mode.
+pub async fn begin_write<C: TransactionTrait + ?Sized>(db: &C) -> Result<C::Transaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    })
+    .await
 }
 
 /// Whether the database answers (for readiness).

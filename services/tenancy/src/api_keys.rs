@@ -9,7 +9,6 @@ use aerostic_kit::{ApiError, ErrorKind};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
 };
 
 use crate::audit::AuditRecord;
@@ -92,7 +91,9 @@ impl ApiKeys {
             "api_key.created",
             &format!("API key {prefix}… created"),
         );
-        let txn = self.db.begin().await.map_err(db_error)?;
+        let txn = aerostic_kit::db::begin_write(&self.db)
+            .await
+            .map_err(db_error)?;
         let model = model.insert(&txn).await.map_err(db_error)?;
         audit.commit_with(&self.outbox, txn).await?;
         Ok((model, secret))
@@ -134,7 +135,9 @@ impl ApiKeys {
         );
         let mut active: api_key::ActiveModel = found.into();
         active.revoked_at = Set(Some(chrono::Utc::now()));
-        let txn = self.db.begin().await.map_err(db_error)?;
+        let txn = aerostic_kit::db::begin_write(&self.db)
+            .await
+            .map_err(db_error)?;
         let revoked = active.update(&txn).await.map_err(db_error)?;
         audit.commit_with(&self.outbox, txn).await?;
         Ok(revoked)

@@ -9,8 +9,7 @@ use aerostic_kit::mask::mask_email;
 use aerostic_kit::outbox::Outbox;
 use aerostic_kit::{ApiError, ErrorKind};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
-    SqlErr, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set, SqlErr,
 };
 use sha2::{Digest, Sha256};
 
@@ -150,7 +149,9 @@ impl Auth {
             ),
         );
 
-        let txn = self.db.begin().await.map_err(db_error)?;
+        let txn = aerostic_kit::db::begin_write(&self.db)
+            .await
+            .map_err(db_error)?;
         let tenant = tenant::ActiveModel {
             id: Set(tenant_id.clone()),
             name: Set(tenant_name),

@@ -20,7 +20,7 @@ use aerostic_kit::{ApiError, ErrorKind};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
-    Set, TransactionTrait,
+    Set,
 };
 use serde::{Deserialize, Serialize};
 
@@ -141,7 +141,9 @@ impl Credentials {
             ),
             expires_at,
         };
-        let txn = self.db.begin().await.map_err(ApiError::internal)?;
+        let txn = aerostic_kit::db::begin_write(&self.db)
+            .await
+            .map_err(ApiError::internal)?;
         password_reset::ActiveModel {
             id: Set(uuid::Uuid::now_v7().to_string()),
             tenant_id: Set(found.tenant_id.clone()),
@@ -211,7 +213,9 @@ impl Credentials {
         let hash = crate::password::hash(new.expose().to_string())
             .await
             .map_err(ApiError::internal)?;
-        let txn = self.db.begin().await.map_err(ApiError::internal)?;
+        let txn = aerostic_kit::db::begin_write(&self.db)
+            .await
+            .map_err(ApiError::internal)?;
         if let Some(id) = reset_id {
             let claimed = password_reset::Entity::update_many()
                 .col_expr(

@@ -8,7 +8,7 @@ use aerostic_kit::outbox::Outbox;
 use aerostic_kit::{ApiError, ErrorKind};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, Set, SqlErr, TransactionTrait,
+    QueryOrder, Set, SqlErr,
 };
 
 use crate::audit::{AuditRecord, actor};
@@ -153,7 +153,9 @@ impl Resellers {
             problems.check::<()>("markup_bps", Err("must be between 0 and 10000"));
         }
         problems.finish()?;
-        let txn = self.db.begin().await.map_err(ApiError::internal)?;
+        let txn = aerostic_kit::db::begin_write(&self.db)
+            .await
+            .map_err(ApiError::internal)?;
         let created = reseller::ActiveModel {
             id: Set(uuid::Uuid::now_v7().to_string()),
             name: Set(brand.expect("checked")),
@@ -234,7 +236,9 @@ impl Resellers {
             .await
             .map_err(ApiError::internal)?
             .ok_or_else(reseller_not_found)?;
-        let txn = self.db.begin().await.map_err(ApiError::internal)?;
+        let txn = aerostic_kit::db::begin_write(&self.db)
+            .await
+            .map_err(ApiError::internal)?;
         reseller_domain::ActiveModel {
             domain: Set(domain.clone()),
             reseller_id: Set(found.id.clone()),

@@ -10,7 +10,7 @@ use aerostic_kit::broker::{Envelope, Handler, HandlerError, QueueSpec};
 use aerostic_kit::outbox::Outbox;
 use async_trait::async_trait;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde::Deserialize;
 
 use crate::audit::AuditRecord;
@@ -66,7 +66,9 @@ impl Handler for Restrictions {
             let reason: String = verdict.reason.chars().take(300).collect();
             (verdict.action.clone(), reason, Some(chrono::Utc::now()))
         };
-        let txn = self.db.begin().await.map_err(HandlerError::retry)?;
+        let txn = aerostic_kit::db::begin_write(&self.db)
+            .await
+            .map_err(HandlerError::retry)?;
         let mut change = whatsapp_account::Entity::update_many()
             .col_expr(
                 whatsapp_account::Column::Restriction,

@@ -11,7 +11,7 @@ use aerostic_kit::{ApiError, ErrorKind};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    Set, TransactionTrait,
+    Set,
 };
 use sha2::{Digest, Sha256};
 
@@ -137,7 +137,9 @@ impl Sessions {
                 "the refresh token has expired; log in again",
             ));
         }
-        let txn = self.db.begin().await.map_err(db_error)?;
+        let txn = aerostic_kit::db::begin_write(&self.db)
+            .await
+            .map_err(db_error)?;
         // Only one caller can spend a link: the update is conditional.
         let spent = refresh_token::Entity::update_many()
             .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
@@ -207,7 +209,9 @@ impl Sessions {
         action: &str,
         detail: &str,
     ) -> Result<(), ApiError> {
-        let txn = self.db.begin().await.map_err(db_error)?;
+        let txn = aerostic_kit::db::begin_write(&self.db)
+            .await
+            .map_err(db_error)?;
         revoke_tokens(&txn, refresh_token::Column::FamilyId, &link.family_id).await?;
         let audit = AuditRecord::now(&link.tenant_id, &link.user_id, action, detail);
         audit.commit_with(&self.outbox, txn).await?;

@@ -9,7 +9,7 @@ use aerostic_kit::ApiError;
 use aerostic_kit::identity::{Identity, Permission};
 use aerostic_kit::outbox::Outbox;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, Set, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, Set};
 
 use crate::audit::{AuditRecord, actor};
 use crate::entity::{plan, platform_setting};
@@ -265,7 +265,9 @@ impl Settings {
             return Err(ApiError::validation(problems));
         }
         let now = chrono::Utc::now();
-        let txn = self.db.begin().await.map_err(ApiError::internal)?;
+        let txn = aerostic_kit::db::begin_write(&self.db)
+            .await
+            .map_err(ApiError::internal)?;
         for (key, value) in &checked {
             let row = platform_setting::ActiveModel {
                 key: Set(key.clone()),

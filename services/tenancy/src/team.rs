@@ -12,7 +12,7 @@ use aerostic_kit::{ApiError, ErrorKind};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    QueryOrder, Set,
 };
 
 use crate::audit::{AuditRecord, actor};
@@ -120,7 +120,9 @@ impl Team {
             token,
             expires_at: now + INVITATION_TTL,
         };
-        let txn = self.db.begin().await.map_err(db_error)?;
+        let txn = aerostic_kit::db::begin_write(&self.db)
+            .await
+            .map_err(db_error)?;
         invitation::ActiveModel {
             id: Set(invited.id.clone()),
             tenant_id: Set(caller.tenant_id.to_string()),
@@ -179,7 +181,9 @@ impl Team {
             .await
             .map_err(ApiError::internal)?;
         let now = chrono::Utc::now();
-        let txn = self.db.begin().await.map_err(db_error)?;
+        let txn = aerostic_kit::db::begin_write(&self.db)
+            .await
+            .map_err(db_error)?;
         // Single use even under a race: only one accept flips accepted_at.
         let claimed = invitation::Entity::update_many()
             .col_expr(invitation::Column::AcceptedAt, Expr::value(now))
@@ -265,7 +269,9 @@ impl Team {
         );
         let mut active: user::ActiveModel = member.into();
         active.role = Set(role.as_str().into());
-        let txn = self.db.begin().await.map_err(db_error)?;
+        let txn = aerostic_kit::db::begin_write(&self.db)
+            .await
+            .map_err(db_error)?;
         let updated = active.update(&txn).await.map_err(db_error)?;
         let audit = AuditRecord::now(
             &caller.tenant_id.to_string(),
@@ -287,7 +293,9 @@ impl Team {
         let detail = format!("{} deactivated", mask_email(&member.email));
         let mut active: user::ActiveModel = member.into();
         active.active = Set(false);
-        let txn = self.db.begin().await.map_err(db_error)?;
+        let txn = aerostic_kit::db::begin_write(&self.db)
+            .await
+            .map_err(db_error)?;
         let updated = active.update(&txn).await.map_err(db_error)?;
         crate::sessions::revoke_tokens(&txn, refresh_token::Column::UserId, &updated.id).await?;
         let audit = AuditRecord::now(

@@ -9,7 +9,7 @@ use aerostic_kit::outbox::Outbox;
 use aerostic_kit::{ApiError, ErrorKind};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, Set, TransactionTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, Set,
 };
 
 use crate::audit::{AuditRecord, actor};
@@ -157,7 +157,9 @@ impl Tenants {
             .ok_or_else(|| ApiError::invalid_field("plan_code", "is not a plan"))?;
         let found = find_tenant(&self.db, tenant_id).await?;
         let before = found.plan_code.clone();
-        let txn = self.db.begin().await.map_err(ApiError::internal)?;
+        let txn = aerostic_kit::db::begin_write(&self.db)
+            .await
+            .map_err(ApiError::internal)?;
         let mut row = found.into_active_model();
         row.plan_code = Set(plan.code.clone());
         let tenant = row.update(&txn).await.map_err(ApiError::internal)?;
@@ -194,7 +196,9 @@ impl Tenants {
         if reason.chars().count() > 500 {
             return Err(ApiError::invalid_field("reason", "is too long"));
         }
-        let txn = self.db.begin().await.map_err(ApiError::internal)?;
+        let txn = aerostic_kit::db::begin_write(&self.db)
+            .await
+            .map_err(ApiError::internal)?;
         let mut row = found.into_active_model();
         row.status = Set(status.as_str().into());
         let tenant = row.update(&txn).await.map_err(ApiError::internal)?;
@@ -230,7 +234,9 @@ impl Tenants {
             .await
             .map_err(ApiError::internal)?;
         let now = chrono::Utc::now();
-        let txn = self.db.begin().await.map_err(ApiError::internal)?;
+        let txn = aerostic_kit::db::begin_write(&self.db)
+            .await
+            .map_err(ApiError::internal)?;
         let platform = tenant::Entity::find()
             .filter(tenant::Column::PlanCode.eq(PLATFORM_PLAN))
             .one(&txn)

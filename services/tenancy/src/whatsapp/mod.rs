@@ -28,7 +28,7 @@ use aerostic_kit::outbox::Outbox;
 use aerostic_kit::{ApiError, ErrorKind};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, Set, SqlErr, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, Set, SqlErr,
 };
 use serde::{Deserialize, Serialize};
 
@@ -459,7 +459,9 @@ impl WhatsApp {
     ) -> Result<whatsapp_account::Model, ApiError> {
         let tenant_id = caller.tenant_id.to_string();
         let now = chrono::Utc::now();
-        let txn = self.db.begin().await.map_err(ApiError::internal)?;
+        let txn = aerostic_kit::db::begin_write(&self.db)
+            .await
+            .map_err(ApiError::internal)?;
         let is_new = existing.is_none();
         let mut row = match existing {
             Some(found) => found.into_active_model(),

@@ -10,7 +10,7 @@ use aerostic_kit::outbox::Outbox;
 use aerostic_kit::{ApiError, ErrorKind};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{DatabaseConnection, EntityTrait, Set, TransactionTrait};
+use sea_orm::{DatabaseConnection, EntityTrait, Set};
 
 use crate::audit::{AuditRecord, actor};
 use crate::entity::platform_secret;
@@ -150,7 +150,9 @@ impl SystemToken {
             rotated_at: Set(now),
             next_rotation_at: Set(next),
         };
-        let txn = self.db.begin().await.map_err(ApiError::internal)?;
+        let txn = aerostic_kit::db::begin_write(&self.db)
+            .await
+            .map_err(ApiError::internal)?;
         platform_secret::Entity::insert(row)
             .on_conflict(
                 OnConflict::column(platform_secret::Column::Name)
