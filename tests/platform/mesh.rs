@@ -133,6 +133,11 @@ async fn metrics_are_exported_in_prometheus_format() {
         .await
         .unwrap();
     assert!(text.contains("aerostic_http_requests_total"), "{text}");
+    // Durations are histograms (buckets add up across replicas).
+    assert!(
+        text.contains("aerostic_http_request_seconds_bucket{route=\"/healthz\",le=\"0.02\"}"),
+        "{text}"
+    );
     app.platform.stop().await;
 }
 

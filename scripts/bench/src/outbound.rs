@@ -23,6 +23,8 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod histograms;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -274,6 +276,18 @@ async fn main() -> anyhow::Result<()> {
     ] {
         env.extend(service_env(name, addr));
     }
+    let metrics_of = |service: &str| {
+        let name = format!("AEROSTIC_{service}_METRICS_ADDR");
+        env.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| format!("http://{v}/metrics"))
+            .unwrap_or_default()
+    };
+    let scraped = [
+        ("gateway", format!("http://{gateway}/metrics")),
+        ("dispatcher", metrics_of("DISPATCHER")),
+        ("billing", metrics_of("BILLING")),
+    ];
     let logs = std::env::temp_dir().join(format!("aerostic-bench-outbound-{run}"));
     let mut topology = Topology::new(&binary, env, &logs)?;
     anyhow::ensure!(topology.run(&["migrate"])?, "aerostic migrate failed");
@@ -445,6 +459,7 @@ async fn main() -> anyhow::Result<()> {
     let mut failed = primed_bad;
 
     // 1. API latency at a fixed rate.
+    let inside_before = scrape(&http, &scraped).await;
     let warm_up = Duration::from_secs(2);
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -472,6 +487,7 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     paced.sort();
+    let inside = scrape(&http, &scraped).await;
     let paced_total = counter.load(Ordering::Relaxed);
     drained(&db, (paced_total - failed) as i64).await?;
 
@@ -523,6 +539,7 @@ async fn main() -> anyhow::Result<()> {
         percentile(&paced, 0.99),
         percentile(&paced, 1.0)
     );
+    print_inside(&inside_before, &inside);
     println!(
         "  {clients} clients flat out: {burst} sends accepted by the API in {api_for:.1} s ({:.0}/s, p99 {:.2} ms); every wamid recorded after {end_to_end:.1} s ({:.0} msg/s end to end)",
         burst as f64 / api_for,
@@ -556,4 +573,89 @@ async fn main() -> anyhow::Result<()> {
         topology.logs().display()
     );
     Ok(())
+}
+
+/// Each scraped process's `/metrics` text, by process name (empty if unreachable).
+async fn scrape(
+    http: &reqwest::Client,
+    targets: &[(&'static str, String)],
+) -> BTreeMap<&'static str, String> {
+    let mut texts = BTreeMap::new();
+    for (name, url) in targets {
+        let text = match http.get(url).header("host", APP).send().await {
+            Ok(answer) => answer.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        texts.insert(*name, text);
+    }
+    texts
+}
+
+/// Where the paced phase's API time went: the gateway's route, the
+/// dispatcher's RPC and its stages, billing's reservation (mean, p50, p99
+/// from each process's histogram buckets, the phase alone).
+fn print_inside(before: &BTreeMap<&str, String>, after: &BTreeMap<&str, String>) {
+    let wanted: [(&str, &str, &str, &str); 7] = [
+        (
+            "gateway",
+            "aerostic_http_request_seconds",
+            r#"route="/v1/messages/send""#,
+            "gateway, whole request",
+        ),
+        (
+            "dispatcher",
+            "aerostic_grpc_request_seconds",
+            r#"method="/aerostic.v1.Dispatcher/SendMessage""#,
+            "dispatcher SendMessage",
+        ),
+        (
+            "dispatcher",
+            "aerostic_send_stage_seconds",
+            r#"stage="target""#,
+            "  stage: number and contact",
+        ),
+        (
+            "dispatcher",
+            "aerostic_send_stage_seconds",
+            r#"stage="checks""#,
+            "  stage: template and rules",
+        ),
+        (
+            "dispatcher",
+            "aerostic_send_stage_seconds",
+            r#"stage="reserve""#,
+            "  stage: billing's reservation (a call)",
+        ),
+        (
+            "dispatcher",
+            "aerostic_send_stage_seconds",
+            r#"stage="record""#,
+            "  stage: message and send recorded",
+        ),
+        (
+            "billing",
+            "aerostic_grpc_request_seconds",
+            r#"method="/aerostic.v1.Billing/Reserve""#,
+            "billing Reserve, inside",
+        ),
+    ];
+    println!("  inside the paced phase (mean / p50 / p99 ms, from histogram buckets):");
+    for (process, metric, labels, what) in wanted {
+        let parse = |texts: &BTreeMap<&str, String>| {
+            histograms::parse(texts.get(process).map_or("", |t| t.as_str()), metric)
+        };
+        let (earlier, later) = (parse(before), parse(after));
+        let Some(series) = later.get(labels) else {
+            println!("    {what}: not exported");
+            continue;
+        };
+        let phase = series.since(earlier.get(labels));
+        println!(
+            "    {what}: {:.2} / {:.2} / {:.2} ({} calls)",
+            phase.mean_ms(),
+            phase.quantile_ms(0.5),
+            phase.quantile_ms(0.99),
+            phase.count()
+        );
+    }
 }

@@ -195,7 +195,9 @@ impl Submit {
             ApiError::validation(problems.into_iter().map(|p| (p.field, p.problem)).collect())
         })?;
         let tenant = caller.tenant_id;
+        let stage = Stage::start();
         let target = self.target(tenant, request).await?;
+        let stage = stage.done("target");
         let now = Utc::now();
         let window_open = target.window_open(now);
         if outgoing.needs_open_window() && !window_open {
@@ -268,7 +270,9 @@ impl Submit {
             window_open,
             free_entry_point: false,
         };
+        let stage = stage.done("checks");
         let charge = self.reserve(caller, &message_id, priced).await?;
+        let stage = stage.done("reserve");
         let context = (!request.reply_to.is_empty()).then_some(request.reply_to.as_str());
         let body = outgoing.meta_body(&target.wa_id, context, None);
         let recorded = self
@@ -283,6 +287,7 @@ impl Submit {
                 now,
             )
             .await;
+        stage.done("record");
         let message = match recorded {
             Ok(message) => message,
             Err(e) => {
@@ -504,5 +509,22 @@ impl Submit {
         // Handed off once the rows are committed, without holding up the answer.
         self.hand_offs.send(message_id, &target.number);
         Ok(recorded)
+    }
+}
+
+/// Times the stages of a send (`aerostic_send_stage_seconds{stage}`), so the
+/// API's latency can be split into lookups, checks, billing and recording.
+struct Stage(std::time::Instant);
+
+impl Stage {
+    fn start() -> Self {
+        Self(std::time::Instant::now())
+    }
+
+    /// Records the stage that just ended as `name`; the next one starts.
+    fn done(self, name: &'static str) -> Self {
+        metrics::histogram!("aerostic_send_stage_seconds", "stage" => name)
+            .record(self.0.elapsed().as_secs_f64());
+        Self::start()
     }
 }

@@ -10,7 +10,7 @@ use std::future::Future;
 use std::io::Write;
 use std::sync::OnceLock;
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -130,12 +130,23 @@ pub fn init_logging(format: LogFormat) {
     });
 }
 
+/// Bucket bounds (seconds) of every `*_seconds` metric. Durations are
+/// exported as histograms, not summaries: buckets add up across replicas and
+/// over any range of time (a rate of each bucket), where a summary's
+/// quantiles are one process's and over a fixed decaying window.
+pub const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0,
+];
+
 /// The process's Prometheus recorder, installed on first use.
 pub fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+                .expect("buckets are given")
+                .build_recorder();
             let handle = recorder.handle();
             // Another recorder may already be global (tests in one binary); keep ours usable anyway.
             let _ = metrics::set_global_recorder(recorder);
