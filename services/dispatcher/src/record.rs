@@ -58,8 +58,12 @@ use aerostic_kit::db::batched::on_postgres;
 
 /// Most sends written by one statement.
 pub const BATCH: usize = 128;
-/// Statements writing sends at once.
-const LANES: usize = 4;
+/// Statements writing sends at once. Fewer statements in flight make each
+/// carry more sends: two against four, six interleaved pairs (BENCHMARKS.md,
+/// 2026-12-05), sent 10 % more end to end with a third off the API's p99
+/// (with the send rows' two). One did better still on average but not in
+/// every pair, and would leave every send waiting behind one slow statement.
+const LANES: usize = 2;
 
 impl Recorder {
     /// Writes to `quick`'s database (batching on PostgreSQL).

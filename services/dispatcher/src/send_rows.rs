@@ -15,8 +15,8 @@ use crate::entity::send;
 
 /// Most claims or acceptances in one statement.
 const BATCH: usize = 128;
-/// Statements of each kind at once.
-const LANES: usize = 4;
+/// Statements of each kind at once (two: see the recorder's `LANES`).
+const LANES: usize = 2;
 
 /// A wamid to record.
 #[derive(Debug, Clone)]
