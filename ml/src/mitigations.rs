@@ -53,6 +53,16 @@ struct Held {
 }
 
 impl Mitigations {
+    /// The set `active`, as loaded at start.
+    pub fn loaded(active: Vec<Active>) -> Self {
+        Self {
+            set: RwLock::new(Held {
+                generation: 0,
+                active,
+            }),
+        }
+    }
+
     /// Those in force at `now`, and their revision.
     pub fn in_force(&self, now: DateTime<Utc>) -> (String, Vec<Active>) {
         let mut active: Vec<Active> = self

@@ -84,8 +84,7 @@ impl Anomaly {
                 trained
             }
         };
-        let mitigations = Mitigations::default();
-        mitigations.replace(0, store::load_active(&db, Utc::now()).await?);
+        let mitigations = Mitigations::loaded(store::load_active(&db, Utc::now()).await?);
         Ok(Self {
             inner: Arc::new(Inner {
                 db,

@@ -56,7 +56,7 @@ impl Series {
         let (mut lower, mut below) = (0.0, 0.0);
         for (bound, cumulative) in &self.buckets {
             if *cumulative >= rank && bound.is_finite() {
-                let share = if cumulative > &below {
+                let share = if *cumulative > below {
                     (rank - below) / (cumulative - below)
                 } else {
                     0.0
