@@ -279,6 +279,43 @@ async fn wallets_reserving_together_keep_their_own_books_even_when_one_collides(
     }
 }
 
+#[tokio::test]
+async fn a_message_id_two_wallets_hold_is_ended_only_in_the_wallet_that_settles_it() {
+    let db = database().await;
+    let wallets = Wallets::new(db.clone(), usd());
+    // Twelve wallets, each holding two messages whose ids the next wallet
+    // also uses (a message id is only unique within its tenant).
+    let tenants: Vec<TenantId> = (0..12).map(|_| TenantId::new()).collect();
+    let shared: Vec<MessageId> = (0..12).map(|_| MessageId::new()).collect();
+    for (i, tenant) in tenants.iter().enumerate() {
+        top_up(&wallets, *tenant, 100).await;
+        for m in [shared[i], shared[(i + 1) % 12]] {
+            let held = wallets.run(*tenant, reserve(m, 10)).await.unwrap();
+            assert!(matches!(held, Outcome::Applied(..)), "{held:?}");
+        }
+    }
+    // All at once: each settles the first of its two, which its neighbour
+    // still holds.
+    let tasks: Vec<_> = tenants
+        .iter()
+        .enumerate()
+        .map(|(i, tenant)| {
+            let (wallets, tenant, m) = (wallets.clone(), *tenant, shared[i]);
+            tokio::spawn(async move { wallets.run(tenant, Op::Settle(m)).await })
+        })
+        .collect();
+    for task in tasks {
+        let settled = task.await.unwrap().unwrap();
+        assert!(matches!(settled, Outcome::Applied(..)), "{settled:?}");
+    }
+    for tenant in &tenants {
+        assert_ledger_holds(&db, *tenant).await;
+        let state = wallets.state(*tenant).await.unwrap();
+        assert_eq!(state.held, 12, "the other message is still held");
+        assert_eq!(state.available, 100 - 24, "one price held, one paid");
+    }
+}
+
 /// A tiny deterministic generator, so a failure replays.
 struct Lcg(u64);
 

@@ -81,6 +81,51 @@ async fn a_unique_violation_reads_as_sea_orm_reports_it() {
 }
 
 #[tokio::test]
+async fn a_lookup_by_key_in_a_small_table_plans_the_index_not_a_scan() {
+    let url = fresh_postgres_database().await.expect("PostgreSQL");
+    let regular = db::connect(&url).await.expect("connect");
+    let quick = QuickDb::new(&regular);
+    let setup = "CREATE TABLE few (id text PRIMARY KEY, n int); \
+                 INSERT INTO few SELECT g::text, g FROM generate_series(1, 50) g; ANALYZE few";
+    quick.execute_unprepared(setup).await.expect("the table");
+    // The shape of the batched statements: keys out of a JSON parameter.
+    let explain = |backend| {
+        Statement::from_sql_and_values(
+            backend,
+            "EXPLAIN SELECT n FROM few \
+             WHERE id = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))",
+            [r#"["7","9"]"#.into()],
+        )
+    };
+    let plan = |rows: Vec<sea_orm::QueryResult>| {
+        rows.iter()
+            .map(|r| r.try_get_by_index::<String>(0).expect("a plan line"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let regular_plan = plan(
+        regular
+            .query_all_raw(explain(DbBackend::Postgres))
+            .await
+            .unwrap(),
+    );
+    assert!(
+        regular_plan.contains("Seq Scan on few"),
+        "the planner scans a table this small: {regular_plan}"
+    );
+    let quick_plan = plan(
+        quick
+            .query_all_raw(explain(DbBackend::Postgres))
+            .await
+            .unwrap(),
+    );
+    assert!(
+        quick_plan.contains("Index Scan using few_pkey"),
+        "the quick connections take the index: {quick_plan}"
+    );
+}
+
+#[tokio::test]
 async fn on_sqlite_the_statements_run_on_the_regular_pool() {
     let regular = db::connect("sqlite::memory:").await.expect("SQLite");
     let quick = QuickDb::new(&regular);

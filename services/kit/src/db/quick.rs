@@ -12,6 +12,10 @@
 //! A connection idle for [`IDLE_CHECK`] is pinged before use, as the
 //! regular pool does.
 //!
+//! The connections plan without sequential scans: every statement sent
+//! here finds its rows by key, and a generic plan cached while a table was
+//! small would otherwise keep scanning it as it grows.
+//!
 //! SQLite (one process, nothing on the wire) runs the same statements on
 //! the regular pool.
 
@@ -78,7 +82,15 @@ impl QuickDb {
             let options = db.get_postgres_connection_pool().connect_options();
             Arc::new(Own {
                 port: options.get_socket().is_none().then(|| options.get_port()),
-                options: options.as_ref().clone(),
+                // Every statement sent here reaches its rows by key. A plan
+                // PostgreSQL caches for a connection's life, made while a
+                // table was small, scanned the whole table ever after
+                // (BENCHMARKS.md, 2026-12-05); with sequential scans off
+                // the planner takes the index whatever the size.
+                options: options
+                    .as_ref()
+                    .clone()
+                    .options([("enable_seqscan", "off")]),
                 idle: Mutex::new(Vec::new()),
                 slots: Arc::new(Semaphore::new(SIZE)),
             })
