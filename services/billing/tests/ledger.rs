@@ -284,7 +284,7 @@ async fn a_message_id_two_wallets_hold_is_ended_only_in_the_wallet_that_settles_
     let db = database().await;
     let wallets = Wallets::new(db.clone(), usd());
     // Twelve wallets, each holding two messages whose ids the next wallet
-    // also uses (a message id is only unique within its tenant).
+    // also uses (a hold is keyed by its tenant and message).
     let tenants: Vec<TenantId> = (0..12).map(|_| TenantId::new()).collect();
     let shared: Vec<MessageId> = (0..12).map(|_| MessageId::new()).collect();
     for (i, tenant) in tenants.iter().enumerate() {

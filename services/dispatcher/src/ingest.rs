@@ -103,6 +103,16 @@ fn later(column: conversation::Column, at: DateTime<Utc>) -> Expr {
     .into()
 }
 
+/// A stored webhook's body as Meta's payload (a WhatsApp Business Account's).
+/// `Err` says why it is malformed.
+fn parse(body: &[u8]) -> Result<Payload, String> {
+    let payload: Payload = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    if payload.object != "whatsapp_business_account" {
+        return Err(format!("object is {:?}", payload.object));
+    }
+    Ok(payload)
+}
+
 /// The new number of a `system` message saying the user changed theirs.
 fn changed_number(message: &Value) -> Option<&str> {
     let system = &message["system"];
@@ -147,22 +157,44 @@ impl Ingest {
         }
     }
 
+    /// Looks up, before any transaction begins, what applying `bodies`
+    /// will ask of others: each number's or WABA's route (a call to
+    /// tenancy) and each routed tenant's opt-out keywords. A write
+    /// transaction must not wait on another service or pool: on SQLite it
+    /// holds the one write lock, and tenancy's own writers, queued behind it
+    /// on every connection of its pool, left the route lookup no connection
+    /// until their busy timeouts gave up (a CI run, 2026-12-05). Failures
+    /// here are left to the transaction, which meets them again and reports
+    /// them; a cache entry that expires in between costs only the wait.
+    async fn prepare(&self, payloads: &[&Payload]) {
+        for payload in payloads {
+            for entry in &payload.entry {
+                for change in &entry.changes {
+                    let number = change.value["metadata"]["phone_number_id"]
+                        .as_str()
+                        .unwrap_or_default();
+                    if number.is_empty() {
+                        let _ = self.routes.tenant_of_waba(&entry.id).await;
+                        continue;
+                    }
+                    if let Ok(Some(tenant)) = self.routes.tenant_of(number).await
+                        && change.field == "messages"
+                    {
+                        let _ = self.keywords.of(tenant).await;
+                    }
+                }
+            }
+        }
+    }
+
     /// Applies webhook `webhook_id`'s `body` in the caller's transaction.
     async fn apply_in(
         &self,
         txn: &DatabaseTransaction,
         webhook_id: &str,
-        body: &[u8],
+        payload: &Payload,
         work: &mut Work,
     ) -> Result<Summary, IngestError> {
-        let payload: Payload =
-            serde_json::from_slice(body).map_err(|e| IngestError::Malformed(e.to_string()))?;
-        if payload.object != "whatsapp_business_account" {
-            return Err(IngestError::Malformed(format!(
-                "object is {:?}",
-                payload.object
-            )));
-        }
         let mut summary = Summary::default();
         let changes: Vec<(&str, &payload::Change)> = payload
             .entry
@@ -222,9 +254,11 @@ impl Ingest {
     /// Applies webhook `webhook_id`'s `body` and marks it processed, in one
     /// transaction: nothing half-applied is marked done.
     pub async fn apply(&self, webhook_id: &str, body: &[u8]) -> Result<Summary, IngestError> {
+        let payload = parse(body).map_err(IngestError::Malformed)?;
+        self.prepare(&[&payload]).await;
         let txn = aerostic_kit::db::begin_write(&self.db).await?;
         let mut work = Work::default();
-        let summary = self.apply_in(&txn, webhook_id, body, &mut work).await?;
+        let summary = self.apply_in(&txn, webhook_id, &payload, &mut work).await?;
         crate::inbox::mark_processed(&txn, webhook_id, &summary.outcome()).await?;
         self.finish(txn, work).await?;
         Ok(summary)
@@ -235,13 +269,20 @@ impl Ingest {
     /// failure rolls all of them back: the caller then applies them one by
     /// one.
     pub async fn apply_batch(&self, webhooks: &[(String, Vec<u8>)]) -> Result<(), IngestError> {
+        let parsed: Vec<Result<Payload, String>> =
+            webhooks.iter().map(|(_, body)| parse(body)).collect();
+        let payloads: Vec<&Payload> = parsed.iter().filter_map(|p| p.as_ref().ok()).collect();
+        self.prepare(&payloads).await;
         let txn = aerostic_kit::db::begin_write(&self.db).await?;
         let mut work = Work::default();
-        for (id, body) in webhooks {
-            let outcome = match self.apply_in(&txn, id, body, &mut work).await {
-                Ok(summary) => summary.outcome(),
-                Err(IngestError::Malformed(why)) => format!("malformed: {why}"),
-                Err(e) => return Err(e),
+        for ((id, _), payload) in webhooks.iter().zip(&parsed) {
+            let outcome = match payload {
+                Ok(payload) => match self.apply_in(&txn, id, payload, &mut work).await {
+                    Ok(summary) => summary.outcome(),
+                    Err(IngestError::Malformed(why)) => format!("malformed: {why}"),
+                    Err(e) => return Err(e),
+                },
+                Err(why) => format!("malformed: {why}"),
             };
             crate::inbox::mark_processed(&txn, id, &outcome).await?;
         }

@@ -89,9 +89,9 @@ async fn a_lookup_by_key_in_a_small_table_plans_the_index_not_a_scan() {
                  INSERT INTO few SELECT g::text, g FROM generate_series(1, 50) g; ANALYZE few";
     quick.execute_unprepared(setup).await.expect("the table");
     // The shape of the batched statements: keys out of a JSON parameter.
-    let explain = |backend| {
+    let explain = || {
         Statement::from_sql_and_values(
-            backend,
+            DbBackend::Postgres,
             "EXPLAIN SELECT n FROM few \
              WHERE id = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))",
             [r#"["7","9"]"#.into()],
@@ -103,22 +103,12 @@ async fn a_lookup_by_key_in_a_small_table_plans_the_index_not_a_scan() {
             .collect::<Vec<_>>()
             .join("\n")
     };
-    let regular_plan = plan(
-        regular
-            .query_all_raw(explain(DbBackend::Postgres))
-            .await
-            .unwrap(),
-    );
+    let regular_plan = plan(regular.query_all_raw(explain()).await.unwrap());
     assert!(
         regular_plan.contains("Seq Scan on few"),
         "the planner scans a table this small: {regular_plan}"
     );
-    let quick_plan = plan(
-        quick
-            .query_all_raw(explain(DbBackend::Postgres))
-            .await
-            .unwrap(),
-    );
+    let quick_plan = plan(quick.query_all_raw(explain()).await.unwrap());
     assert!(
         quick_plan.contains("Index Scan using few_pkey"),
         "the quick connections take the index: {quick_plan}"
