@@ -113,6 +113,14 @@ fn parse(body: &[u8]) -> Result<Payload, String> {
     Ok(payload)
 }
 
+/// The number a change came to (Meta's phone_number_id); empty for
+/// template, quality and account updates, which name only the WABA.
+fn number_of(change: &payload::Change) -> &str {
+    change.value["metadata"]["phone_number_id"]
+        .as_str()
+        .unwrap_or_default()
+}
+
 /// The new number of a `system` message saying the user changed theirs.
 fn changed_number(message: &Value) -> Option<&str> {
     let system = &message["system"];
@@ -157,7 +165,7 @@ impl Ingest {
         }
     }
 
-    /// Looks up, before any transaction begins, what applying `bodies`
+    /// Looks up, before any transaction begins, what applying `payloads`
     /// will ask of others: each number's or WABA's route (a call to
     /// tenancy) and each routed tenant's opt-out keywords. A write
     /// transaction must not wait on another service or pool: on SQLite it
@@ -170,9 +178,7 @@ impl Ingest {
         for payload in payloads {
             for entry in &payload.entry {
                 for change in &entry.changes {
-                    let number = change.value["metadata"]["phone_number_id"]
-                        .as_str()
-                        .unwrap_or_default();
+                    let number = number_of(change);
                     if number.is_empty() {
                         let _ = self.routes.tenant_of_waba(&entry.id).await;
                         continue;
@@ -187,7 +193,7 @@ impl Ingest {
         }
     }
 
-    /// Applies webhook `webhook_id`'s `body` in the caller's transaction.
+    /// Applies webhook `webhook_id`'s `payload` in the caller's transaction.
     async fn apply_in(
         &self,
         txn: &DatabaseTransaction,
@@ -207,9 +213,7 @@ impl Ingest {
             })
             .collect();
         for (waba_id, change) in changes {
-            let number = change.value["metadata"]["phone_number_id"]
-                .as_str()
-                .unwrap_or_default();
+            let number = number_of(change);
             if number.is_empty() {
                 // Template, quality and account updates name only the WABA.
                 let Some(tenant) = self
