@@ -215,7 +215,6 @@ impl Ingest {
         for (waba_id, change) in changes {
             let number = number_of(change);
             if number.is_empty() {
-                // Template, quality and account updates name only the WABA.
                 let Some(tenant) = self
                     .routes
                     .tenant_of_waba(waba_id)
