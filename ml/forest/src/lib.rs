@@ -31,6 +31,10 @@
 //! - Scoring walks a derived layout where leaves loop to themselves, so every
 //!   walk has the same length and no leaf test to mispredict; eight rows walk
 //!   a tree in lockstep, and cuts compare as order-preserving integers.
+//!   Where the CPU has AVX-512F, trees of up to eight levels that cut only
+//!   the first 16 features go four levels a step instead: a row's values are
+//!   permuted into a block's node order and compared sixteen at a time, and
+//!   a table turns the outcomes into the exit (same totals to the bit).
 //!   Scoring a row allocates nothing.
 //! - A model serialises with serde, and [`IsolationForest::to_bytes`] writes a
 //!   format version that [`IsolationForest::from_bytes`] checks.
@@ -47,6 +51,8 @@ mod path;
 mod persist;
 mod tree;
 mod walk;
+#[cfg(target_arch = "x86_64")]
+mod wide;
 
 pub use error::ForestError;
 pub use eval::{labelled_csv, roc_auc};

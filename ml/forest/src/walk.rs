@@ -7,6 +7,8 @@
 //! different trees) overlap in the CPU instead of waiting on each other.
 
 use crate::tree::{LEAF, Node};
+#[cfg(target_arch = "x86_64")]
+use crate::wide::Wide;
 
 /// Rows walked through one tree before the next tree: 64 rows of 16
 /// features and a tree of ~500 nodes both stay in L1.
@@ -48,6 +50,9 @@ pub(crate) struct Walk {
     roots: Vec<u32>,
     /// Steps every walk takes: the deepest leaf's depth.
     depth: usize,
+    /// The same trees four levels a step, where the CPU can.
+    #[cfg(target_arch = "x86_64")]
+    wide: Option<Wide>,
 }
 
 impl Walk {
@@ -82,12 +87,18 @@ impl Walk {
             ends,
             roots: roots.to_vec(),
             depth,
+            #[cfg(target_arch = "x86_64")]
+            wide: Wide::new(nodes, roots, depth),
         }
     }
 
     /// The sum of one row's path lengths over every tree.
     /// Allocates only for rows of more than [`STACK_ROW`] features.
     pub(crate) fn row_total(&self, row: &[f64]) -> f64 {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(wide) = &self.wide {
+            return wide.row_total(row);
+        }
         let sum = |row: &[u64]| -> f64 {
             self.roots
                 .iter()
@@ -108,6 +119,10 @@ impl Walk {
     /// Adds each row's summed path lengths to `totals`; `rows` holds the rows
     /// one after another, `width` values each.
     pub(crate) fn block_totals(&self, rows: &[f64], width: usize, totals: &mut [f64]) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(wide) = &self.wide {
+            return wide.block_totals(rows, width, totals);
+        }
         // Groups of LANES rows, feature-major: a group's values of one
         // feature sit side by side, so a lane's value is at feature·LANES + lane.
         let mut groups = Vec::with_capacity(BLOCK * width);
@@ -163,5 +178,110 @@ impl Walk {
             at = step.next as usize + usize::from(row[step.feature as usize] > step.cut);
         }
         self.ends[at]
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use linfa::prelude::*;
+    use ndarray::Array2;
+    use rand::{Rng, SeedableRng};
+    use rand_xoshiro::Xoshiro256PlusPlus;
+
+    use super::*;
+    use crate::IsolationForest;
+
+    fn fitted(width: usize, sample: usize, rng: &mut Xoshiro256PlusPlus) -> IsolationForest {
+        // Half the columns whole numbers, as counts are: cuts between them.
+        let data = Array2::from_shape_fn((1_000, width), |(_, column)| {
+            let value = rng.random_range(-5.0..5.0);
+            if column % 2 == 0 {
+                value
+            } else {
+                f64::round(value * 3.0)
+            }
+        });
+        IsolationForest::params()
+            .trees(40)
+            .sample_size(sample)
+            .seed(3)
+            .fit(&Dataset::from(data))
+            .expect("fits")
+    }
+
+    /// Rows with one value on, next to, or within the top 32 bits of each
+    /// cut (where the block walk must compare whole values), and values
+    /// beyond any cut.
+    fn probes(model: &IsolationForest, rng: &mut Xoshiro256PlusPlus) -> Vec<f64> {
+        let width = model.features;
+        let mut rows = Vec::new();
+        let cuts = model.nodes.iter().filter(|node| node.split != LEAF);
+        for node in cuts {
+            let bits = node.value.to_bits();
+            let beside = [
+                node.value,
+                node.value.next_up(),
+                node.value.next_down(),
+                f64::from_bits(bits ^ 1),
+                f64::from_bits(bits ^ 0xffff_ffff),
+            ];
+            for value in beside {
+                let mut row: Vec<f64> = (0..width).map(|_| rng.random_range(-5.0..5.0)).collect();
+                row[node.split as usize] = value;
+                rows.extend(row);
+            }
+        }
+        for odd in [
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            -0.0,
+            0.0,
+            f64::MAX,
+        ] {
+            rows.extend(std::iter::repeat_n(odd, width));
+        }
+        rows
+    }
+
+    #[test]
+    fn four_levels_a_step_give_the_scalar_walks_totals_to_the_bit() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(11);
+        for (width, sample) in [(16, 256), (5, 100), (16, 16), (2, 5)] {
+            let model = fitted(width, sample, &mut rng);
+            let wide = &model.walk;
+            assert_eq!(
+                wide.wide.is_some(),
+                std::arch::is_x86_feature_detected!("avx512f"),
+                "{width} features, sample {sample}: laid out in blocks where the CPU can"
+            );
+            let mut scalar = wide.clone();
+            scalar.wide = None;
+            let rows = probes(&model, &mut rng);
+            let count = rows.len() / width;
+            let (mut blocks, mut steps) = (vec![0.0; count], vec![0.0; count]);
+            wide.block_totals(&rows, width, &mut blocks);
+            scalar.block_totals(&rows, width, &mut steps);
+            for (at, row) in rows.chunks_exact(width).enumerate() {
+                let one = wide.row_total(row);
+                assert_eq!(
+                    blocks[at].to_bits(),
+                    steps[at].to_bits(),
+                    "row {at}: {row:?}"
+                );
+                assert_eq!(
+                    one.to_bits(),
+                    steps[at].to_bits(),
+                    "row {at} alone: {row:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn trees_deeper_than_eight_levels_or_cutting_a_seventeenth_feature_walk_a_level_a_step() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(12);
+        assert!(fitted(16, 512, &mut rng).walk.wide.is_none(), "nine levels");
+        assert!(fitted(24, 256, &mut rng).walk.wide.is_none(), "24 features");
     }
 }

@@ -1,0 +1,337 @@
+//! Four tree levels per step, with AVX-512.
+//!
+//! The scalar walk spends about seven instructions on each level of each
+//! row: load the node, load its feature's value, compare, compute the next
+//! index. Here every tree is cut into blocks of four complete levels (15
+//! nodes in heap order). One block is decided for a row with two permutes
+//! that put the row's values in the block's node order, two unsigned compares
+//! against the block's cuts, and one table lookup that turns the 15 outcomes
+//! into the exit the row takes. A tree grown on 256 rows (depth 8) is two
+//! such steps.
+//!
+//! The compares are of 32-bit lanes, sixteen to a vector: the top halves of
+//! the order-preserving integers the scalar walk compares. Only where a
+//! value's top half ties a cut's (values within about a millionth of each
+//! other) are the whole values compared, eight to a vector.
+//!
+//! Used only on x86-64 with AVX-512F, for trees that cut only the first 16
+//! features and are at most 8 levels deep (grown on at most 256 rows); [`Wide::new`] answers `None` otherwise and
+//! the scalar walk scores. Both give the same totals to the bit: the same
+//! path lengths, added in the same order.
+
+use std::arch::x86_64::{
+    __m512i, _mm_loadl_epi64, _mm_loadu_si128, _mm512_cmpeq_epi32_mask, _mm512_cmpgt_epu32_mask,
+    _mm512_cmpgt_epu64_mask, _mm512_cvtepu8_epi32, _mm512_cvtepu8_epi64, _mm512_loadu_epi32,
+    _mm512_loadu_epi64, _mm512_permutex2var_epi64, _mm512_permutexvar_epi32,
+};
+
+use crate::tree::{LEAF, Node};
+use crate::walk::ordered;
+
+/// The widest row: the features a permute can pick from one vector.
+pub(crate) const MAX_FEATURES: usize = 16;
+/// Levels of a block.
+const LEVELS: usize = 4;
+/// Nodes of a block: four complete levels.
+const NODES: usize = (1 << LEVELS) - 1;
+/// Exits of a block, each to a block of the next level or to an end.
+const FANOUT: usize = 1 << LEVELS;
+/// Blocks of a tree: the root block and one below each of its exits.
+const BLOCKS: usize = 1 + FANOUT;
+/// The deepest tree laid out: two blocks, as grown on up to 256 rows.
+const MAX_DEPTH: usize = 2 * LEVELS;
+
+/// Rows walked through one tree before the next: 64 rows (12 KiB) and a
+/// tree's blocks and ends (3.4 KiB) stay in L1.
+const ROWS: usize = 64;
+
+/// One tree's blocks, in the order a walk reads them. A node below a leaf
+/// has a cut nothing passes (`u64::MAX`), so it sends every row left, and
+/// every end below a leaf holds the leaf's path length.
+#[derive(Debug, Clone, PartialEq)]
+#[repr(C, align(64))]
+struct Tree {
+    /// The top 32 bits of each block's cuts as [`ordered`] integers
+    /// (16th lane unused): a value whose top bits differ from a cut's is
+    /// decided by them alone.
+    tops: [[u32; FANOUT]; BLOCKS],
+    /// Each block's node features, one byte per node.
+    features: [[u8; FANOUT]; BLOCKS],
+    /// The path length at each first exit, second exit.
+    ends: [[f64; FANOUT]; FANOUT],
+}
+
+/// The exit (0..16) for each set of outcomes, bit n set when node n (heap
+/// order) sent the row right. Indexed by all 16 lanes' outcomes, so no mask
+/// is needed: the unused lane's cut tops are `u32::MAX`, which no value
+/// passes, and the upper half is never read.
+static EXITS: [u8; 1 << FANOUT] = exits();
+
+const fn exits() -> [u8; 1 << FANOUT] {
+    let mut table = [0u8; 1 << FANOUT];
+    let mut outcomes = 0;
+    while outcomes < table.len() {
+        let mut at = 0;
+        let mut level = 0;
+        while level < LEVELS {
+            at = 2 * at + 1 + ((outcomes >> at) & 1);
+            level += 1;
+        }
+        table[outcomes] = (at - NODES) as u8;
+        outcomes += 1;
+    }
+    table
+}
+
+/// The block layout of a forest's axis-cut trees (derived, never stored).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Wide {
+    trees: Vec<Tree>,
+    /// The whole cuts, read only when a value's top bits tie a cut's.
+    cuts: Vec<[[u64; FANOUT]; BLOCKS]>,
+}
+
+/// What fills a node of the layout.
+#[derive(Clone, Copy)]
+enum Source {
+    Node(u32),
+    /// Below a leaf: its path length.
+    Leaf(f64),
+}
+
+impl Wide {
+    /// Lays out the trees at `roots` (children after parents, as the scalar
+    /// walk takes them), or `None` where this layout cannot score them.
+    pub(crate) fn new(nodes: &[Node], roots: &[u32], depth: usize) -> Option<Self> {
+        let narrow = |node: &Node| node.split == LEAF || (node.split as usize) < MAX_FEATURES;
+        if !nodes.iter().all(narrow)
+            || depth > MAX_DEPTH
+            || !std::arch::is_x86_feature_detected!("avx512f")
+        {
+            return None;
+        }
+        let mut wide = Self {
+            trees: Vec::with_capacity(roots.len()),
+            cuts: Vec::with_capacity(roots.len()),
+        };
+        for root in roots {
+            let (tree, cuts) = lay_out(nodes, *root);
+            wide.trees.push(tree);
+            wide.cuts.push(cuts);
+        }
+        Some(wide)
+    }
+
+    /// The sum of one row's path lengths over every tree. Allocates nothing.
+    pub(crate) fn row_total(&self, row: &[f64]) -> f64 {
+        let row = Row::new(row);
+        // SAFETY: a `Wide` exists only where the CPU has AVX-512F (`new`).
+        unsafe { self.row_total_in(&row) }
+    }
+
+    /// Adds each row's summed path lengths to `totals`; `rows` holds the rows
+    /// one after another, `width` values each.
+    pub(crate) fn block_totals(&self, rows: &[f64], width: usize, totals: &mut [f64]) {
+        let mut wide = Vec::with_capacity(ROWS);
+        for (block, out) in rows.chunks(ROWS * width).zip(totals.chunks_mut(ROWS)) {
+            wide.clear();
+            wide.extend(block.chunks_exact(width).map(Row::new));
+            // SAFETY: a `Wide` exists only where the CPU has AVX-512F (`new`).
+            unsafe { self.add_totals(&wide, out) }
+        }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    fn row_total_in(&self, row: &Row) -> f64 {
+        let mut total = 0.0;
+        for tree in 0..self.trees.len() {
+            let root = Block::new(&self.trees[tree], 0);
+            total += self.end(tree, root, row);
+        }
+        total
+    }
+
+    /// Tree by tree over `rows`, so a tree stays in cache while every row
+    /// walks it; each total still adds the trees in order.
+    #[target_feature(enable = "avx512f")]
+    fn add_totals(&self, rows: &[Row], totals: &mut [f64]) {
+        for tree in 0..self.trees.len() {
+            let root = Block::new(&self.trees[tree], 0);
+            for (row, total) in rows.iter().zip(totals.iter_mut()) {
+                *total += self.end(tree, root, row);
+            }
+        }
+    }
+
+    /// The path length of `row` through `tree`, whose root block is `root`.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn end(&self, tree: usize, root: Block, row: &Row) -> f64 {
+        let walked = &self.trees[tree];
+        let values = load(&row.tops);
+        let first = self.exit(tree, 0, root, values, row);
+        let second = self.exit(tree, 1 + first, Block::new(walked, 1 + first), values, row);
+        walked.ends[first][second]
+    }
+
+    /// The exit (0..16) a row takes through a block: its values' top bits
+    /// put in node order and compared with the cuts' top bits; where any
+    /// tie, the whole values decide ([`Self::exact_exit`]).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn exit(&self, tree: usize, at: usize, block: Block, values: __m512i, row: &Row) -> usize {
+        let values = _mm512_permutexvar_epi32(block.features, values);
+        if _mm512_cmpeq_epi32_mask(values, block.tops) != 0 {
+            // A slice, not the array: LLVM would otherwise pass the values
+            // in registers, loading them on every call of this hot path.
+            return self.exact_exit(tree, at, &row.values[..]);
+        }
+        let right = _mm512_cmpgt_epu32_mask(values, block.tops);
+        usize::from(EXITS[usize::from(right)]) & (FANOUT - 1)
+    }
+
+    #[cold]
+    #[inline(never)]
+    #[target_feature(enable = "avx512f")]
+    fn exact_exit(&self, tree: usize, at: usize, row: &[u64]) -> usize {
+        let row: &[u64; MAX_FEATURES] = row.try_into().expect("a whole row");
+        let cuts = &self.cuts[tree][at];
+        let features = &self.trees[tree].features[at];
+        let (features_low, features_high) = features.split_at(FANOUT / 2);
+        let (low, high) = (load_wide(row, 0), load_wide(row, 8));
+        // A feature index's fourth bit picks `high`: features 8 to 15.
+        let values_low = _mm512_permutex2var_epi64(low, bytes_to_lanes(features_low), high);
+        let values_high = _mm512_permutex2var_epi64(low, bytes_to_lanes(features_high), high);
+        let right = u32::from(_mm512_cmpgt_epu64_mask(values_low, load_wide(cuts, 0)))
+            | u32::from(_mm512_cmpgt_epu64_mask(values_high, load_wide(cuts, 8))) << 8;
+        usize::from(EXITS[(right as usize) & ((1 << NODES) - 1)])
+    }
+}
+
+/// Fills one tree's blocks and ends from its nodes, depth first.
+fn lay_out(nodes: &[Node], root: u32) -> (Tree, [[u64; FANOUT]; BLOCKS]) {
+    let mut cuts = [[u64::MAX; FANOUT]; BLOCKS];
+    let mut tree = Tree {
+        tops: [[0; FANOUT]; BLOCKS],
+        features: [[0; FANOUT]; BLOCKS],
+        ends: [[0.0; FANOUT]; FANOUT],
+    };
+    // (block, node within the block, source)
+    let mut pending = vec![(0, 0, Source::Node(root))];
+    while let Some((block, slot, source)) = pending.pop() {
+        let (cut, feature, children) = match source {
+            Source::Node(at) if nodes[at as usize].split != LEAF => {
+                let node = nodes[at as usize];
+                let children = [Source::Node(node.left), Source::Node(node.left + 1)];
+                (ordered(node.value), node.split as u8, children)
+            }
+            Source::Node(at) => (u64::MAX, 0, [Source::Leaf(nodes[at as usize].value); 2]),
+            Source::Leaf(length) => (u64::MAX, 0, [Source::Leaf(length); 2]),
+        };
+        cuts[block][slot] = cut;
+        tree.features[block][slot] = feature;
+        for (side, child) in children.into_iter().enumerate() {
+            if slot < NODES / 2 {
+                pending.push((block, 2 * slot + 1 + side, child));
+                continue;
+            }
+            let exit = 2 * (slot - NODES / 2) + side;
+            if block == 0 {
+                pending.push((1 + exit, 0, child));
+                continue;
+            }
+            tree.ends[block - 1][exit] = match child {
+                Source::Leaf(length) => length,
+                // The layout is as deep as any tree it takes, so a node at
+                // an end is a leaf.
+                Source::Node(at) => nodes[at as usize].value,
+            };
+        }
+    }
+    for (tops, cuts) in tree.tops.iter_mut().zip(&cuts) {
+        *tops = cuts.map(|cut| (cut >> 32) as u32);
+    }
+    (tree, cuts)
+}
+
+/// One block's features and cut tops in vectors.
+#[derive(Clone, Copy)]
+struct Block {
+    features: __m512i,
+    tops: __m512i,
+}
+
+impl Block {
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn new(tree: &Tree, at: usize) -> Self {
+        let features = &tree.features[at];
+        // SAFETY: the reference covers the sixteen bytes the load reads.
+        let features = unsafe { _mm_loadu_si128(features.as_ptr().cast()) };
+        Self {
+            features: _mm512_cvtepu8_epi32(features),
+            tops: load(&tree.tops[at]),
+        }
+    }
+}
+
+/// A row's first sixteen values (all the trees cut) as [`ordered`]
+/// integers, padded with zeros, and their top 32 bits.
+struct Row {
+    values: [u64; MAX_FEATURES],
+    tops: [u32; MAX_FEATURES],
+}
+
+impl Row {
+    fn new(row: &[f64]) -> Self {
+        let mut values = [0; MAX_FEATURES];
+        for (to, value) in values.iter_mut().zip(row) {
+            *to = ordered(*value);
+        }
+        Self {
+            values,
+            tops: values.map(|value| (value >> 32) as u32),
+        }
+    }
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn load(values: &[u32; 16]) -> __m512i {
+    // SAFETY: the load reads the sixteen values of the array.
+    unsafe { _mm512_loadu_epi32(values.as_ptr().cast()) }
+}
+
+/// Eight of `values` from `from` on.
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn load_wide(values: &[u64; 16], from: usize) -> __m512i {
+    let eight: &[u64; 8] = values[from..from + 8].try_into().expect("eight values");
+    // SAFETY: the load reads the eight values of `eight`.
+    unsafe { _mm512_loadu_epi64(eight.as_ptr().cast()) }
+}
+
+/// Eight feature indices, widened to the 64-bit lanes a permute reads.
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn bytes_to_lanes(features: &[u8]) -> __m512i {
+    let features: &[u8; 8] = features.try_into().expect("eight features");
+    // SAFETY: the reference covers the eight bytes the load reads.
+    _mm512_cvtepu8_epi64(unsafe { _mm_loadl_epi64(features.as_ptr().cast()) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_exit_table_follows_each_level_s_outcome() {
+        assert_eq!(EXITS[0], 0, "all left");
+        assert_eq!(EXITS[(1 << NODES) - 1], 15, "all right");
+        // Right at the root (node 0), left at node 2, right at node 5, left
+        // at node 12: exit 0b1010.
+        assert_eq!(EXITS[1 | 1 << 5], 0b1010);
+        // Outcomes of nodes off the path do not matter.
+        assert_eq!(EXITS[1 | 1 << 5 | 1 << 1 | 1 << 3 | 1 << 11], 0b1010);
+    }
+}
