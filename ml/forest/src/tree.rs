@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Splits;
 use crate::path::average_path_length;
+use crate::walk::snapped_cut;
 
 /// `Node::split` of a leaf.
 pub(crate) const LEAF: u32 = u32::MAX;
@@ -148,6 +149,7 @@ impl Grower<'_> {
                     // Rounding reached the top: cut at the bottom so both sides keep rows.
                     value = min;
                 }
+                let value = snapped_cut(value, min, max);
                 let left = partition(rows, |r| column[r] <= value);
                 return Some((feature as u32, value, left));
             }

@@ -12,7 +12,7 @@
 //! The compares are of 32-bit lanes, sixteen to a vector: the top halves of
 //! the order-preserving integers the scalar walk compares. Only where a
 //! value's top half ties a cut's (values within about a millionth of each
-//! other) are the whole values compared, eight to a vector.
+//! other) are the whole values compared, eight to a vector, for that row.
 //!
 //! Used only on x86-64 with AVX-512F, for trees that cut only the first 16
 //! features and are at most 8 levels deep (grown on at most 256 rows); [`Wide::new`] answers `None` otherwise and
@@ -26,7 +26,7 @@ use std::arch::x86_64::{
 };
 
 use crate::tree::{LEAF, Node};
-use crate::walk::ordered;
+use crate::walk::{SNAPPED, ordered};
 
 /// The widest row: the features a permute can pick from one vector.
 pub(crate) const MAX_FEATURES: usize = 16;
@@ -89,6 +89,10 @@ pub(crate) struct Wide {
     trees: Vec<Tree>,
     /// The whole cuts, read only when a value's top bits tie a cut's.
     cuts: Vec<[[u64; FANOUT]; BLOCKS]>,
+    /// Whether any cut is not [`SNAPPED`], so its ties must be looked for:
+    /// true only of models grown before cuts were snapped, or with a node
+    /// whose values were all within about a millionth of each other.
+    ties: bool,
 }
 
 /// What fills a node of the layout.
@@ -113,20 +117,37 @@ impl Wide {
         let mut wide = Self {
             trees: Vec::with_capacity(roots.len()),
             cuts: Vec::with_capacity(roots.len()),
+            ties: false,
         };
         for root in roots {
             let (tree, cuts) = lay_out(nodes, *root);
             wide.trees.push(tree);
+            wide.ties |= cuts
+                .as_flattened()
+                .iter()
+                .any(|cut| cut & SNAPPED != SNAPPED);
             wide.cuts.push(cuts);
         }
         Some(wide)
+    }
+
+    /// Whether ties between top bits are looked for (see `ties`).
+    #[cfg(test)]
+    pub(crate) fn ties(&self) -> bool {
+        self.ties
     }
 
     /// The sum of one row's path lengths over every tree. Allocates nothing.
     pub(crate) fn row_total(&self, row: &[f64]) -> f64 {
         let row = Row::new(row);
         // SAFETY: a `Wide` exists only where the CPU has AVX-512F (`new`).
-        unsafe { self.row_total_in(&row) }
+        unsafe {
+            if self.ties {
+                self.row_total_in::<true>(&row)
+            } else {
+                self.row_total_in::<false>(&row)
+            }
+        }
     }
 
     /// Adds each row's summed path lengths to `totals`; `rows` holds the rows
@@ -137,64 +158,103 @@ impl Wide {
             wide.clear();
             wide.extend(block.chunks_exact(width).map(Row::new));
             // SAFETY: a `Wide` exists only where the CPU has AVX-512F (`new`).
-            unsafe { self.add_totals(&wide, out) }
-        }
-    }
-
-    #[target_feature(enable = "avx512f")]
-    fn row_total_in(&self, row: &Row) -> f64 {
-        let mut total = 0.0;
-        for tree in 0..self.trees.len() {
-            let root = Block::new(&self.trees[tree], 0);
-            total += self.end(tree, root, row);
-        }
-        total
-    }
-
-    /// Tree by tree over `rows`, so a tree stays in cache while every row
-    /// walks it; each total still adds the trees in order.
-    #[target_feature(enable = "avx512f")]
-    fn add_totals(&self, rows: &[Row], totals: &mut [f64]) {
-        for tree in 0..self.trees.len() {
-            let root = Block::new(&self.trees[tree], 0);
-            for (row, total) in rows.iter().zip(totals.iter_mut()) {
-                *total += self.end(tree, root, row);
+            unsafe {
+                if self.ties {
+                    self.add_totals::<true>(&wide, out)
+                } else {
+                    self.add_totals::<false>(&wide, out)
+                }
             }
         }
     }
 
-    /// The path length of `row` through `tree`, whose root block is `root`.
+    #[target_feature(enable = "avx512f")]
+    fn row_total_in<const TIES: bool>(&self, row: &Row) -> f64 {
+        let (mut total, mut ties) = (0.0, 0);
+        for tree in 0..self.trees.len() {
+            let (end, tied) = self.end::<TIES>(tree, Block::new(&self.trees[tree], 0), row);
+            total += end;
+            ties |= tied;
+        }
+        if ties != 0 {
+            return self.exact_total(0.0, row);
+        }
+        total
+    }
+
+    /// Two trees at a time over `rows`, so the trees stay in cache while
+    /// every row walks them, and a row's two walks overlap; each total still
+    /// adds the trees in order. Rows that tied a cut anywhere are summed
+    /// again afterwards from whole values: handling a tie inside the loop
+    /// would be a call there, and the registers it clobbers would be
+    /// reloaded on every step.
+    #[target_feature(enable = "avx512f")]
+    fn add_totals<const TIES: bool>(&self, rows: &[Row], totals: &mut [f64]) {
+        let mut before = [0.0; ROWS];
+        before[..totals.len()].copy_from_slice(totals);
+        let mut tied: u64 = 0;
+        let pairs = self.trees.len() / 2;
+        for pair in 0..pairs {
+            let (one, two) = (2 * pair, 2 * pair + 1);
+            let roots = (
+                Block::new(&self.trees[one], 0),
+                Block::new(&self.trees[two], 0),
+            );
+            for (at, (row, total)) in rows.iter().zip(totals.iter_mut()).enumerate() {
+                let (first, ties_first) = self.end::<TIES>(one, roots.0, row);
+                let (second, ties_second) = self.end::<TIES>(two, roots.1, row);
+                *total = *total + first + second;
+                tied |= u64::from(ties_first | ties_second != 0) << at;
+            }
+        }
+        if self.trees.len() % 2 == 1 {
+            let last = self.trees.len() - 1;
+            let root = Block::new(&self.trees[last], 0);
+            for (at, (row, total)) in rows.iter().zip(totals.iter_mut()).enumerate() {
+                let (end, ties) = self.end::<TIES>(last, root, row);
+                *total += end;
+                tied |= u64::from(ties != 0) << at;
+            }
+        }
+        while tied != 0 {
+            let at = tied.trailing_zeros() as usize;
+            tied &= tied - 1;
+            totals[at] = self.exact_total(before[at], &rows[at]);
+        }
+    }
+
+    /// The path length of `row` through `tree`, whose root block is `root`,
+    /// and the nodes whose cut's top bits tied the row's value (the path
+    /// length is right only where there are none).
     #[inline]
     #[target_feature(enable = "avx512f")]
-    fn end(&self, tree: usize, root: Block, row: &Row) -> f64 {
+    fn end<const TIES: bool>(&self, tree: usize, root: Block, row: &Row) -> (f64, u16) {
         let walked = &self.trees[tree];
         let values = load(&row.tops);
-        let first = self.exit(tree, 0, root, values, row);
-        let second = self.exit(tree, 1 + first, Block::new(walked, 1 + first), values, row);
-        walked.ends[first][second]
+        let (first, ties_first) = exit::<TIES>(root, values);
+        let (second, ties_second) = exit::<TIES>(Block::new(walked, 1 + first), values);
+        (walked.ends[first][second], ties_first | ties_second)
     }
 
-    /// The exit (0..16) a row takes through a block: its values' top bits
-    /// put in node order and compared with the cuts' top bits; where any
-    /// tie, the whole values decide ([`Self::exact_exit`]).
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    fn exit(&self, tree: usize, at: usize, block: Block, values: __m512i, row: &Row) -> usize {
-        let values = _mm512_permutexvar_epi32(block.features, values);
-        if _mm512_cmpeq_epi32_mask(values, block.tops) != 0 {
-            // A slice, not the array: LLVM would otherwise pass the values
-            // in registers, loading them on every call of this hot path.
-            return self.exact_exit(tree, at, &row.values[..]);
-        }
-        let right = _mm512_cmpgt_epu32_mask(values, block.tops);
-        usize::from(EXITS[usize::from(right)]) & (FANOUT - 1)
-    }
-
+    /// `total` plus `row`'s path lengths through every tree, in order,
+    /// comparing whole values.
     #[cold]
     #[inline(never)]
     #[target_feature(enable = "avx512f")]
-    fn exact_exit(&self, tree: usize, at: usize, row: &[u64]) -> usize {
-        let row: &[u64; MAX_FEATURES] = row.try_into().expect("a whole row");
+    fn exact_total(&self, mut total: f64, row: &Row) -> f64 {
+        for tree in 0..self.trees.len() {
+            let first = self.exact_exit(tree, 0, &row.values);
+            let second = self.exact_exit(tree, 1 + first, &row.values);
+            total += self.trees[tree].ends[first][second];
+        }
+        total
+    }
+
+    /// The exit (0..16) a row takes through a block, from whole values,
+    /// eight to a vector.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn exact_exit(&self, tree: usize, at: usize, row: &[u64; MAX_FEATURES]) -> usize {
         let cuts = &self.cuts[tree][at];
         let features = &self.trees[tree].features[at];
         let (features_low, features_high) = features.split_at(FANOUT / 2);
@@ -204,8 +264,24 @@ impl Wide {
         let values_high = _mm512_permutex2var_epi64(low, bytes_to_lanes(features_high), high);
         let right = u32::from(_mm512_cmpgt_epu64_mask(values_low, load_wide(cuts, 0)))
             | u32::from(_mm512_cmpgt_epu64_mask(values_high, load_wide(cuts, 8))) << 8;
-        usize::from(EXITS[(right as usize) & ((1 << NODES) - 1)])
+        usize::from(EXITS[(right as usize) & ((1 << NODES) - 1)]) & (FANOUT - 1)
     }
+}
+
+/// The exit (0..16) a row takes through a block, from its values' top bits
+/// put in node order and compared with the cuts' top bits, and the nodes
+/// where they tie (then only the whole values can tell).
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn exit<const TIES: bool>(block: Block, values: __m512i) -> (usize, u16) {
+    let values = _mm512_permutexvar_epi32(block.features, values);
+    let ties = if TIES {
+        _mm512_cmpeq_epi32_mask(values, block.tops)
+    } else {
+        0
+    };
+    let right = _mm512_cmpgt_epu32_mask(values, block.tops);
+    (usize::from(EXITS[usize::from(right)]) & (FANOUT - 1), ties)
 }
 
 /// Fills one tree's blocks and ends from its nodes, depth first.
