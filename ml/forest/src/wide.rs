@@ -3,21 +3,24 @@
 //! The scalar walk spends about seven instructions on each level of each
 //! row: load the node, load its feature's value, compare, compute the next
 //! index. Here every tree is cut into blocks of four complete levels (15
-//! nodes in heap order). One block is decided for a row with two permutes
-//! that put the row's values in the block's node order, two unsigned compares
-//! against the block's cuts, and one table lookup that turns the 15 outcomes
-//! into the exit the row takes. A tree grown on 256 rows (depth 8) is two
-//! such steps.
+//! nodes in heap order). One block is decided for a row with one permute
+//! that puts the row's values in the block's node order, one compare of
+//! sixteen 32-bit lanes against the block's cuts, and one table lookup that
+//! turns the outcomes into the exit the row takes. A tree grown on 256 rows
+//! (depth 8) is two such steps.
 //!
-//! The compares are of 32-bit lanes, sixteen to a vector: the top halves of
-//! the order-preserving integers the scalar walk compares. Only where a
-//! value's top half ties a cut's (values within about a millionth of each
-//! other) are the whole values compared, eight to a vector, for that row.
+//! The lanes hold the top halves of the order-preserving integers the
+//! scalar walk compares. A tree grown now has every cut snapped (see
+//! `walk::snapped_cut`), so a tie in the top halves means "not greater" and
+//! the top halves decide alone. Where a model has a cut that is not snapped,
+//! ties are looked for too, and a row that tied anywhere is summed again
+//! from whole values, eight to a vector.
 //!
 //! Used only on x86-64 with AVX-512F, for trees that cut only the first 16
-//! features and are at most 8 levels deep (grown on at most 256 rows); [`Wide::new`] answers `None` otherwise and
-//! the scalar walk scores. Both give the same totals to the bit: the same
-//! path lengths, added in the same order.
+//! features and are at most 8 levels deep (grown on at most 256 rows);
+//! [`Wide::new`] answers `None` otherwise and the scalar walk scores. Both
+//! give the same totals to the bit: the same path lengths, added in the
+//! same order.
 
 use std::arch::x86_64::{
     __m512i, _mm_loadl_epi64, _mm_loadu_si128, _mm512_cmpeq_epi32_mask, _mm512_cmpgt_epu32_mask,
@@ -29,7 +32,7 @@ use crate::tree::{LEAF, Node};
 use crate::walk::{SNAPPED, ordered};
 
 /// The widest row: the features a permute can pick from one vector.
-pub(crate) const MAX_FEATURES: usize = 16;
+const MAX_FEATURES: usize = 16;
 /// Levels of a block.
 const LEVELS: usize = 4;
 /// Nodes of a block: four complete levels.
