@@ -216,7 +216,7 @@ impl Walk {
 }
 
 #[cfg(all(test, target_arch = "x86_64"))]
-mod tests {
+mod wide_tests {
     use linfa::prelude::*;
     use ndarray::Array2;
     use rand::{Rng, SeedableRng};
@@ -328,6 +328,21 @@ mod tests {
     }
 
     #[test]
+    fn trees_deeper_than_eight_levels_or_cutting_a_seventeenth_feature_walk_a_level_a_step() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(12);
+        assert!(fitted(16, 512, &mut rng).walk.wide.is_none(), "nine levels");
+        assert!(fitted(24, 256, &mut rng).walk.wide.is_none(), "24 features");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::{Rng, SeedableRng};
+    use rand_xoshiro::Xoshiro256PlusPlus;
+
+    use super::*;
+
+    #[test]
     fn a_cut_moves_to_the_end_of_its_top_bits_only_while_it_still_splits() {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(13);
         for _ in 0..10_000 {
@@ -351,12 +366,5 @@ mod tests {
             assert!(min <= snapped && snapped < max);
             assert_eq!(ordered(snapped) & SNAPPED, SNAPPED);
         }
-    }
-
-    #[test]
-    fn trees_deeper_than_eight_levels_or_cutting_a_seventeenth_feature_walk_a_level_a_step() {
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(12);
-        assert!(fitted(16, 512, &mut rng).walk.wide.is_none(), "nine levels");
-        assert!(fitted(24, 256, &mut rng).walk.wide.is_none(), "24 features");
     }
 }
