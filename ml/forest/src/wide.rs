@@ -44,8 +44,8 @@ const BLOCKS: usize = 1 + FANOUT;
 /// The deepest tree laid out: two blocks, as grown on up to 256 rows.
 const MAX_DEPTH: usize = 2 * LEVELS;
 
-/// Rows walked through one tree before the next: 64 rows (12 KiB) and a
-/// tree's blocks and ends (3.4 KiB) stay in L1.
+/// Rows walked through a pair of trees before the next pair: 64 rows
+/// (12 KiB) and two trees' blocks and ends (6.8 KiB) stay in L1.
 const ROWS: usize = 64;
 
 /// One tree's blocks, in the order a walk reads them. A node below a leaf
