@@ -90,7 +90,8 @@ const fn exits() -> [u8; 1 << FANOUT] {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Wide {
     trees: Vec<Tree>,
-    /// The whole cuts, read only when a value's top bits tie a cut's.
+    /// The whole cuts, read only when a value's top bits tie a cut's, so
+    /// kept only where [`Self::ties`] are looked for (empty otherwise).
     cuts: Vec<[[u64; FANOUT]; BLOCKS]>,
     /// Whether any cut is not [`SNAPPED`], so its ties must be looked for:
     /// true only of models grown before cuts were snapped, or with a node
@@ -130,6 +131,9 @@ impl Wide {
                 .iter()
                 .any(|cut| cut & SNAPPED != SNAPPED);
             wide.cuts.push(cuts);
+        }
+        if !wide.ties {
+            wide.cuts = Vec::new();
         }
         Some(wide)
     }
