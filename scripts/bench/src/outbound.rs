@@ -220,11 +220,11 @@ async fn main() -> anyhow::Result<()> {
         "build it first: cargo build --release -p aerostic"
     );
 
-    // `BENCH_PG_TLS=off`: loopback connections without TLS, as a
-    // single-host install may configure them (sslmode=disable).
+    // Loopback connections go without TLS (`kit::db::connect`);
+    // `BENCH_PG_TLS=on` asks for it, to measure what it costs.
     let mut url = fresh_postgres_database().await?;
-    if std::env::var("BENCH_PG_TLS").as_deref() == Ok("off") {
-        url.push_str("?sslmode=disable");
+    if std::env::var("BENCH_PG_TLS").as_deref() == Ok("on") {
+        url.push_str("?sslmode=require");
     }
     let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
     let seed = aerostic_sandbox::Seed::default();

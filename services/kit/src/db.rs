@@ -17,7 +17,7 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     let url = if url.starts_with("sqlite:") && !url.contains("mode=") && !url.contains(":memory:") {
         format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
     } else {
-        url.to_string()
+        loopback_without_tls(url)
     };
     let mut options = ConnectOptions::new(url.clone());
     options
@@ -44,9 +44,35 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     Database::connect(options).await
 }
 
-/// The TCP port of a `postgres://` URL, `None` for a Unix socket (a host
-/// starting with `/` or `%2F`) or any other database.
-fn postgres_tcp_port(url: &str) -> Option<u16> {
+/// `url` with `sslmode=disable` when it reaches PostgreSQL over loopback
+/// TCP and names no `sslmode`. sqlx's default (`prefer`) encrypts every
+/// byte whenever the server offers TLS, which a packaged PostgreSQL does;
+/// on loopback that protects nothing (whoever can read the loopback
+/// interface is root on the host) and cost about 4 % of the machine's CPU
+/// per message sent (BENCHMARKS.md, 2026-12-06). An explicit `sslmode`
+/// always wins, and any other host keeps the default.
+fn loopback_without_tls(url: &str) -> String {
+    let loopback = postgres_host_port(url).is_some_and(|(host, _)| {
+        host == "localhost"
+            || host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    });
+    if !loopback || url.contains("sslmode=") {
+        return url.to_string();
+    }
+    format!(
+        "{url}{}sslmode=disable",
+        if url.contains('?') { '&' } else { '?' }
+    )
+}
+
+/// The host (brackets kept around IPv6) and the port, if written, of a
+/// `postgres://` URL; `None` for a Unix socket (a host starting with `/`
+/// or `%2F`) or any other database.
+fn postgres_host_port(url: &str) -> Option<(&str, Option<&str>)> {
     let rest = url
         .strip_prefix("postgres://")
         .or_else(|| url.strip_prefix("postgresql://"))?;
@@ -55,9 +81,18 @@ fn postgres_tcp_port(url: &str) -> Option<u16> {
     if host_port.is_empty() || host_port.starts_with('%') {
         return None;
     }
-    match host_port.rsplit_once(':') {
-        Some((_, port)) if !port.ends_with(']') => port.parse().ok(),
-        _ => Some(5432),
+    Some(match host_port.rsplit_once(':') {
+        Some((host, port)) if !port.ends_with(']') => (host, Some(port)),
+        _ => (host_port, None),
+    })
+}
+
+/// The TCP port of a `postgres://` URL (5432 unless written), `None` for
+/// a Unix socket or any other database.
+fn postgres_tcp_port(url: &str) -> Option<u16> {
+    match postgres_host_port(url)? {
+        (_, Some(port)) => port.parse().ok(),
+        (_, None) => Some(5432),
     }
 }
 
@@ -84,7 +119,7 @@ pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
 
 #[cfg(test)]
 mod tests {
-    use super::postgres_tcp_port;
+    use super::{loopback_without_tls, postgres_tcp_port};
 
     #[test]
     fn the_port_comes_from_the_url_or_defaults_to_5432() {
@@ -96,6 +131,46 @@ mod tests {
             None
         );
         assert_eq!(postgres_tcp_port("sqlite:dev.db"), None);
+    }
+
+    #[test]
+    fn loopback_connections_go_without_tls_unless_the_url_asks_for_it() {
+        for (url, expected) in [
+            (
+                "postgres://u@127.0.0.1:5432/x",
+                "postgres://u@127.0.0.1:5432/x?sslmode=disable",
+            ),
+            (
+                "postgresql://localhost/x?application_name=a",
+                "postgresql://localhost/x?application_name=a&sslmode=disable",
+            ),
+            (
+                "postgres://u:p@[::1]:5432/x",
+                "postgres://u:p@[::1]:5432/x?sslmode=disable",
+            ),
+            (
+                "postgres://127.0.0.2/x",
+                "postgres://127.0.0.2/x?sslmode=disable",
+            ),
+            // Asked for: kept.
+            (
+                "postgres://127.0.0.1/x?sslmode=require",
+                "postgres://127.0.0.1/x?sslmode=require",
+            ),
+            // Another host, a Unix socket, SQLite: untouched.
+            (
+                "postgres://u@db.internal:5432/x",
+                "postgres://u@db.internal:5432/x",
+            ),
+            ("postgres://u@10.0.0.5/x", "postgres://u@10.0.0.5/x"),
+            (
+                "postgres://u@%2Fvar%2Frun%2Fpostgresql/x",
+                "postgres://u@%2Fvar%2Frun%2Fpostgresql/x",
+            ),
+            ("sqlite:dev.db", "sqlite:dev.db"),
+        ] {
+            assert_eq!(loopback_without_tls(url), expected, "{url}");
+        }
     }
 }
 

@@ -127,3 +127,42 @@ async fn on_sqlite_the_statements_run_on_the_regular_pool() {
     assert_eq!(row.try_get_by_index::<i64>(0).expect("a number"), 5);
     assert_eq!(quick.idle(), 0, "no connection of its own");
 }
+
+async fn encrypted(quick: &QuickDb) -> i64 {
+    number(
+        quick,
+        "SELECT COUNT(*) FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl",
+    )
+    .await
+}
+
+#[tokio::test]
+async fn loopback_connections_skip_tls_and_one_that_asks_for_it_keeps_it() {
+    // The local server offers TLS (a packaged PostgreSQL does); sqlx's
+    // default would take it on every connection.
+    let url = fresh_postgres_database().await.expect("PostgreSQL");
+    let plain = QuickDb::new(&db::connect(&url).await.expect("connect"));
+    assert_eq!(encrypted(&plain).await, 0, "the quick connection");
+    let regular = db::testing::scalar(
+        plain.regular(),
+        "SELECT COUNT(*) FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl",
+    )
+    .await
+    .expect("the pool answers");
+    assert_eq!(regular, 0, "the pool's connection");
+
+    let offered = db::testing::scalar(
+        plain.regular(),
+        "SELECT (current_setting('ssl') = 'on')::int::bigint",
+    )
+    .await
+    .expect("the setting");
+    if offered == 1 {
+        let asked = QuickDb::new(
+            &db::connect(&format!("{url}?sslmode=require"))
+                .await
+                .expect("connect with TLS"),
+        );
+        assert_eq!(encrypted(&asked).await, 1, "sslmode=require is kept");
+    }
+}
