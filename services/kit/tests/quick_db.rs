@@ -128,41 +128,40 @@ async fn on_sqlite_the_statements_run_on_the_regular_pool() {
     assert_eq!(quick.idle(), 0, "no connection of its own");
 }
 
+/// 1 when the connection that runs it is encrypted, else 0.
+const ENCRYPTED: &str = "SELECT COUNT(*) FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl";
+
 async fn encrypted(quick: &QuickDb) -> i64 {
-    number(
-        quick,
-        "SELECT COUNT(*) FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl",
-    )
-    .await
+    number(quick, ENCRYPTED).await
 }
 
 #[tokio::test]
 async fn loopback_connections_skip_tls_and_one_that_asks_for_it_keeps_it() {
-    // The local server offers TLS (a packaged PostgreSQL does); sqlx's
-    // default would take it on every connection.
+    // The local server offers TLS (a packaged PostgreSQL does, and this
+    // machine's does), so sqlx's default would take it on every connection.
     let url = fresh_postgres_database().await.expect("PostgreSQL");
     let plain = QuickDb::new(&db::connect(&url).await.expect("connect"));
-    assert_eq!(encrypted(&plain).await, 0, "the quick connection");
-    let regular = db::testing::scalar(
-        plain.regular(),
-        "SELECT COUNT(*) FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl",
-    )
-    .await
-    .expect("the pool answers");
-    assert_eq!(regular, 0, "the pool's connection");
-
     let offered = db::testing::scalar(
         plain.regular(),
         "SELECT (current_setting('ssl') = 'on')::int::bigint",
     )
     .await
     .expect("the setting");
-    if offered == 1 {
-        let asked = QuickDb::new(
-            &db::connect(&format!("{url}?sslmode=require"))
-                .await
-                .expect("connect with TLS"),
-        );
-        assert_eq!(encrypted(&asked).await, 1, "sslmode=require is kept");
-    }
+    assert_eq!(
+        offered, 1,
+        "the local server offers TLS, or nothing here is tested"
+    );
+
+    assert_eq!(encrypted(&plain).await, 0, "the quick connection");
+    let regular = db::testing::scalar(plain.regular(), ENCRYPTED)
+        .await
+        .expect("the pool answers");
+    assert_eq!(regular, 0, "the pool's connection");
+
+    let asked = QuickDb::new(
+        &db::connect(&format!("{url}?sslmode=require"))
+            .await
+            .expect("connect with TLS"),
+    );
+    assert_eq!(encrypted(&asked).await, 1, "sslmode=require is kept");
 }
