@@ -520,3 +520,111 @@ async fn metas_statuses_settle_once_release_free_messages_and_refund_a_failure_o
         (100, 0)
     );
 }
+
+#[tokio::test]
+async fn a_batch_of_reservations_judges_each_message_alone_and_refuses_a_malformed_batch() {
+    let app = spawn_app().await;
+    let root = root_identity(&app).await;
+    let admin = identity(&app, &app.new_admin().await).await;
+    // Marketing to BR costs 3: three fit in 10, a fourth does not.
+    top_up(&app, &root, &admin, 10, "pay_batch").await;
+    let mut billing = client(&app);
+    let reservation = |category: &str| pb::ReserveRequest {
+        message_id: uuid::Uuid::now_v7().to_string(),
+        message: Some(pb::PricedMessage {
+            category: category.into(),
+            ..marketing("").unwrap()
+        }),
+    };
+    let mut batch: Vec<pb::ReserveRequest> = (0..4).map(|_| reservation("marketing")).collect();
+    batch.insert(2, reservation("gossip"));
+    let asked: Vec<String> = batch.iter().map(|r| r.message_id.clone()).collect();
+    let outcomes = billing
+        .reserve_many(as_caller(
+            &app,
+            &admin,
+            pb::ReserveManyRequest {
+                reservations: batch,
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .outcomes;
+    let answered: Vec<String> = outcomes.iter().map(|o| o.message_id.clone()).collect();
+    assert_eq!(answered, asked, "one outcome per reservation, in order");
+    let (mut held, mut refused) = (0, Vec::new());
+    for outcome in outcomes {
+        match outcome.outcome.unwrap() {
+            pb::reserve_outcome::Outcome::Charge(charge) => {
+                assert_eq!(
+                    (charge.state.as_str(), charge.amount.unwrap().amount_minor),
+                    ("held", 3)
+                );
+                held += 1;
+            }
+            pb::reserve_outcome::Outcome::Refusal(refusal) => {
+                refused.push(aerostic_kit::ApiError::from(refusal));
+            }
+        }
+    }
+    assert_eq!(held, 3, "{refused:?}");
+    refused.sort_by(|a, b| a.code.cmp(&b.code));
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert_eq!(
+        (
+            refused[0].code.as_str(),
+            refused[0].kind.http_status().as_u16()
+        ),
+        ("insufficient_funds", 402)
+    );
+    assert_eq!(refused[0].details["available_minor"], "1");
+    assert_eq!(
+        (
+            refused[1].code.as_str(),
+            refused[1].kind.http_status().as_u16()
+        ),
+        ("validation_failed", 400)
+    );
+    assert!(refused[1].details.contains_key("message.category"));
+    let wallet = billing
+        .get_wallet(as_caller(&app, &admin, pb::GetWalletRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (
+            wallet.available.unwrap().amount_minor,
+            wallet.held.unwrap().amount_minor
+        ),
+        (1, 9),
+        "the caller's own wallet, and only what was held"
+    );
+
+    // Empty, too big, or one message twice: refused whole, nothing held.
+    let one = reservation("marketing");
+    for (reservations, what) in [
+        (vec![], "empty"),
+        ((0..257).map(|_| reservation("marketing")).collect(), "257"),
+        (vec![one.clone(), one], "twice"),
+    ] {
+        let whole = billing
+            .reserve_many(as_caller(
+                &app,
+                &admin,
+                pb::ReserveManyRequest { reservations },
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(whole.code(), tonic::Code::InvalidArgument, "{what}");
+        let error = aerostic_kit::ApiError::from(whole);
+        assert!(error.details.contains_key("reservations"), "{what}");
+    }
+    let unsealed = billing
+        .reserve_many(tonic::Request::new(pb::ReserveManyRequest {
+            reservations: vec![reservation("marketing")],
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(unsealed.code(), tonic::Code::Unauthenticated);
+}

@@ -584,7 +584,47 @@ async fn a_customers_message_is_marked_read_at_meta_and_nothing_else_can_be(app:
     assert_eq!(foreign.body["error"]["code"], "message_not_found");
 }
 
+/// Many sends of one caller at once share billing's calls (coalesced per
+/// caller), yet each is paid or refused on its own, with its own figures.
+async fn sends_at_once_are_each_paid_or_refused_on_their_own(app: TestApp) {
+    let admin = app.new_admin().await;
+    let phone_id = connect_number(&app, &admin).await;
+    let waba = waba_of(&app, &phone_id).await;
+    approved_template(&app, &admin, &waba, "order_shipped", "MARKETING").await;
+    // Marketing to BR costs 3: six fit in 20.
+    let tenant = identity(&app, &admin).await;
+    top_up(
+        &app,
+        &root_identity(&app).await,
+        &tenant,
+        20,
+        "wire-at-once",
+    )
+    .await;
+    let answers = futures::future::join_all((0..12).map(|i| {
+        let body = json!({"to": format!("+55119555500{i:02}"), "from_phone_number_id": phone_id,
+            "type": "template", "template": {"name": "order_shipped", "language": {"code": "pt_BR"},
+            "components": [{"type": "body", "parameters": [{"type": "text", "text": "Ana"}]}]}});
+        let (app, admin) = (&app, &admin);
+        async move { send(app, admin, &body, None).await }
+    }))
+    .await;
+    let mut statuses: Vec<u16> = answers.iter().map(|a| a.0).collect();
+    statuses.sort();
+    assert_eq!(statuses, [[202; 6], [402; 6]].concat(), "{answers:?}");
+    for (status, body, _) in &answers {
+        if *status == 202 {
+            assert_eq!(body["reserved_minor"], 3, "{body}");
+        } else {
+            assert_eq!(body["error"]["code"], "insufficient_funds", "{body}");
+            assert_eq!(body["error"]["details"]["available_minor"], "2", "{body}");
+        }
+    }
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM sends").await, 6);
+}
+
 crate::on_every_backend!(
+    sends_at_once_are_each_paid_or_refused_on_their_own,
     a_customers_message_is_marked_read_at_meta_and_nothing_else_can_be,
     a_review_of_a_template_made_outside_aerostic_brings_it_in_at_once,
     the_periodic_sync_brings_in_templates_made_outside_aerostic,

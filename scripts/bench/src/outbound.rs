@@ -295,6 +295,14 @@ async fn main() -> anyhow::Result<()> {
         topology.start(service)?;
     }
     let db = aerostic_kit::db::connect(&url).await?;
+    // `BENCH_SQL` (statements separated by `;`) runs after the migrations and
+    // before any traffic: a schema or storage change tried without a rebuild.
+    if let Ok(sql) = std::env::var("BENCH_SQL") {
+        for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            db.execute_unprepared(statement).await?;
+            println!("  ran: {statement}");
+        }
+    }
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(512)
         .build()?;
@@ -496,6 +504,8 @@ async fn main() -> anyhow::Result<()> {
     let services: Vec<(&'static str, Option<u32>)> =
         SERVICES.iter().map(|s| (*s, topology.pid(s))).collect();
     let ticks0 = process_ticks(&services);
+    let wal0 = wal(&db).await?;
+    let counting = KernelCounts::start();
     let (busy0, total0) = cpu();
     let started = Instant::now();
     let (mut flat, bad) = flat_out(&http, &base, &senders, &counter, clients, seconds).await?;
@@ -506,6 +516,8 @@ async fn main() -> anyhow::Result<()> {
     let burst = total - first;
     let done = drained(&db, (total - failed) as i64).await?;
     let end_to_end = (done - started).as_secs_f64();
+    let wal1 = wal(&db).await?;
+    let kernel = counting.map(KernelCounts::finish);
     let (busy1, total1) = cpu();
     let ticks1 = process_ticks(&services);
     let cores = std::thread::available_parallelism()
@@ -567,11 +579,139 @@ async fn main() -> anyhow::Result<()> {
         "  busiest number-second: {busiest} sends (limit 80); 130429 from Meta: {throttled}; retried: {retried}"
     );
     println!("  posted {total}, refused {failed}, accepted at Meta {stored}");
+    print_writes(&db, total).await?;
+    if let Some(Ok(counts)) = kernel {
+        let per: Vec<String> = counts
+            .iter()
+            .map(|(event, n)| format!("{:.1} {event}", n / burst.max(1) as f64))
+            .collect();
+        println!(
+            "  flat out, per message (the whole machine): {}",
+            per.join(", ")
+        );
+    }
+    let per = |i: usize| (wal1[i] - wal0[i]) as f64 / burst.max(1) as f64;
+    println!(
+        "  flat out, per message: {:.1} WAL records, {:.2} full-page images, {:.0} WAL bytes, {:.2} commits (the whole server)",
+        per(0),
+        per(1),
+        per(2),
+        per(3)
+    );
     anyhow::ensure!(
         failed == 0 && stored == total as i64 && throttled == 0,
         "lost, refused or throttled sends (logs in {})",
         topology.logs().display()
     );
+    Ok(())
+}
+
+/// `perf stat` over the whole machine while it runs, when `BENCH_PERF=on`:
+/// context switches and system calls, counts that do not depend on how fast
+/// the host is at the moment (its speed varies by a fifth within the hour).
+struct KernelCounts(std::process::Child);
+
+impl KernelCounts {
+    fn start() -> Option<Self> {
+        if std::env::var("BENCH_PERF").as_deref() != Ok("on") {
+            return None;
+        }
+        std::process::Command::new("perf")
+            .args(["stat", "-x", ",", "-a", "-e"])
+            .arg("context-switches,raw_syscalls:sys_enter")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map(Self)
+            .inspect_err(|e| eprintln!("perf stat did not start: {e}"))
+            .ok()
+    }
+
+    /// Stops counting; each event's count.
+    fn finish(self) -> anyhow::Result<Vec<(String, f64)>> {
+        let child = self.0;
+        std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()?;
+        let out = child.wait_with_output()?;
+        // CSV lines: value, unit, event, ...
+        Ok(String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .filter_map(|line| {
+                let fields: Vec<&str> = line.split(',').collect();
+                let n: f64 = fields.first()?.parse().ok()?;
+                Some((fields.get(2)?.to_string(), n))
+            })
+            .collect())
+    }
+}
+
+/// The server's WAL records, full-page images and bytes, and commits, so far.
+async fn wal(db: &sea_orm::DatabaseConnection) -> anyhow::Result<[i64; 4]> {
+    use sea_orm::{DbBackend, Statement};
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT w.wal_records::bigint, w.wal_fpi::bigint, w.wal_bytes::bigint,
+                    (SELECT sum(xact_commit)::bigint FROM pg_stat_database)
+             FROM pg_stat_wal w",
+        ))
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("pg_stat_wal is empty"))?;
+    Ok([
+        row.try_get_by_index(0)?,
+        row.try_get_by_index(1)?,
+        row.try_get_by_index(2)?,
+        row.try_get_by_index(3)?,
+    ])
+}
+
+/// What PostgreSQL wrote per message posted, table by table, over the whole
+/// run: rows inserted, updated (of them HOT: no index touched) and deleted,
+/// and the index entries that made (every index of a table for an insert or
+/// a non-HOT update; partial indexes counted as if whole, so an upper bound).
+async fn print_writes(db: &sea_orm::DatabaseConnection, messages: u64) -> anyhow::Result<()> {
+    use sea_orm::{DbBackend, Statement};
+    // Backends report their counters at most once a second.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT t.relname::text, t.n_tup_ins, t.n_tup_upd, t.n_tup_hot_upd, t.n_tup_del,
+                    (SELECT count(*) FROM pg_index i WHERE i.indrelid = t.relid)
+             FROM pg_stat_user_tables t
+             WHERE t.n_tup_ins + t.n_tup_upd + t.n_tup_del > 0
+             ORDER BY t.n_tup_ins + t.n_tup_upd DESC",
+        ))
+        .await?;
+    let per = |n: i64| n as f64 / messages.max(1) as f64;
+    let mut entries = 0.0;
+    println!(
+        "  PostgreSQL rows written per message (inserted, updated / HOT, deleted; index entries):"
+    );
+    for row in rows {
+        let table: String = row.try_get_by_index(0)?;
+        let [ins, upd, hot, del, indexes]: [i64; 5] = [
+            row.try_get_by_index(1)?,
+            row.try_get_by_index(2)?,
+            row.try_get_by_index(3)?,
+            row.try_get_by_index(4)?,
+            row.try_get_by_index(5)?,
+        ];
+        let made = per((ins + upd - hot) * indexes);
+        if per(ins + upd + del) < 0.01 {
+            continue;
+        }
+        entries += made;
+        println!(
+            "    {table}: {:.2}, {:.2} / {:.2}, {:.2}; {made:.1} ({indexes} indexes)",
+            per(ins),
+            per(upd),
+            per(hot),
+            per(del)
+        );
+    }
+    println!("    index entries per message: {entries:.1}");
     Ok(())
 }
 

@@ -109,6 +109,27 @@ fn cursor(page: &Option<pb::PageRequest>) -> Result<Option<i64>, ApiError> {
     }
 }
 
+/// Most reservations one `ReserveMany` takes.
+pub const RESERVE_MANY_MAX: usize = 256;
+
+/// A `ReserveMany` holds 1 to [`RESERVE_MANY_MAX`] reservations, each message once.
+fn check_batch(items: &[pb::ReserveRequest]) -> Result<(), ApiError> {
+    if items.is_empty() || items.len() > RESERVE_MANY_MAX {
+        return Err(ApiError::invalid_field(
+            "reservations",
+            format!("1 to {RESERVE_MANY_MAX} reservations, not {}", items.len()),
+        ));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(items.len());
+    if let Some(twice) = items.iter().find(|r| !seen.insert(r.message_id.as_str())) {
+        return Err(ApiError::invalid_field(
+            "reservations",
+            format!("message id {} appears more than once", twice.message_id),
+        ));
+    }
+    Ok(())
+}
+
 impl BillingGrpc {
     fn caller<T>(&self, request: &Request<T>) -> Result<Identity, Status> {
         Ok(self.seal.caller(request)?)
@@ -155,6 +176,27 @@ aerostic_kit::service_impl! {
             let m = priced(r.message)?;
             let (state, quote) = self.billing.reserve(&caller, &r.message_id, &m).await?;
             Ok(Response::new(charge(&r.message_id, &state, quote.currency)))
+        }
+
+        async fn reserve_many(&self, request: Request<pb::ReserveManyRequest>) -> Result<Response<pb::ReserveManyResponse>, Status> {
+            let caller = self.caller(&request)?;
+            let items = request.into_inner().reservations;
+            check_batch(&items)?;
+            // Every item goes its own way (the wallet's writer batches them
+            // again); one refused item leaves the others as they are.
+            let outcomes = futures::future::join_all(items.into_iter().map(|r| async {
+                let answer = match priced(r.message) {
+                    Ok(m) => self.billing.reserve(&caller, &r.message_id, &m).await,
+                    Err(e) => Err(e),
+                };
+                let outcome = match answer {
+                    Ok((state, quote)) => pb::reserve_outcome::Outcome::Charge(charge(&r.message_id, &state, quote.currency)),
+                    Err(e) => pb::reserve_outcome::Outcome::Refusal(e.into()),
+                };
+                pb::ReserveOutcome { message_id: r.message_id, outcome: Some(outcome) }
+            }))
+            .await;
+            Ok(Response::new(pb::ReserveManyResponse { outcomes }))
         }
 
         async fn settle(&self, request: Request<pb::SettleRequest>) -> Result<Response<pb::MessageCharge>, Status> {

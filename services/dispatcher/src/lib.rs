@@ -31,6 +31,7 @@ pub mod payload;
 pub mod read_marks;
 pub mod reads;
 pub mod record;
+pub mod reservations;
 pub mod routes;
 pub mod send_rows;
 pub mod send_worker;

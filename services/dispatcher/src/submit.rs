@@ -72,6 +72,7 @@ pub struct Submit {
     routes: Routes,
     templates: Templates,
     billing: BillingClient<TracedChannel>,
+    reservations: crate::reservations::Reservations,
     seal: IdentitySeal,
     idempotency: Idempotency,
 }
@@ -121,6 +122,7 @@ impl Submit {
             db,
             routes,
             templates,
+            reservations: crate::reservations::Reservations::spawn(billing.clone(), seal.clone()),
             billing,
             seal,
         }
@@ -271,7 +273,10 @@ impl Submit {
             free_entry_point: false,
         };
         let stage = stage.done("checks");
-        let charge = self.reserve(caller, &message_id, priced).await?;
+        let charge = self
+            .reservations
+            .reserve(caller, &message_id, priced)
+            .await?;
         let stage = stage.done("reserve");
         let context = (!request.reply_to.is_empty()).then_some(request.reply_to.as_str());
         let body = outgoing.meta_body(&target.wa_id, context, None);
@@ -428,26 +433,6 @@ impl Submit {
             ));
         }
         Ok(kept.id)
-    }
-
-    async fn reserve(
-        &self,
-        caller: &Identity,
-        message_id: &str,
-        priced: pb::PricedMessage,
-    ) -> Result<pb::MessageCharge, ApiError> {
-        let mut request = tonic::Request::new(pb::ReserveRequest {
-            message_id: message_id.to_string(),
-            message: Some(priced),
-        });
-        self.seal.attach(&mut request, caller);
-        Ok(self
-            .billing
-            .clone()
-            .reserve(request)
-            .await
-            .map_err(ApiError::from)?
-            .into_inner())
     }
 
     /// The message and its send row (with a new contact and conversation

@@ -236,6 +236,45 @@ impl From<ApiError> for tonic::Status {
     }
 }
 
+/// One item's error inside a batch answer (billing's `ReserveMany`): the same
+/// kind, code, message and details a whole call's error carries.
+impl From<ApiError> for aerostic_proto::v1::Refusal {
+    fn from(err: ApiError) -> Self {
+        let kind = serde_json::to_value(err.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        Self {
+            kind,
+            detail: Some(aerostic_proto::v1::ErrorDetail {
+                code: err.code,
+                message: err.message,
+                fields: err.details.into_iter().collect(),
+            }),
+        }
+    }
+}
+
+impl From<aerostic_proto::v1::Refusal> for ApiError {
+    fn from(refusal: aerostic_proto::v1::Refusal) -> Self {
+        // A kind this version does not know is reported as internal.
+        let kind = serde_json::from_value(serde_json::Value::String(refusal.kind))
+            .unwrap_or(ErrorKind::Internal);
+        let detail = refusal.detail.unwrap_or_default();
+        let code = if detail.code.is_empty() {
+            kind.default_code().to_string()
+        } else {
+            detail.code
+        };
+        Self {
+            kind,
+            code,
+            message: detail.message,
+            details: detail.fields.into_iter().collect(),
+        }
+    }
+}
+
 impl From<tonic::Status> for ApiError {
     fn from(status: tonic::Status) -> Self {
         let carried = status
@@ -273,6 +312,30 @@ mod tests {
                 assert_eq!(ErrorKind::from_grpc_code(*code), *kind);
             }
         }
+    }
+
+    #[test]
+    fn a_batch_items_error_keeps_its_kind_code_and_details() {
+        let err = ApiError::new(
+            ErrorKind::PaymentRequired,
+            "insufficient_funds",
+            "the wallet holds 3 of the 5 this costs",
+        )
+        .with_detail("balance_minor", "3")
+        .with_detail("price_minor", "5");
+        let refusal = aerostic_proto::v1::Refusal::from(err.clone());
+        assert_eq!(refusal.kind, "payment_required");
+        let back = ApiError::from(refusal);
+        assert_eq!(back, err);
+        assert_eq!(back.kind.http_status(), StatusCode::PAYMENT_REQUIRED);
+        let unknown = ApiError::from(aerostic_proto::v1::Refusal {
+            kind: "from_a_newer_version".into(),
+            detail: None,
+        });
+        assert_eq!(
+            (unknown.kind, unknown.code.as_str()),
+            (ErrorKind::Internal, "internal")
+        );
     }
 
     #[test]

@@ -1,0 +1,154 @@
+//! Billing's reservations, coalesced per caller: a send asks for its price to
+//! be held; while a call for the same caller is in flight, the sends that
+//! come meanwhile wait and go together in one `ReserveMany`. Under load a
+//! gRPC call (a stream, headers, a task on both sides, a seal opened) then
+//! serves many sends; when idle a lone send goes at once. Callers never wait
+//! for another caller's call: each has its own calls in flight.
+
+use std::collections::HashMap;
+
+use aerostic_kit::ApiError;
+use aerostic_kit::grpc::TracedChannel;
+use aerostic_kit::identity::{Identity, IdentitySeal};
+use aerostic_proto::v1 as pb;
+use aerostic_proto::v1::billing_client::BillingClient;
+use tokio::sync::{mpsc, oneshot};
+
+/// Calls in flight per caller. Two, as billing's commits per process: one
+/// call is being answered while the next gathers.
+const IN_FLIGHT: usize = 2;
+/// Most reservations in one call (billing's `RESERVE_MANY_MAX`).
+const MAX: usize = 256;
+
+type Answer = Result<pb::MessageCharge, ApiError>;
+
+/// One send's reservation and the way back to it.
+struct Ask {
+    reservation: pb::ReserveRequest,
+    reply: oneshot::Sender<Answer>,
+}
+
+/// What the coordinator hears: a new reservation, or a call that ended.
+enum Event {
+    Ask(Identity, Ask),
+    Done(Identity),
+}
+
+/// Reservations for the send path, in as few calls as the load allows.
+#[derive(Clone)]
+pub struct Reservations {
+    events: mpsc::UnboundedSender<Event>,
+}
+
+/// A caller's calls in flight and the reservations waiting for a turn.
+#[derive(Default)]
+struct Caller {
+    in_flight: usize,
+    waiting: Vec<Ask>,
+}
+
+impl Reservations {
+    /// Starts the coordinator over `billing`; calls carry the caller sealed.
+    pub fn spawn(billing: BillingClient<TracedChannel>, seal: IdentitySeal) -> Self {
+        let (events, mut heard) = mpsc::unbounded_channel::<Event>();
+        let done = events.downgrade();
+        tokio::spawn(async move {
+            let mut callers: HashMap<String, (Identity, Caller)> = HashMap::new();
+            while let Some(event) = heard.recv().await {
+                let (identity, ask) = match event {
+                    Event::Ask(identity, ask) => (identity, Some(ask)),
+                    Event::Done(identity) => (identity, None),
+                };
+                let key = key(&identity);
+                let (_, caller) = callers
+                    .entry(key.clone())
+                    .or_insert_with(|| (identity.clone(), Caller::default()));
+                match ask {
+                    Some(ask) => caller.waiting.push(ask),
+                    None => caller.in_flight -= 1,
+                }
+                if caller.in_flight < IN_FLIGHT && !caller.waiting.is_empty() {
+                    let take = caller.waiting.len().min(MAX);
+                    let batch: Vec<Ask> = caller.waiting.drain(..take).collect();
+                    caller.in_flight += 1;
+                    let (billing, seal, done) = (billing.clone(), seal.clone(), done.clone());
+                    let identity = identity.clone();
+                    tokio::spawn(async move {
+                        call(billing, &seal, &identity, batch).await;
+                        if let Some(done) = done.upgrade() {
+                            let _ = done.send(Event::Done(identity));
+                        }
+                    });
+                } else if caller.in_flight == 0 && caller.waiting.is_empty() {
+                    // Nothing left of this caller: its entry goes.
+                    callers.remove(&key);
+                }
+            }
+        });
+        Self { events }
+    }
+
+    /// Holds the price of `message_id` for `caller`: billing's answer.
+    pub async fn reserve(
+        &self,
+        caller: &Identity,
+        message_id: &str,
+        priced: pb::PricedMessage,
+    ) -> Answer {
+        let (reply, answer) = oneshot::channel();
+        let reservation = pb::ReserveRequest {
+            message_id: message_id.to_string(),
+            message: Some(priced),
+        };
+        self.events
+            .send(Event::Ask(caller.clone(), Ask { reservation, reply }))
+            .map_err(|_| ApiError::unavailable("billing"))?;
+        answer
+            .await
+            .unwrap_or_else(|_| Err(ApiError::unavailable("billing")))
+    }
+}
+
+/// Who a call is for: sends of one identity share calls.
+fn key(identity: &Identity) -> String {
+    serde_json::to_string(identity).expect("an identity serialises")
+}
+
+/// One `ReserveMany` for `batch`; every ask gets its own answer.
+async fn call(
+    mut billing: BillingClient<TracedChannel>,
+    seal: &IdentitySeal,
+    identity: &Identity,
+    batch: Vec<Ask>,
+) {
+    let (reservations, replies): (Vec<_>, Vec<_>) =
+        batch.into_iter().map(|a| (a.reservation, a.reply)).unzip();
+    let ids: Vec<String> = reservations.iter().map(|r| r.message_id.clone()).collect();
+    let mut request = tonic::Request::new(pb::ReserveManyRequest { reservations });
+    seal.attach(&mut request, identity);
+    let outcomes = match billing.reserve_many(request).await {
+        Ok(answer) => answer.into_inner().outcomes,
+        Err(status) => {
+            // The whole call failed: every send in it gets that error.
+            let error = ApiError::from(status);
+            for reply in replies {
+                let _ = reply.send(Err(error.clone()));
+            }
+            return;
+        }
+    };
+    let mut by_id: HashMap<String, pb::reserve_outcome::Outcome> = outcomes
+        .into_iter()
+        .filter_map(|o| Some((o.message_id, o.outcome?)))
+        .collect();
+    for (id, reply) in ids.into_iter().zip(replies) {
+        let answer = match by_id.remove(&id) {
+            Some(pb::reserve_outcome::Outcome::Charge(charge)) => Ok(charge),
+            Some(pb::reserve_outcome::Outcome::Refusal(refusal)) => Err(ApiError::from(refusal)),
+            None => Err(ApiError::internal(format!(
+                "billing's ReserveMany answered nothing for {id}"
+            ))),
+        };
+        let _ = reply.send(answer);
+    }
+}
