@@ -26,6 +26,9 @@ type Answer = Result<pb::MessageCharge, ApiError>;
 struct Ask {
     reservation: pb::ReserveRequest,
     reply: oneshot::Sender<Answer>,
+    /// The send's trace: a call goes in its first send's (a lone send's
+    /// reservation stays in its own trace on billing's side too).
+    trace: Option<String>,
 }
 
 /// What the coordinator hears: a new reservation, or a call that ended.
@@ -52,6 +55,7 @@ impl Reservations {
     pub fn spawn(billing: BillingClient<TracedChannel>, seal: IdentitySeal) -> Self {
         let (events, mut heard) = mpsc::unbounded_channel::<Event>();
         let done = events.downgrade();
+
         tokio::spawn(async move {
             let mut callers: HashMap<String, (Identity, Caller)> = HashMap::new();
             while let Some(event) = heard.recv().await {
@@ -73,8 +77,10 @@ impl Reservations {
                     caller.in_flight += 1;
                     let (billing, seal, done) = (billing.clone(), seal.clone(), done.clone());
                     let identity = identity.clone();
+                    let trace = batch[0].trace.clone();
                     tokio::spawn(async move {
-                        call(billing, &seal, &identity, batch).await;
+                        let call = call(billing, &seal, &identity, batch);
+                        aerostic_kit::telemetry::with_trace_id(trace, call).await;
                         if let Some(done) = done.upgrade() {
                             let _ = done.send(Event::Done(identity));
                         }
@@ -101,7 +107,14 @@ impl Reservations {
             message: Some(priced),
         };
         self.events
-            .send(Event::Ask(caller.clone(), Ask { reservation, reply }))
+            .send(Event::Ask(
+                caller.clone(),
+                Ask {
+                    reservation,
+                    reply,
+                    trace: aerostic_kit::telemetry::current_trace_id(),
+                },
+            ))
             .map_err(|_| ApiError::unavailable("billing"))?;
         answer
             .await
