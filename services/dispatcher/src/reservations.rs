@@ -55,7 +55,6 @@ impl Reservations {
     pub fn spawn(billing: BillingClient<TracedChannel>, seal: IdentitySeal) -> Self {
         let (events, mut heard) = mpsc::unbounded_channel::<Event>();
         let done = events.downgrade();
-
         tokio::spawn(async move {
             let mut callers: HashMap<String, (Identity, Caller)> = HashMap::new();
             while let Some(event) = heard.recv().await {
@@ -79,11 +78,11 @@ impl Reservations {
                     let identity = identity.clone();
                     let trace = batch[0].trace.clone();
                     tokio::spawn(async move {
+                        // Told even if the call panics: a caller whose
+                        // turn never came back would wait forever.
+                        let _turn = Turn(done, Some(identity.clone()));
                         let call = call(billing, &seal, &identity, batch);
                         aerostic_kit::telemetry::with_trace_id(trace, call).await;
-                        if let Some(done) = done.upgrade() {
-                            let _ = done.send(Event::Done(identity));
-                        }
                     });
                 } else if caller.in_flight == 0 && caller.waiting.is_empty() {
                     // Nothing left of this caller: its entry goes.
@@ -119,6 +118,18 @@ impl Reservations {
         answer
             .await
             .unwrap_or_else(|_| Err(ApiError::unavailable("billing")))
+    }
+}
+
+/// A call in flight: when it ends, however it ends, its caller's turn is
+/// given back to the coordinator.
+struct Turn(mpsc::WeakUnboundedSender<Event>, Option<Identity>);
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        if let (Some(events), Some(identity)) = (self.0.upgrade(), self.1.take()) {
+            let _ = events.send(Event::Done(identity));
+        }
     }
 }
 
