@@ -148,10 +148,23 @@ async fn call(
     let (reservations, replies): (Vec<_>, Vec<_>) =
         batch.into_iter().map(|a| (a.reservation, a.reply)).unzip();
     let ids: Vec<String> = reservations.iter().map(|r| r.message_id.clone()).collect();
-    let mut request = tonic::Request::new(pb::ReserveManyRequest { reservations });
+    let mut request = tonic::Request::new(pb::ReserveManyRequest {
+        reservations: reservations.clone(),
+    });
     seal.attach(&mut request, identity);
     let outcomes = match billing.reserve_many(request).await {
         Ok(answer) => answer.into_inner().outcomes,
+        Err(status) if status.code() == tonic::Code::Unimplemented => {
+            // A billing older than this dispatcher (a rolling update):
+            // one Reserve each, as before ReserveMany.
+            for (reservation, reply) in reservations.into_iter().zip(replies) {
+                let mut request = tonic::Request::new(reservation);
+                seal.attach(&mut request, identity);
+                let answer = billing.reserve(request).await;
+                let _ = reply.send(answer.map(|a| a.into_inner()).map_err(ApiError::from));
+            }
+            return;
+        }
         Err(status) => {
             // The whole call failed: every send in it gets that error.
             let error = ApiError::from(status);
