@@ -592,7 +592,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let per = |i: usize| (wal1[i] - wal0[i]) as f64 / burst.max(1) as f64;
     println!(
-        "  flat out, per message: {:.1} WAL records, {:.2} full-page images, {:.0} WAL bytes, {:.2} commits (the whole server)",
+        "  flat out, per message: {:.1} WAL records, {:.2} full-page images, {:.0} WAL bytes, {:.2} transactions, reads included (the whole server)",
         per(0),
         per(1),
         per(2),
