@@ -56,16 +56,14 @@ impl Reservations {
         let (events, mut heard) = mpsc::unbounded_channel::<Event>();
         let done = events.downgrade();
         tokio::spawn(async move {
-            let mut callers: HashMap<String, (Identity, Caller)> = HashMap::new();
+            let mut callers: HashMap<String, Caller> = HashMap::new();
             while let Some(event) = heard.recv().await {
                 let (identity, ask) = match event {
                     Event::Ask(identity, ask) => (identity, Some(ask)),
                     Event::Done(identity) => (identity, None),
                 };
                 let key = key(&identity);
-                let (_, caller) = callers
-                    .entry(key.clone())
-                    .or_insert_with(|| (identity.clone(), Caller::default()));
+                let caller = callers.entry(key.clone()).or_default();
                 match ask {
                     Some(ask) => caller.waiting.push(ask),
                     None => caller.in_flight -= 1,
