@@ -764,7 +764,7 @@ fn print_inside(before: &BTreeMap<&str, String>, after: &BTreeMap<&str, String>)
             "dispatcher",
             "aerostic_send_stage_seconds",
             r#"stage="reserve""#,
-            "  stage: billing's reservation (a call)",
+            "  stage: billing's reservation (calls coalesced per caller)",
         ),
         (
             "dispatcher",
@@ -775,8 +775,8 @@ fn print_inside(before: &BTreeMap<&str, String>, after: &BTreeMap<&str, String>)
         (
             "billing",
             "aerostic_grpc_request_seconds",
-            r#"method="/aerostic.v1.Billing/Reserve""#,
-            "billing Reserve, inside",
+            r#"method="/aerostic.v1.Billing/ReserveMany""#,
+            "billing ReserveMany, inside (a call: one or more sends)",
         ),
     ];
     println!("  inside the paced phase (mean / p50 / p99 ms, from histogram buckets):");
