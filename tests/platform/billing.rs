@@ -6,7 +6,9 @@
 use crate::common;
 
 use aerostic_proto::v1 as pb;
-use common::billing::{as_caller, client, identity, marketing, root_identity, top_up, usd};
+use common::billing::{
+    as_caller, balances, client, identity, marketing, root_identity, top_up, usd,
+};
 use common::{ADMIN_HOST, spawn_app};
 use reqwest::Method;
 use serde_json::json;
@@ -155,17 +157,11 @@ async fn the_send_cycle_holds_earns_refunds_once_and_refuses_short_funds_with_th
             .into_inner();
         assert_eq!(refunded.state, "refunded");
     }
-    let wallet = billing
-        .get_wallet(as_caller(&app, &admin, pb::GetWalletRequest::default()))
-        .await
-        .unwrap()
-        .into_inner();
     assert_eq!(
-        wallet.available.unwrap().amount_minor,
-        10 - 3,
+        balances(&app, &admin).await,
+        (10 - 3, 3),
         "only the third message is still held"
     );
-    assert_eq!(wallet.held.unwrap().amount_minor, 3);
 
     let history = billing
         .list_ledger_entries(as_caller(
@@ -507,18 +503,7 @@ async fn metas_statuses_settle_once_release_free_messages_and_refund_a_failure_o
         1,
         "the free message gave its hold back"
     );
-    let wallet = billing
-        .get_wallet(as_caller(&app, &admin, pb::GetWalletRequest::default()))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(
-        (
-            wallet.available.unwrap().amount_minor,
-            wallet.held.unwrap().amount_minor
-        ),
-        (100, 0)
-    );
+    assert_eq!(balances(&app, &admin).await, (100, 0));
 }
 
 #[tokio::test]
@@ -587,16 +572,8 @@ async fn a_batch_of_reservations_judges_each_message_alone_and_refuses_a_malform
         ("validation_failed", 400)
     );
     assert!(refused[1].details.contains_key("message.category"));
-    let wallet = billing
-        .get_wallet(as_caller(&app, &admin, pb::GetWalletRequest::default()))
-        .await
-        .unwrap()
-        .into_inner();
     assert_eq!(
-        (
-            wallet.available.unwrap().amount_minor,
-            wallet.held.unwrap().amount_minor
-        ),
+        balances(&app, &admin).await,
         (1, 9),
         "the caller's own wallet, and only what was held"
     );

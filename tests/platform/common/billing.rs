@@ -87,6 +87,19 @@ pub async fn top_up(
         .into_inner()
 }
 
+/// The caller's own wallet: (available, held) in minor units.
+pub async fn balances(app: &TestApp, who: &Identity) -> (i64, i64) {
+    let wallet = client(app)
+        .get_wallet(as_caller(app, who, pb::GetWalletRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    (
+        wallet.available.unwrap().amount_minor,
+        wallet.held.unwrap().amount_minor,
+    )
+}
+
 pub async fn root_identity(app: &TestApp) -> Identity {
     let token = app.super_admin().await;
     identity_on(app, ADMIN_HOST, &token).await
