@@ -19,6 +19,11 @@
 //!
 //! Build first: `cargo build --release -p aerostic -p aerostic-bench`, then
 //! `target/release/bench-outbound [seconds] [clients] [rate]`.
+//!
+//! Also printed: PostgreSQL's rows, index entries and WAL per message, figures
+//! the host's speed does not move. Knobs: `BENCH_PERF=on` counts context
+//! switches and system calls (`perf stat`); `BENCH_SQL` runs statements after
+//! the migrations; `BENCH_PG_TLS=on` connects to PostgreSQL over TLS.
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
