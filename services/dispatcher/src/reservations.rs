@@ -56,14 +56,13 @@ impl Reservations {
         let (events, mut heard) = mpsc::unbounded_channel::<Event>();
         let done = events.downgrade();
         tokio::spawn(async move {
-            let mut callers: HashMap<String, Caller> = HashMap::new();
+            let mut callers: HashMap<Identity, Caller> = HashMap::new();
             while let Some(event) = heard.recv().await {
                 let (identity, ask) = match event {
                     Event::Ask(identity, ask) => (identity, Some(ask)),
                     Event::Done(identity) => (identity, None),
                 };
-                let key = key(&identity);
-                let caller = callers.entry(key.clone()).or_default();
+                let caller = callers.entry(identity.clone()).or_default();
                 match ask {
                     Some(ask) => caller.waiting.push(ask),
                     None => caller.in_flight -= 1,
@@ -73,7 +72,6 @@ impl Reservations {
                     let batch: Vec<Ask> = caller.waiting.drain(..take).collect();
                     caller.in_flight += 1;
                     let (billing, seal, done) = (billing.clone(), seal.clone(), done.clone());
-                    let identity = identity.clone();
                     let trace = batch[0].trace.clone();
                     tokio::spawn(async move {
                         // Told even if the call panics: a caller whose
@@ -84,7 +82,7 @@ impl Reservations {
                     });
                 } else if caller.in_flight == 0 && caller.waiting.is_empty() {
                     // Nothing left of this caller: its entry goes.
-                    callers.remove(&key);
+                    callers.remove(&identity);
                 }
             }
         });
@@ -129,11 +127,6 @@ impl Drop for Turn {
             let _ = events.send(Event::Done(identity));
         }
     }
-}
-
-/// Who a call is for: sends of one identity share calls.
-fn key(identity: &Identity) -> String {
-    serde_json::to_string(identity).expect("an identity serialises")
 }
 
 /// One `ReserveMany` for `batch`; every ask gets its own answer.

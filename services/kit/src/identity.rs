@@ -82,7 +82,7 @@ pub enum Permission {
 }
 
 /// An authenticated caller.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Identity {
     /// The tenant every query is scoped to.
     pub tenant_id: TenantId,
