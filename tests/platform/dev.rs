@@ -127,13 +127,8 @@ async fn a_service_process_configured_from_the_environment_serves_grpc_health_an
     aerostic_launcher::migrate(&backends.database_url)
         .await
         .unwrap();
-    let free = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-    };
-    let (grpc, metrics) = (free(), free());
+    // Port 0 for both, read back from the "serving" log line: a port picked
+    // here and freed again could be taken by anyone before the child binds it.
     let mut child = Command::new(env!("CARGO_BIN_EXE_aerostic"))
         .arg("tenancy")
         .env_remove("AEROSTIC_CONFIG_FILE")
@@ -147,26 +142,72 @@ async fn a_service_process_configured_from_the_environment_serves_grpc_health_an
             aerostic_kit::crypto::KeyRing::generate_spec("p1"),
         )
         .env("AEROSTIC_JWT_SECRET", "s".repeat(40))
-        .env("AEROSTIC_TENANCY_GRPC_ADDR", grpc.to_string())
-        .env("AEROSTIC_TENANCY_METRICS_ADDR", metrics.to_string())
+        .env("AEROSTIC_TENANCY_GRPC_ADDR", "127.0.0.1:0")
+        .env("AEROSTIC_TENANCY_METRICS_ADDR", "127.0.0.1:0")
+        .env("AEROSTIC_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let serving = serving_line(child.stderr.take().unwrap());
+    let serving =
+        tokio::task::spawn_blocking(move || serving.recv_timeout(Duration::from_secs(120)))
+            .await
+            .unwrap();
+    let Ok(Ok(serving)) = serving else {
+        child.kill().unwrap();
+        let _ = child.wait();
+        panic!("tenancy never logged that it serves: {serving:?}");
+    };
+    let grpc = format!("http://{}", serving["grpc"].as_str().unwrap());
+    // Bound is not yet serving: the server starts after the consumers.
     let mut healthy = Err(String::new());
-    for _ in 0..200 {
-        healthy = aerostic_kit::grpc::check_health(&format!("http://{grpc}")).await;
+    for _ in 0..600 {
+        healthy = aerostic_kit::grpc::check_health(&grpc).await;
         if healthy.is_ok() {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let metrics_reply = reqwest::get(format!("http://{metrics}/metrics")).await;
+    let metrics_reply = reqwest::get(format!(
+        "http://{}/metrics",
+        serving["metrics"].as_str().unwrap()
+    ))
+    .await;
     child.kill().unwrap();
     let _ = child.wait();
     healthy.expect("tenancy reports SERVING");
     let text = metrics_reply.unwrap().text().await.unwrap();
     assert!(text.contains("aerostic_grpc_requests_total"), "{text}");
+}
+
+/// The first JSON log line whose message is "serving", or, if the process
+/// ends first, everything it wrote (so a failure says why).
+fn serving_line(
+    stderr: std::process::ChildStderr,
+) -> std::sync::mpsc::Receiver<Result<serde_json::Value, String>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut seen = String::new();
+        let mut tx = Some(tx);
+        // Keep draining after the answer so the child never blocks on a full pipe.
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let parsed = serde_json::from_str::<serde_json::Value>(&line).ok();
+            if parsed.as_ref().is_some_and(|v| v["message"] == "serving") {
+                if let Some(tx) = tx.take() {
+                    let _ = tx.send(Ok(parsed.unwrap()));
+                }
+            } else if tx.is_some() {
+                seen.push_str(&line);
+                seen.push('\n');
+            }
+        }
+        if let Some(tx) = tx {
+            let _ = tx.send(Err(seen));
+        }
+    });
+    rx
 }
 
 #[test]

@@ -38,15 +38,18 @@ pub async fn termination() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-async fn serve_metrics(addr: std::net::SocketAddr) -> anyhow::Result<()> {
+/// Serves `/metrics` on `addr` in the background; answers where it listens
+/// (port 0 picks a free one).
+async fn serve_metrics(addr: std::net::SocketAddr) -> anyhow::Result<std::net::SocketAddr> {
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding metrics on {addr}"))?;
+    let bound = listener.local_addr()?;
     tokio::spawn(async move {
         let listener = aerostic_kit::tcp_nodelay::accepting(listener);
         let _ = axum::serve(listener, aerostic_kit::telemetry::metrics_router()).await;
     });
-    Ok(())
+    Ok(bound)
 }
 
 /// `aerostic <service>`: one service as its own process.
@@ -57,11 +60,13 @@ pub async fn service_process(name: ServiceName, src: &Source) -> anyhow::Result<
         .with_meta(cfg.meta)
         .with_mail(cfg.mail)
         .with_media(cfg.media);
-    serve_metrics(cfg.metrics_addr).await?;
+    let metrics = serve_metrics(cfg.metrics_addr).await?;
     let listener = TcpListener::bind(cfg.grpc_addr)
         .await
         .with_context(|| format!("binding gRPC on {}", cfg.grpc_addr))?;
-    tracing::info!(service = name.as_str(), grpc = %cfg.grpc_addr, metrics = %cfg.metrics_addr, "serving");
+    // The bound addresses, not the configured ones: port 0 is allowed.
+    let grpc = listener.local_addr()?;
+    tracing::info!(service = name.as_str(), %grpc, %metrics, "serving");
     run_service(name, ctx, listener, termination()).await
 }
 
@@ -75,7 +80,7 @@ pub async fn gateway_process(src: &Source) -> anyhow::Result<()> {
     let listener = TcpListener::bind(cfg.http_addr)
         .await
         .with_context(|| format!("binding {}", cfg.http_addr))?;
-    tracing::info!(addr = %cfg.http_addr, "gateway serving");
+    tracing::info!(addr = %listener.local_addr()?, "gateway serving");
     aerostic_gateway::run(state, listener, termination()).await?;
     Ok(())
 }
