@@ -273,10 +273,7 @@ async fn aerostic_replay_moves_dead_letters_back_into_their_queue() {
 
 #[tokio::test]
 async fn aerostic_sandbox_serves_the_graph_api_on_its_own() {
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let addr = aerostic_launcher::topology::free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_aerostic"))
         .args([
             "sandbox",

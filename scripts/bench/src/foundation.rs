@@ -8,7 +8,6 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -16,11 +15,7 @@ use std::time::{Duration, Instant};
 use aerostic_kit::crypto::KeyRing;
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    aerostic_launcher::topology::free_port().port()
 }
 
 fn rss_kib(pid: u32) -> u64 {

@@ -8,7 +8,32 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 /// A free loopback port (bound, then released for a child to take).
+///
+/// Taken below the kernel's ephemeral range: a port the kernel hands out
+/// for port 0 can just as well become the local end of someone's outgoing
+/// connection between our release and the child's bind, and tests open
+/// many. Below that range only another explicit bind can take it, and the
+/// start is random so that concurrent callers rarely probe the same ports.
 pub fn free_port() -> SocketAddr {
+    use std::hash::BuildHasher;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    const LOWEST: u16 = 10_000;
+    if ephemeral_low > LOWEST + 1_000 {
+        let span = u64::from(ephemeral_low - LOWEST);
+        let seed = std::collections::hash_map::RandomState::new()
+            .hash_one((std::process::id(), CALLS.fetch_add(1, Ordering::Relaxed)));
+        for step in 0..span.min(500) {
+            let port = LOWEST + ((seed + step * 7_919) % span) as u16;
+            if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) {
+                return listener.local_addr().expect("a bound address");
+            }
+        }
+    }
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free loopback port")
@@ -102,5 +127,31 @@ impl Drop for Topology {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_free_port_is_bindable_and_outside_the_range_outgoing_connections_use() {
+        let low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let ports: Vec<SocketAddr> = (0..20).map(|_| free_port()).collect();
+        for addr in &ports {
+            assert!(
+                addr.port() < low,
+                "{addr} is in the ephemeral range from {low}"
+            );
+            TcpListener::bind(addr).unwrap();
+        }
+        let distinct: std::collections::HashSet<_> = ports.iter().collect();
+        assert!(distinct.len() > 1, "every call gave {}", ports[0]);
     }
 }
