@@ -45,6 +45,14 @@ impl Usage {
     }
 }
 
+/// How fresh the day's outbound count must be.
+enum Read {
+    /// Read now: what `GetUsage` and `CheckLimit` show.
+    Exact,
+    /// Recent enough to judge a send far from the bound (`today.rs`).
+    Recent,
+}
+
 /// How a metric is measured.
 enum Measure {
     /// A counter of billing's, per period.
@@ -126,7 +134,7 @@ impl Billing {
     pub async fn usage(&self, caller: &Identity, metric: &str) -> Result<Usage, ApiError> {
         may_view(caller)?;
         let (name, measure) = measure(metric).map_err(|e| ApiError::invalid_field("metric", e))?;
-        self.measured(caller, name, measure).await
+        self.measured(caller, name, measure, Read::Exact).await
     }
 
     /// The caller's use of every metric against its plan.
@@ -142,7 +150,7 @@ impl Billing {
         let mut report = Vec::with_capacity(names.len());
         for name in names {
             let (name, measure) = measure(&name).map_err(internal)?;
-            report.push(self.measured(caller, name, measure).await?);
+            report.push(self.measured(caller, name, measure, Read::Exact).await?);
         }
         Ok(report)
     }
@@ -178,7 +186,7 @@ impl Billing {
             return Err(ApiError::validation(problems));
         }
         let (name, measure) = measured.expect("checked");
-        let usage = self.measured(caller, name, measure).await?;
+        let usage = self.measured(caller, name, measure, Read::Exact).await?;
         Ok((usage.allows(quantity), usage))
     }
 
@@ -187,7 +195,12 @@ impl Billing {
     /// holds a price, so a send costs the dispatcher one call to billing.
     pub(crate) async fn within_daily_bound(&self, caller: &Identity) -> Result<(), ApiError> {
         let usage = self
-            .measured(caller, "messages.outbound".into(), Measure::OutboundTotal)
+            .measured(
+                caller,
+                "messages.outbound".into(),
+                Measure::OutboundTotal,
+                Read::Recent,
+            )
             .await?;
         if usage.allows(1) {
             return Ok(());
@@ -207,6 +220,7 @@ impl Billing {
         caller: &Identity,
         name: String,
         measure: Measure,
+        read: Read,
     ) -> Result<Usage, ApiError> {
         let profile = self.directory.profile(caller).await?;
         let tenant = caller.tenant_id.to_string();
@@ -218,7 +232,11 @@ impl Billing {
                 Some((m.period(now).1, m.period_end(now))),
             ),
             Measure::OutboundTotal => (
-                self.today.outbound_today(&tenant).await.map_err(internal)?,
+                match read {
+                    Read::Exact => self.today.outbound_today(&tenant).await,
+                    Read::Recent => self.today.recent(&tenant, profile.messages_per_day).await,
+                }
+                .map_err(internal)?,
                 Some((day.period(now).1, day.period_end(now))),
             ),
             Measure::Numbers => (i64::from(profile.numbers_in_use), None),

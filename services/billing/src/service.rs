@@ -240,6 +240,7 @@ impl Billing {
             )
             .await
             .map_err(internal)?;
+            self.today.counted(&caller.tenant_id.to_string());
             return Ok((MessageState::NotBilled, quote));
         }
         let hold = Hold {
@@ -253,6 +254,9 @@ impl Billing {
             .run(caller.tenant_id, Op::Reserve(hold))
             .await
             .map_err(writer_error)?;
+        if matches!(outcome, Outcome::Applied(..)) {
+            self.today.counted(&caller.tenant_id.to_string());
+        }
         Ok((self.state_of(outcome, quote.currency)?, quote))
     }
 
