@@ -200,10 +200,31 @@ impl Handler for SendWorker {
             HandOff::One(due) => return self.one(due).await,
             HandOff::Several(dues) => dues.sends,
         };
-        let answers = futures::future::join_all(dues.iter().map(|due| {
-            aerostic_kit::telemetry::with_trace_id(due.trace.clone(), self.one(due.clone()))
-        }))
+        use aerostic_kit::telemetry::with_trace_id;
+        let numbered = futures::future::join_all(
+            (dues.iter()).map(|due| with_trace_id(due.trace.clone(), self.numbered(due.clone()))),
+        )
         .await;
+        let mut answers: Vec<Result<(), HandlerError>> = vec![Ok(()); dues.len()];
+        let mut ready = Vec::with_capacity(dues.len());
+        for (at, numbered) in numbered.into_iter().enumerate() {
+            match numbered {
+                Ok(Some(due)) => ready.push((at, due)),
+                Ok(None) => {}
+                Err(e) => answers[at] = Err(e),
+            }
+        }
+        // The batch's slots are reserved in one round trip, in its order.
+        let ready_dues: Vec<Due> = ready.iter().map(|(_, due)| due.clone()).collect();
+        let waits = self.slots(&ready_dues).await?;
+        let attempted =
+            futures::future::join_all((ready.iter().zip(waits)).map(|((_, due), wait)| {
+                with_trace_id(due.trace.clone(), self.attempt(due.clone(), wait))
+            }))
+            .await;
+        for ((at, _), answer) in ready.iter().zip(attempted) {
+            answers[*at] = answer;
+        }
         // A retry takes the whole batch back; its sends already done are
         // then skipped (their rows are no longer queued).
         if let Some(retry) = answers
@@ -228,14 +249,35 @@ impl Handler for SendWorker {
 
 impl SendWorker {
     /// Paces and attempts one hand-off.
-    async fn one(&self, mut due: Due) -> Result<(), HandlerError> {
+    async fn one(&self, due: Due) -> Result<(), HandlerError> {
+        let Some(due) = self.numbered(due).await? else {
+            return Ok(());
+        };
+        let wait = self
+            .slots(std::slice::from_ref(&due))
+            .await?
+            .pop()
+            .flatten();
+        self.attempt(due, wait).await
+    }
+
+    /// `due` with its number (hand-offs of older versions lack it), or
+    /// `None` when its row is no longer queued.
+    async fn numbered(&self, mut due: Due) -> Result<Option<Due>, HandlerError> {
         if due.number.is_empty() {
             match self.unclaimed(&due).await? {
                 Some(row) => due.number = row.phone_number_id,
-                None => return Ok(()),
+                None => return Ok(None),
             }
         }
-        if !due.paced {
+        Ok(Some(due))
+    }
+
+    /// How long each of `dues` waits for its number's next slot (`None`
+    /// for one already paced): one round trip to the cache for them all.
+    async fn slots(&self, dues: &[Due]) -> Result<Vec<Option<Duration>>, HandlerError> {
+        let mut asked = Vec::with_capacity(dues.len());
+        for due in dues.iter().filter(|due| !due.paced) {
             // Meta's throughput for the number (a failure to learn it is
             // the attempt's to report; pace at the default meanwhile).
             let rate = match self.deliverer.numbers().get(&due.number).await {
@@ -243,16 +285,23 @@ impl SendWorker {
                 Err(_) => DEFAULT_RATE,
             };
             let interval = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
-            let wait = self
-                .cache
-                .reserve_slot(&format!("send:number:{}", due.number), interval)
-                .await
-                .map_err(HandlerError::retry)?;
-            if wait > Duration::from_millis(5) {
-                let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
-                let paced = Due { paced: true, ..due };
-                return self.later(paced, at).await.map_err(HandlerError::retry);
-            }
+            asked.push((format!("send:number:{}", due.number), interval));
+        }
+        let mut waits = (self.cache.reserve_slots(&asked).await)
+            .map_err(HandlerError::retry)?
+            .into_iter();
+        Ok(dues
+            .iter()
+            .map(|due| if due.paced { None } else { waits.next() })
+            .collect())
+    }
+
+    /// Attempts `due` now, or hands it off again for its slot `wait` away.
+    async fn attempt(&self, due: Due, wait: Option<Duration>) -> Result<(), HandlerError> {
+        if let Some(wait) = wait.filter(|wait| *wait > Duration::from_millis(5)) {
+            let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+            let paced = Due { paced: true, ..due };
+            return self.later(paced, at).await.map_err(HandlerError::retry);
         }
         let outcome = match self
             .deliverer

@@ -142,6 +142,33 @@ async fn a_pacer_gives_each_caller_its_own_slot_one_interval_apart(cache: Arc<dy
     );
 }
 
+async fn slots_reserved_together_are_given_in_order_as_one_at_a_time_would_be(
+    cache: Arc<dyn Cache>,
+) {
+    let (slow, fast) = (Duration::from_millis(200), Duration::from_millis(100));
+    let asked = [
+        ("send:number:1".to_string(), slow),
+        ("send:number:2".to_string(), fast),
+        ("send:number:1".to_string(), slow),
+        ("send:number:1".to_string(), slow),
+    ];
+    let waits = cache.reserve_slots(&asked).await.unwrap();
+    assert_eq!(waits.len(), 4);
+    assert_eq!(waits[0], Duration::ZERO, "{waits:?}");
+    assert_eq!(waits[1], Duration::ZERO, "another key: {waits:?}");
+    // One key's slots follow each other, one interval apart (the script
+    // runs as one step, so no time passes between them).
+    let close = |got: Duration, want: Duration| got.abs_diff(want) < Duration::from_millis(2);
+    assert!(
+        close(waits[2], slow) && close(waits[3], 2 * slow),
+        "{waits:?}"
+    );
+    // The next single reservation comes after them.
+    let next = cache.reserve_slot("send:number:1", slow).await.unwrap();
+    assert!(next > 2 * slow && next <= 3 * slow, "{next:?}");
+    assert!(cache.reserve_slots(&[]).await.unwrap().is_empty());
+}
+
 async fn timelines_count_events_per_second_and_distinct_members_and_forget_past_the_horizon(
     cache: Arc<dyn Cache>,
 ) {
@@ -268,6 +295,14 @@ macro_rules! cache_contract {
             async fn a_pacer_gives_each_caller_its_own_slot_one_interval_apart() {
                 super::a_pacer_gives_each_caller_its_own_slot_one_interval_apart(cache().await)
                     .await;
+            }
+
+            #[tokio::test]
+            async fn slots_reserved_together_are_given_in_order_as_one_at_a_time_would_be() {
+                super::slots_reserved_together_are_given_in_order_as_one_at_a_time_would_be(
+                    cache().await,
+                )
+                .await;
             }
 
             #[tokio::test]

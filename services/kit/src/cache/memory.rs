@@ -206,14 +206,21 @@ impl Cache for MemoryCache {
         Ok(decision)
     }
 
-    async fn reserve_slot(&self, key: &str, interval: Duration) -> Result<Duration, CacheError> {
+    async fn reserve_slots(
+        &self,
+        slots: &[(String, Duration)],
+    ) -> Result<Vec<Duration>, CacheError> {
         let now = Instant::now();
         let mut state = self.state();
         state.sweep(now);
-        let key = self.key(key);
-        let slot = state.slots.get(&key).copied().unwrap_or(now).max(now);
-        state.slots.insert(key, slot + interval);
-        Ok(slot - now)
+        let mut waits = Vec::with_capacity(slots.len());
+        for (key, interval) in slots {
+            let key = self.key(key);
+            let slot = state.slots.get(&key).copied().unwrap_or(now).max(now);
+            state.slots.insert(key, slot + *interval);
+            waits.push(slot - now);
+        }
+        Ok(waits)
     }
 
     async fn mark(&self, marks: &[Mark], horizon: Duration) -> Result<(), CacheError> {

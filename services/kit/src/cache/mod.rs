@@ -122,7 +122,16 @@ pub trait Cache: Send + Sync + 'static {
     /// `interval` under `key`: how long from now until the caller's slot
     /// (zero if free now). Unlike a refused token take, every caller gets a
     /// definite time, so a backlog is scheduled once instead of retried.
-    async fn reserve_slot(&self, key: &str, interval: Duration) -> Result<Duration, CacheError>;
+    async fn reserve_slot(&self, key: &str, interval: Duration) -> Result<Duration, CacheError> {
+        let waits = self.reserve_slots(&[(key.to_string(), interval)]).await?;
+        Ok(waits.first().copied().unwrap_or_default())
+    }
+    /// [`Cache::reserve_slot`] for each of `slots` (key, interval), in
+    /// order and in one round trip: a key named twice gets two slots.
+    async fn reserve_slots(
+        &self,
+        slots: &[(String, Duration)],
+    ) -> Result<Vec<Duration>, CacheError>;
     /// Marks each of `marks` on its timeline, then forgets on every timeline
     /// touched what is more than `horizon` older than its newest mark; a
     /// timeline unmarked for `horizon` expires. A timeline holds events or

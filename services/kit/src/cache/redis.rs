@@ -47,13 +47,17 @@ return {allowed, string.format('%.6f', tokens), string.format('%.6f', retry)}
 "#;
 
 const PACER: &str = r#"
-local key, interval = KEYS[1], tonumber(ARGV[1])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local slot = math.max(now, tonumber(redis.call('GET', key)) or now)
-local ttl = math.ceil((slot + interval - now) * 1000) + 1000
-redis.call('SET', key, string.format('%.6f', slot + interval), 'PX', ttl)
-return string.format('%.6f', slot - now)
+local waits = {}
+for i = 1, #KEYS do
+  local key, interval = KEYS[i], tonumber(ARGV[i])
+  local slot = math.max(now, tonumber(redis.call('GET', key)) or now)
+  local ttl = math.ceil((slot + interval - now) * 1000) + 1000
+  redis.call('SET', key, string.format('%.6f', slot + interval), 'PX', ttl)
+  waits[i] = string.format('%.6f', slot - now)
+end
+return waits
 "#;
 
 // Timelines. A member timeline is a sorted set scored by time; an event
@@ -262,17 +266,31 @@ impl Cache for RedisCache {
         })
     }
 
-    async fn reserve_slot(&self, key: &str, interval: Duration) -> Result<Duration, CacheError> {
-        let reply: Value = self
+    async fn reserve_slots(
+        &self,
+        slots: &[(String, Duration)],
+    ) -> Result<Vec<Duration>, CacheError> {
+        if slots.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = slots.iter().map(|(key, _)| self.key(key)).collect();
+        let intervals: Vec<String> = (slots.iter())
+            .map(|(_, interval)| format!("{:.6}", interval.as_secs_f64()))
+            .collect();
+        let waits: Vec<Value> = self
             .client
-            .eval(
-                PACER,
-                vec![self.key(key)],
-                vec![format!("{:.6}", interval.as_secs_f64())],
-            )
+            .eval(PACER, keys, intervals)
             .await
             .map_err(unavailable)?;
-        Ok(Duration::from_secs_f64(float(&reply)?.max(0.0)))
+        if waits.len() != slots.len() {
+            return Err(CacheError::Protocol(format!(
+                "expected {} waits, got {waits:?}",
+                slots.len()
+            )));
+        }
+        (waits.iter())
+            .map(|w| Ok(Duration::from_secs_f64(float(w)?.max(0.0))))
+            .collect()
     }
 
     async fn mark(&self, marks: &[Mark], horizon: Duration) -> Result<(), CacheError> {
