@@ -146,19 +146,22 @@ async fn a_service_process_configured_from_the_environment_serves_grpc_health_an
         .env("AEROSTIC_TENANCY_METRICS_ADDR", "127.0.0.1:0")
         .env("AEROSTIC_LOG_FORMAT", "json")
         .env("RUST_LOG", "info")
+        // Its log comes here, not to the run's log file (scripts/test.sh).
+        .env_remove("AEROSTIC_LOG_FILE")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let serving = serving_line(child.stderr.take().unwrap());
+    let (serving, seen) = serving_line(child.stderr.take().unwrap());
     let serving =
         tokio::task::spawn_blocking(move || serving.recv_timeout(Duration::from_secs(120)))
             .await
             .unwrap();
-    let Ok(Ok(serving)) = serving else {
+    let Ok(serving) = serving else {
         child.kill().unwrap();
-        let _ = child.wait();
-        panic!("tenancy never logged that it serves: {serving:?}");
+        let status = child.wait();
+        let seen = seen.lock().unwrap();
+        panic!("tenancy never logged that it serves ({status:?}); it wrote:\n{seen}");
     };
     let grpc = format!("http://{}", serving["grpc"].as_str().unwrap());
     // Bound is not yet serving: the server starts after the consumers.
@@ -182,32 +185,38 @@ async fn a_service_process_configured_from_the_environment_serves_grpc_health_an
     assert!(text.contains("aerostic_grpc_requests_total"), "{text}");
 }
 
-/// The first JSON log line whose message is "serving", or, if the process
-/// ends first, everything it wrote (so a failure says why).
-fn serving_line(
-    stderr: std::process::ChildStderr,
-) -> std::sync::mpsc::Receiver<Result<serde_json::Value, String>> {
+/// The first JSON log line whose message is "serving"; until then, what
+/// else the process wrote (so a failure says why).
+type Serving = (
+    std::sync::mpsc::Receiver<serde_json::Value>,
+    std::sync::Arc<std::sync::Mutex<String>>,
+);
+
+fn serving_line(stderr: std::process::ChildStderr) -> Serving {
     let (tx, rx) = std::sync::mpsc::channel();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let written = seen.clone();
     std::thread::spawn(move || {
-        let mut seen = String::new();
         let mut tx = Some(tx);
         // Keep draining after the answer so the child never blocks on a full pipe.
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             let parsed = serde_json::from_str::<serde_json::Value>(&line).ok();
-            if parsed.as_ref().is_some_and(|v| v["message"] == "serving") {
-                if let Some(tx) = tx.take() {
-                    let _ = tx.send(Ok(parsed.unwrap()));
+            match parsed.filter(|v| v["message"] == "serving") {
+                Some(serving) => {
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(serving);
+                    }
                 }
-            } else if tx.is_some() {
-                seen.push_str(&line);
-                seen.push('\n');
+                None if tx.is_some() => {
+                    let mut written = written.lock().unwrap();
+                    written.push_str(&line);
+                    written.push('\n');
+                }
+                None => {}
             }
         }
-        if let Some(tx) = tx {
-            let _ = tx.send(Err(seen));
-        }
     });
-    rx
+    (rx, seen)
 }
 
 #[test]
