@@ -81,7 +81,14 @@ impl PhoneNumber {
                 "an international number: the country calling code first, not a leading 0",
             ));
         }
-        let Ok(parsed) = phonenumber::parse(None, format!("+{digits}")) else {
+        // The calling code's main country as the parse's hint: without one,
+        // libphonenumber searches the code's regions for the number's, as
+        // `country` does again (for `+1`, pattern after pattern of every
+        // North American region). A `+` number keeps its own calling code
+        // whatever the hint; the hint only names the national prefix, which
+        // the regions of one code share (test below, over every example).
+        let hint = main_region(&digits);
+        let Ok(parsed) = phonenumber::parse(hint, format!("+{digits}")) else {
             return Err(NotAPhoneNumber("no country has this calling code"));
         };
         Ok(Self { digits, parsed })
@@ -105,6 +112,20 @@ impl PhoneNumber {
             .first()
             .map(|m| m.id().to_string())
     }
+}
+
+/// The main country of the calling code `digits` start with (calling
+/// codes are prefix-free), if it has one.
+fn main_region(digits: &str) -> Option<phonenumber::country::Id> {
+    let database = &*phonenumber::metadata::DATABASE;
+    (1..=3.min(digits.len())).find_map(|len| {
+        let code: u16 = digits[..len].parse().ok()?;
+        let regions = database.by_code(&code)?;
+        let main = (regions.iter())
+            .find(|m| m.is_main_country_for_code())
+            .or(regions.first())?;
+        main.id().parse().ok()
+    })
 }
 
 impl fmt::Display for PhoneNumber {
@@ -137,6 +158,43 @@ mod tests {
     }
 
     #[test]
+    fn the_hinted_parse_finds_what_a_search_of_every_region_finds() {
+        // Every example number of every region, in international form.
+        let database = &*phonenumber::metadata::DATABASE;
+        let mut checked = 0;
+        for meta in database.iter() {
+            let d = meta.descriptors();
+            let kinds = [
+                Some(d.general()),
+                d.fixed_line(),
+                d.mobile(),
+                d.toll_free(),
+                d.premium_rate(),
+                d.shared_cost(),
+                d.personal_number(),
+            ];
+            for example in kinds.into_iter().flatten().filter_map(|k| k.example()) {
+                let raw = format!("+{}{example}", meta.country_code());
+                if !(9..=16).contains(&raw.len()) {
+                    continue; // outside WhatsApp's 8 to 15 digits: refused either way
+                }
+                let searched = phonenumber::parse(None, &raw).ok();
+                let ours = PhoneNumber::parse(&raw).ok();
+                let id = |p: &phonenumber::PhoneNumber| p.country().id();
+                assert_eq!(
+                    searched.as_ref().map(|p| (p.national().value(), id(p))),
+                    ours.as_ref()
+                        .map(|p| (p.parsed.national().value(), id(&p.parsed))),
+                    "{raw} ({})",
+                    meta.id()
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 800, "{checked}");
+    }
+
+    #[test]
     fn the_country_is_known_for_prices() {
         let country = |raw: &str| PhoneNumber::parse(raw).unwrap().country();
         assert_eq!(country("5511988887777").as_deref(), Some("BR"));
@@ -145,5 +203,9 @@ mod tests {
         assert_eq!(country("5215512345678").as_deref(), Some("MX"));
         // A test number no North American pattern matches still prices as +1.
         assert_eq!(country("15550001111").as_deref(), Some("US"));
+        assert_eq!(country("14165550123").as_deref(), Some("CA"));
+        assert_eq!(country("18765550123").as_deref(), Some("JM"));
+        assert_eq!(country("447781123456").as_deref(), Some("GG"));
+        assert_eq!(country("77012345678").as_deref(), Some("KZ"));
     }
 }
