@@ -4,6 +4,7 @@
 //! a silent guess we refuse to make. We take every number as international,
 //! `+` or not (as Meta's own `wa_id`s are), and keep its digits.
 
+use std::collections::HashMap;
 use std::fmt;
 
 /// A phone number in international form (compared, ordered and hashed by
@@ -115,17 +116,25 @@ impl PhoneNumber {
 }
 
 /// The main country of the calling code `digits` start with (calling
-/// codes are prefix-free), if it has one.
+/// codes are prefix-free), for the codes that several regions share: a
+/// code of one region is found at once without a hint.
 fn main_region(digits: &str) -> Option<phonenumber::country::Id> {
-    let database = &*phonenumber::metadata::DATABASE;
-    (1..=3.min(digits.len())).find_map(|len| {
-        let code: u16 = digits[..len].parse().ok()?;
-        let regions = database.by_code(&code)?;
-        let main = (regions.iter())
-            .find(|m| m.is_main_country_for_code())
-            .or(regions.first())?;
-        main.id().parse().ok()
-    })
+    static SHARED: std::sync::LazyLock<HashMap<u16, phonenumber::country::Id>> =
+        std::sync::LazyLock::new(|| {
+            let database = &*phonenumber::metadata::DATABASE;
+            (database.iter())
+                .filter(|m| m.is_main_country_for_code())
+                .filter(|m| {
+                    database
+                        .region(&m.country_code())
+                        .is_some_and(|r| r.len() > 1)
+                })
+                .filter_map(|m| Some((m.country_code(), m.id().parse().ok()?)))
+                .collect()
+        });
+    (1..=3.min(digits.len()))
+        .find_map(|len| SHARED.get(&digits[..len].parse::<u16>().ok()?))
+        .copied()
 }
 
 impl fmt::Display for PhoneNumber {
