@@ -215,8 +215,7 @@ impl Handler for SendWorker {
             }
         }
         // The batch's slots are reserved in one round trip, in its order.
-        let ready_dues: Vec<Due> = ready.iter().map(|(_, due)| due.clone()).collect();
-        let waits = self.slots(&ready_dues).await?;
+        let waits = self.slots(ready.iter().map(|(_, due)| due)).await?;
         let attempted =
             futures::future::join_all((ready.iter().zip(waits)).map(|((_, due), wait)| {
                 with_trace_id(due.trace.clone(), self.attempt(due.clone(), wait))
@@ -253,11 +252,7 @@ impl SendWorker {
         let Some(due) = self.numbered(due).await? else {
             return Ok(());
         };
-        let wait = self
-            .slots(std::slice::from_ref(&due))
-            .await?
-            .pop()
-            .flatten();
+        let wait = self.slots([&due]).await?.pop().flatten();
         self.attempt(due, wait).await
     }
 
@@ -275,7 +270,11 @@ impl SendWorker {
 
     /// How long each of `dues` waits for its number's next slot (`None`
     /// for one already paced): one round trip to the cache for them all.
-    async fn slots(&self, dues: &[Due]) -> Result<Vec<Option<Duration>>, HandlerError> {
+    async fn slots<'a>(
+        &self,
+        dues: impl IntoIterator<Item = &'a Due>,
+    ) -> Result<Vec<Option<Duration>>, HandlerError> {
+        let dues: Vec<&Due> = dues.into_iter().collect();
         let mut asked = Vec::with_capacity(dues.len());
         for due in dues.iter().filter(|due| !due.paced) {
             // Meta's throughput for the number (a failure to learn it is
