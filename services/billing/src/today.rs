@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use aerostic_kit::batch::Batcher;
 use aerostic_kit::db::QuickDb;
 use aerostic_kit::db::batched::{answer_each, json_rows, on_postgres, stopped};
-use chrono::Utc;
+use chrono::{NaiveDate, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 
 use crate::usage::{self, OUTBOUND_PREFIX};
@@ -42,7 +42,7 @@ pub struct TodayReads {
 
 /// A tenant's last read, and what this process counted since.
 struct Seen {
-    day: String,
+    day: NaiveDate,
     read: i64,
     since: i64,
     at: Instant,
@@ -51,7 +51,7 @@ struct Seen {
 impl Seen {
     /// The count to judge a send by at `now`, if this one may stand for a
     /// read: the same day, at most [`FRESH_FOR`] old, and far from `bound`.
-    fn judges(&self, day: &str, bound: u32, now: Instant) -> Option<i64> {
+    fn judges(&self, day: NaiveDate, bound: u32, now: Instant) -> Option<i64> {
         let used = self.read + self.since;
         let fresh = self.day == day && now.duration_since(self.at) < FRESH_FOR;
         (fresh && used + near(bound) < i64::from(bound)).then_some(used)
@@ -88,9 +88,11 @@ impl TodayReads {
     /// second plus what this process counted since, or a read of its own
     /// once the tenant is near the bound (or the day changed).
     pub async fn recent(&self, tenant: &str, bound: u32) -> Result<i64, DbErr> {
-        let day = usage::day_key(Utc::now());
+        // The UTC day, as the counters' period (`usage::day_key`), without
+        // formatting a key for every send.
+        let day = Utc::now().date_naive();
         let remembered = (self.seen.lock().expect("seen").get(tenant))
-            .and_then(|seen| seen.judges(&day, bound, Instant::now()));
+            .and_then(|seen| seen.judges(day, bound, Instant::now()));
         if let Some(used) = remembered {
             return Ok(used);
         }
@@ -161,8 +163,12 @@ GROUP BY tenant_id"#;
 mod tests {
     use super::*;
 
+    fn december(day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 12, day).unwrap()
+    }
+
     fn seen(read: i64, since: i64, at: Instant) -> Seen {
-        let day = "2026-12-06".to_string();
+        let day = december(6);
         Seen {
             day,
             read,
@@ -174,20 +180,20 @@ mod tests {
     #[test]
     fn a_recent_read_far_from_the_bound_stands_with_what_was_counted_since() {
         let at = Instant::now();
-        assert_eq!(seen(500, 7, at).judges("2026-12-06", 1_000, at), Some(507));
+        assert_eq!(seen(500, 7, at).judges(december(6), 1_000, at), Some(507));
     }
 
     #[test]
     fn near_the_bound_a_stale_read_or_another_day_every_check_reads() {
         let at = Instant::now();
         // A tenth of 1,000 from the bound, counting what was added since.
-        assert_eq!(seen(850, 50, at).judges("2026-12-06", 1_000, at), None);
-        assert_eq!(seen(899, 0, at).judges("2026-12-06", 1_000, at), Some(899));
+        assert_eq!(seen(850, 50, at).judges(december(6), 1_000, at), None);
+        assert_eq!(seen(899, 0, at).judges(december(6), 1_000, at), Some(899));
         // Small bounds keep ten messages of margin.
-        assert_eq!(seen(0, 0, at).judges("2026-12-06", 10, at), None);
-        assert_eq!(seen(0, 0, at).judges("2026-12-06", 0, at), None);
-        assert_eq!(seen(1, 0, at).judges("2026-12-07", 1_000, at), None);
+        assert_eq!(seen(0, 0, at).judges(december(6), 10, at), None);
+        assert_eq!(seen(0, 0, at).judges(december(6), 0, at), None);
+        assert_eq!(seen(1, 0, at).judges(december(7), 1_000, at), None);
         let later = at + FRESH_FOR;
-        assert_eq!(seen(1, 0, at).judges("2026-12-06", 1_000, later), None);
+        assert_eq!(seen(1, 0, at).judges(december(6), 1_000, later), None);
     }
 }
