@@ -23,6 +23,7 @@ mod m20261203_000015_sends_pending_index;
 mod m20261203_000016_number_restrictions;
 mod m20261203_000017_anomaly;
 mod m20261204_000018_send_new_recipient;
+mod m20261206_000019_leaner_indexes;
 
 /// Drops `tables`, in order, where they exist (a migration's `down`).
 pub(crate) async fn drop_tables(
@@ -62,6 +63,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000016_number_restrictions::Migration),
             Box::new(m20261203_000017_anomaly::Migration),
             Box::new(m20261204_000018_send_new_recipient::Migration),
+            Box::new(m20261206_000019_leaner_indexes::Migration),
         ]
     }
 }

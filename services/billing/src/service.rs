@@ -138,7 +138,7 @@ impl Billing {
     pub async fn reseller_earnings(&self, caller: &Identity, id: &str) -> Result<i64, ApiError> {
         caller.require(Permission::PlatformAdmin)?;
         self.directory.reseller(caller, id).await?;
-        crate::store::account_balance(&self.db, &crate::ledger::Account::ResellerMargin(id.into()))
+        crate::store::reseller_margin(&self.db, id)
             .await
             .map_err(internal)
     }

@@ -461,7 +461,8 @@ impl Ingest {
                 status_at: Set(now),
                 created_at: Set(now),
             })
-            .on_conflict_do_nothing_on([message::Column::Wamid])
+            .on_conflict(wamid_taken())
+            .try_insert()
             .exec(txn)
             .await?;
             if !matches!(inserted, TryInsertResult::Inserted(_)) {
@@ -615,6 +616,17 @@ async fn unrouted(
     .exec(txn)
     .await
     .map(|_| ())
+}
+
+/// Meta's retries and duplicates store nothing twice. The wamid's unique
+/// index is partial (outbound rows have none until Meta answers), so the
+/// conflict target names its predicate, as PostgreSQL and SQLite require.
+fn wamid_taken() -> sea_orm::sea_query::OnConflict {
+    use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+    OnConflict::column(message::Column::Wamid)
+        .target_and_where(Expr::col(message::Column::Wamid).is_not_null())
+        .do_nothing()
+        .to_owned()
 }
 
 #[cfg(test)]
