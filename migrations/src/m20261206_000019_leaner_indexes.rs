@@ -1,9 +1,11 @@
-//! Two indexes that every send paid for and almost nothing read:
+//! Index entries that every send paid for and nothing read:
 //!
 //! - `messages.wamid` is unique only where it is set. An outbound message has
 //!   no wamid until Meta accepts it, and a NULL entry in the unique index was
 //!   written for every send and never looked up (a lookup by wamid always
 //!   names one, which implies `IS NOT NULL`).
+//! - The same for a contact's `bsuid` (Meta's business-scoped user id): a
+//!   contact we write to first has none, and its NULL entry was never read.
 //! - Postings were indexed by account for every account, but only a
 //!   reseller's margin is read as a sum of postings: a tenant's balance is the
 //!   latest transaction's `available_after`/`held_after`, and a reservation's
@@ -31,14 +33,19 @@ impl MigrationTrait for Migration {
             "CREATE INDEX idx_ledger_postings_account ON ledger_postings (account) \
              WHERE {READ_BY_ACCOUNT}"
         );
+        let bsuid = "CREATE UNIQUE INDEX uq_contacts_bsuid ON contacts (tenant_id, bsuid) \
+                     WHERE bsuid IS NOT NULL";
         replace(manager, "uq_messages_wamid", wamid).await?;
+        replace(manager, "uq_contacts_bsuid", bsuid).await?;
         replace(manager, "idx_ledger_postings_account", &account).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let wamid = "CREATE UNIQUE INDEX uq_messages_wamid ON messages (wamid)";
         let account = "CREATE INDEX idx_ledger_postings_account ON ledger_postings (account)";
+        let bsuid = "CREATE UNIQUE INDEX uq_contacts_bsuid ON contacts (tenant_id, bsuid)";
         replace(manager, "uq_messages_wamid", wamid).await?;
+        replace(manager, "uq_contacts_bsuid", bsuid).await?;
         replace(manager, "idx_ledger_postings_account", account).await
     }
 }
