@@ -15,9 +15,9 @@
 //! Measured with the outbound bench: about four WAL records fewer per message
 //! (BENCHMARKS.md, 2026-12-06).
 //!
-//! Each index is rebuilt in the migration's transaction, so uniqueness never
-//! lapses, but the three tables take no writes while their index builds: on a
-//! large installation run it in a quiet hour.
+//! On PostgreSQL each index is rebuilt in the migration's transaction, so
+//! uniqueness never lapses, but the three tables take no writes while their
+//! index builds: on a large installation run it in a quiet hour.
 
 use sea_orm_migration::prelude::*;
 
