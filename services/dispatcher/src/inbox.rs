@@ -145,7 +145,9 @@ async fn commit(
 
 async fn hand_off(broker: &dyn Broker, webhook_ids: Vec<String>) {
     let count = webhook_ids.len();
-    let envelope = Envelope::json(TOPIC, &Stored { webhook_ids });
+    // Transient: a hint, as the send hand-offs are; the inbox row is the
+    // durable copy and the sweep hands it off again if this is lost.
+    let envelope = Envelope::json(TOPIC, &Stored { webhook_ids }).transient();
     if let Err(e) = broker.publish(envelope).await {
         tracing::warn!(error = %e, webhooks = count, "handing stored webhooks off failed; the sweep will");
     }

@@ -84,17 +84,23 @@ enum HandOff {
 
 /// The envelope handing off `message_id`, to go out on `number`.
 pub fn hand_off(message_id: &str, number: &str) -> Envelope {
-    Envelope::json(TOPIC, &Due::new(message_id, number))
+    handing_off(&Due::new(message_id, number))
 }
 
 /// The envelope handing off every one of `dues` (one alone travels as
 /// [`hand_off`] does).
 pub fn hand_off_all(mut dues: Vec<Due>) -> Envelope {
     if dues.len() == 1 {
-        let due = dues.pop().expect("one");
-        return Envelope::json(TOPIC, &due);
+        return handing_off(&dues.pop().expect("one"));
     }
-    Envelope::json(TOPIC, &Dues { sends: dues })
+    handing_off(&Dues { sends: dues })
+}
+
+/// A hand-off travels transient: it is a hint, and the `sends` row is the
+/// durable copy (a lost hand-off is handed off again by the sweep), so the
+/// broker need not write it to disk before confirming it.
+fn handing_off<T: serde::Serialize>(what: &T) -> Envelope {
+    Envelope::json(TOPIC, what).transient()
 }
 
 /// Hand-offs of sends recorded at about the same moment travel together:
@@ -185,7 +191,7 @@ impl SendWorker {
         tokio::spawn(async move {
             let wait = (at - Utc::now()).to_std().unwrap_or_default();
             tokio::time::sleep(wait).await;
-            if let Err(e) = broker.publish(Envelope::json(TOPIC, &due)).await {
+            if let Err(e) = broker.publish(handing_off(&due)).await {
                 tracing::warn!(error = %e, "a scheduled send hand-off failed; the sweep will");
             }
         });
@@ -237,7 +243,7 @@ impl Handler for SendWorker {
         for (due, answer) in dues.into_iter().zip(answers) {
             if answer.is_err() {
                 self.broker
-                    .publish(Envelope::json(TOPIC, &due))
+                    .publish(handing_off(&due))
                     .await
                     .map_err(HandlerError::retry)?;
             }
@@ -435,6 +441,14 @@ pub fn spawn_sweep(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hand_offs_travel_transient_one_or_many() {
+        assert!(!hand_off("m1", "n1").persistent);
+        let many = hand_off_all(vec![Due::new("m1", "n1"), Due::new("m2", "n1")]);
+        assert!(!many.persistent);
+        assert!(!hand_off_all(vec![Due::new("m1", "n1")]).persistent);
+    }
 
     fn read(envelope: &Envelope) -> Vec<(String, String)> {
         match envelope.parse::<HandOff>().expect("a hand-off") {

@@ -82,6 +82,7 @@ impl Outbox {
                 topic: row.try_get("", "topic")?,
                 headers: serde_json::from_str(&headers).unwrap_or_default(),
                 payload: row.try_get("", "payload")?,
+                persistent: true,
             });
         }
         // The round's publishes go out together and are confirmed together:

@@ -241,6 +241,61 @@ async fn one_topic_fans_out_to_every_bound_queue_with_headers_intact(broker: Arc
     }
 }
 
+async fn hints_stay_transient_but_their_dead_letters_are_kept(broker: Arc<dyn Broker>) {
+    let spec = QueueSpec::new(unique("q"), &["hint.retried"]);
+    broker.declare(&spec).await.unwrap();
+    let handler = Flaky::new(1);
+    let sub = broker
+        .consume(&spec.name, handler.clone(), fast_policy(3))
+        .await
+        .unwrap();
+    let hint = Envelope::new("hint.retried", b"h".to_vec()).transient();
+    assert!(!hint.persistent);
+    broker.publish(hint).await.unwrap();
+    eventually("the retry succeeded", async || handler.calls() == 2).await;
+    let kept: Vec<bool> = handler
+        .seen
+        .lock()
+        .await
+        .iter()
+        .map(|e| e.persistent)
+        .collect();
+    assert_eq!(kept, vec![false, false], "delivered and retried as sent");
+    sub.shutdown().await;
+
+    let spec = QueueSpec::new(unique("q"), &["hint.poison"]);
+    broker.declare(&spec).await.unwrap();
+    let sub = broker
+        .consume(&spec.name, Flaky::permanent(), fast_policy(3))
+        .await
+        .unwrap();
+    broker
+        .publish(Envelope::new("hint.poison", b"?".to_vec()).transient())
+        .await
+        .unwrap();
+    let dlq = dead_letter_queue(&spec.name);
+    eventually("it is dead-lettered", async || {
+        broker.queue_len(&dlq).await.unwrap() == 1
+    })
+    .await;
+    sub.shutdown().await;
+    let fixed = Flaky::new(0);
+    let sub = broker
+        .consume(&spec.name, fixed.clone(), fast_policy(3))
+        .await
+        .unwrap();
+    assert_eq!(broker.replay_dead_letters(&spec.name).await.unwrap(), 1);
+    eventually("the replayed letter is handled", async || {
+        fixed.calls() == 1
+    })
+    .await;
+    assert!(
+        fixed.seen.lock().await[0].persistent,
+        "a dead letter waits on disk for someone to look at it"
+    );
+    sub.shutdown().await;
+}
+
 macro_rules! broker_contract {
     ($backend:ident, $make:expr) => {
         mod $backend {
@@ -277,6 +332,11 @@ macro_rules! broker_contract {
             #[tokio::test]
             async fn a_permanent_failure_is_dead_lettered_at_once() {
                 super::a_permanent_failure_is_dead_lettered_at_once(broker().await).await;
+            }
+
+            #[tokio::test]
+            async fn hints_stay_transient_but_their_dead_letters_are_kept() {
+                super::hints_stay_transient_but_their_dead_letters_are_kept(broker().await).await;
             }
 
             #[tokio::test]

@@ -17,6 +17,11 @@ pub struct Envelope {
     pub headers: BTreeMap<String, String>,
     /// The body, usually JSON.
     pub payload: Vec<u8>,
+    /// Whether the broker keeps it on disk until it is consumed (the
+    /// default). A hint whose truth is stored elsewhere may travel
+    /// transient ([`Envelope::transient`]): the broker then spends no disk
+    /// write on it, and loses it only if the broker itself restarts.
+    pub persistent: bool,
 }
 
 impl Envelope {
@@ -31,7 +36,15 @@ impl Envelope {
             topic: topic.into(),
             headers,
             payload,
+            persistent: true,
         }
+    }
+
+    /// The same message, not kept on the broker's disk: for a hint that
+    /// something durable will send again if it is lost.
+    pub fn transient(mut self) -> Self {
+        self.persistent = false;
+        self
     }
 
     /// A new message whose payload is `value` as JSON.
@@ -74,6 +87,8 @@ impl Envelope {
 
     pub(crate) fn dead(mut self, error: &str) -> Self {
         self.headers.insert(LAST_ERROR.into(), error.to_string());
+        // A dead letter waits for someone to look at it: kept on disk.
+        self.persistent = true;
         self
     }
 

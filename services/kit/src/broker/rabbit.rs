@@ -1,5 +1,6 @@
 //! The RabbitMQ broker on lapin: one durable topic exchange per namespace,
-//! durable queues, persistent messages, publisher confirms, manual acks.
+//! durable queues, persistent messages (transient for hints that say so),
+//! publisher confirms, manual acks.
 //!
 //! Retries are republished by the consumer after the backoff rather than parked
 //! in TTL queues: RabbitMQ expires per-message TTLs only at the head of a queue,
@@ -133,7 +134,8 @@ impl RabbitBroker {
         );
         let properties = BasicProperties::default()
             .with_message_id(env.id.as_str().into())
-            .with_delivery_mode(2)
+            // 2: persistent, 1: transient (RabbitMQ's values).
+            .with_delivery_mode(if env.persistent { 2 } else { 1 })
             .with_content_type("application/octet-stream".into())
             .with_headers(headers);
         let confirm = self
@@ -190,6 +192,7 @@ fn envelope_of(properties: &BasicProperties, data: Vec<u8>) -> Envelope {
         topic,
         headers,
         payload: data,
+        persistent: *properties.delivery_mode() != Some(1),
     }
 }
 
