@@ -178,23 +178,28 @@ async fn a_message_that_keeps_failing_is_dead_lettered_after_n_tries_and_replays
     sub.shutdown().await;
 
     // Replay into a handler that now works: same message, fresh attempt count.
-    let fixed = Flaky::new(0);
-    let sub = broker
-        .consume(&spec.name, fixed.clone(), fast_policy(3))
-        .await
-        .unwrap();
-    assert_eq!(broker.replay_dead_letters(&spec.name).await.unwrap(), 1);
-    eventually("the replayed message is handled", async || {
-        fixed.calls() == 1
-    })
-    .await;
-    let replayed = fixed.seen.lock().await[0].clone();
+    let replayed = replayed_into_a_working_handler(&broker, &spec.name).await;
     assert_eq!(replayed.id, env.id);
     assert_eq!(replayed.payload, env.payload);
     assert_eq!(replayed.attempt(), 1);
     assert_eq!(replayed.last_error(), Some("failure 3"));
     assert_eq!(broker.queue_len(&dlq).await.unwrap(), 0);
+}
+
+/// Replays `queue`'s one dead letter into a handler that works; what it got.
+async fn replayed_into_a_working_handler(broker: &Arc<dyn Broker>, queue: &str) -> Envelope {
+    let fixed = Flaky::new(0);
+    let sub = broker
+        .consume(queue, fixed.clone(), fast_policy(3))
+        .await
+        .unwrap();
+    assert_eq!(broker.replay_dead_letters(queue).await.unwrap(), 1);
+    eventually("the replayed message is handled", async || {
+        fixed.calls() == 1
+    })
+    .await;
     sub.shutdown().await;
+    fixed.seen.lock().await[0].clone()
 }
 
 async fn a_permanent_failure_is_dead_lettered_at_once(broker: Arc<dyn Broker>) {
@@ -279,21 +284,12 @@ async fn hints_stay_transient_but_their_dead_letters_are_kept(broker: Arc<dyn Br
     })
     .await;
     sub.shutdown().await;
-    let fixed = Flaky::new(0);
-    let sub = broker
-        .consume(&spec.name, fixed.clone(), fast_policy(3))
-        .await
-        .unwrap();
-    assert_eq!(broker.replay_dead_letters(&spec.name).await.unwrap(), 1);
-    eventually("the replayed letter is handled", async || {
-        fixed.calls() == 1
-    })
-    .await;
     assert!(
-        fixed.seen.lock().await[0].persistent,
+        replayed_into_a_working_handler(&broker, &spec.name)
+            .await
+            .persistent,
         "a dead letter waits on disk for someone to look at it"
     );
-    sub.shutdown().await;
 }
 
 macro_rules! broker_contract {
