@@ -118,16 +118,12 @@ pub trait Cache: Send + Sync + 'static {
         bucket: Bucket,
         cost: u32,
     ) -> Result<BucketDecision, CacheError>;
-    /// Reserves the next slot of a pacer that lets one caller through per
-    /// `interval` under `key`: how long from now until the caller's slot
-    /// (zero if free now). Unlike a refused token take, every caller gets a
-    /// definite time, so a backlog is scheduled once instead of retried.
-    async fn reserve_slot(&self, key: &str, interval: Duration) -> Result<Duration, CacheError> {
-        let waits = self.reserve_slots(&[(key.to_string(), interval)]).await?;
-        Ok(waits.first().copied().unwrap_or_default())
-    }
-    /// [`Cache::reserve_slot`] for each of `slots` (key, interval), in
-    /// order and in one round trip: a key named twice gets two slots.
+    /// Reserves, for each of `slots` (key, interval) in order and in one
+    /// round trip, the next slot of the pacer that lets one caller through
+    /// per `interval` under `key`: how long from now until each caller's
+    /// slot (zero if free now; a key named twice gets two slots). Unlike a
+    /// refused token take, every caller gets a definite time, so a backlog
+    /// is scheduled once instead of retried.
     async fn reserve_slots(
         &self,
         slots: &[(String, Duration)],
