@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use aerostic_kit::broker::{
     Broker, BrokerError, Envelope, Handler, HandlerError, MemoryBroker, QueueSpec, RabbitBroker,
-    RetryPolicy, dead_letter_queue,
+    RetryPolicy, Subscription, dead_letter_queue,
 };
 use async_trait::async_trait;
 use tokio::sync::Mutex;
@@ -88,6 +88,23 @@ async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
     panic!("timed out waiting until {what}");
 }
 
+/// A fresh queue bound to `topic`, consumed by `handler` with up to
+/// `attempts` tries per message.
+async fn consuming(
+    broker: &Arc<dyn Broker>,
+    topic: &str,
+    handler: Arc<dyn Handler>,
+    attempts: u32,
+) -> (QueueSpec, Subscription) {
+    let spec = QueueSpec::new(unique("q"), &[topic]);
+    broker.declare(&spec).await.unwrap();
+    let sub = broker
+        .consume(&spec.name, handler, fast_policy(attempts))
+        .await
+        .unwrap();
+    (spec, sub)
+}
+
 async fn a_confirmed_publish_reaches_the_bound_queue(broker: Arc<dyn Broker>) {
     let spec = QueueSpec::new(unique("q"), &["orders.created"]);
     broker.declare(&spec).await.unwrap();
@@ -121,13 +138,8 @@ async fn a_topic_nobody_listens_to_is_refused_not_dropped(broker: Arc<dyn Broker
 }
 
 async fn a_failed_handler_gets_the_message_again_until_it_succeeds(broker: Arc<dyn Broker>) {
-    let spec = QueueSpec::new(unique("q"), &["retry.me"]);
-    broker.declare(&spec).await.unwrap();
     let handler = Flaky::new(2);
-    let sub = broker
-        .consume(&spec.name, handler.clone(), fast_policy(5))
-        .await
-        .unwrap();
+    let (spec, sub) = consuming(&broker, "retry.me", handler.clone(), 5).await;
     broker
         .publish(Envelope::new("retry.me", b"x".to_vec()))
         .await
@@ -160,13 +172,8 @@ async fn a_failed_handler_gets_the_message_again_until_it_succeeds(broker: Arc<d
 async fn a_message_that_keeps_failing_is_dead_lettered_after_n_tries_and_replays(
     broker: Arc<dyn Broker>,
 ) {
-    let spec = QueueSpec::new(unique("q"), &["always.fails"]);
-    broker.declare(&spec).await.unwrap();
     let handler = Flaky::new(u32::MAX);
-    let sub = broker
-        .consume(&spec.name, handler.clone(), fast_policy(3))
-        .await
-        .unwrap();
+    let (spec, sub) = consuming(&broker, "always.fails", handler.clone(), 3).await;
     let env = Envelope::new("always.fails", b"payload".to_vec());
     broker.publish(env.clone()).await.unwrap();
     let dlq = dead_letter_queue(&spec.name);
@@ -203,13 +210,8 @@ async fn replayed_into_a_working_handler(broker: &Arc<dyn Broker>, queue: &str) 
 }
 
 async fn a_permanent_failure_is_dead_lettered_at_once(broker: Arc<dyn Broker>) {
-    let spec = QueueSpec::new(unique("q"), &["poison"]);
-    broker.declare(&spec).await.unwrap();
     let handler = Flaky::permanent();
-    let sub = broker
-        .consume(&spec.name, handler.clone(), fast_policy(5))
-        .await
-        .unwrap();
+    let (spec, sub) = consuming(&broker, "poison", handler.clone(), 5).await;
     broker
         .publish(Envelope::new("poison", b"?".to_vec()))
         .await
@@ -247,13 +249,8 @@ async fn one_topic_fans_out_to_every_bound_queue_with_headers_intact(broker: Arc
 }
 
 async fn hints_stay_transient_but_their_dead_letters_are_kept(broker: Arc<dyn Broker>) {
-    let spec = QueueSpec::new(unique("q"), &["hint.retried"]);
-    broker.declare(&spec).await.unwrap();
     let handler = Flaky::new(1);
-    let sub = broker
-        .consume(&spec.name, handler.clone(), fast_policy(3))
-        .await
-        .unwrap();
+    let (_, sub) = consuming(&broker, "hint.retried", handler.clone(), 3).await;
     let hint = Envelope::new("hint.retried", b"h".to_vec()).transient();
     assert!(!hint.persistent);
     broker.publish(hint).await.unwrap();
@@ -268,12 +265,7 @@ async fn hints_stay_transient_but_their_dead_letters_are_kept(broker: Arc<dyn Br
     assert_eq!(kept, vec![false, false], "delivered and retried as sent");
     sub.shutdown().await;
 
-    let spec = QueueSpec::new(unique("q"), &["hint.poison"]);
-    broker.declare(&spec).await.unwrap();
-    let sub = broker
-        .consume(&spec.name, Flaky::permanent(), fast_policy(3))
-        .await
-        .unwrap();
+    let (spec, sub) = consuming(&broker, "hint.poison", Flaky::permanent(), 3).await;
     broker
         .publish(Envelope::new("hint.poison", b"?".to_vec()).transient())
         .await
