@@ -8,13 +8,13 @@ use serde::de::DeserializeOwned;
 
 use crate::GatewayError;
 
-/// Most bytes a JSON body may have.
-const MAX_BODY: usize = 64 * 1024;
+/// Most bytes a JSON body may have, unless its route says otherwise.
+pub const MAX_BODY: usize = 64 * 1024;
 
-/// A request body parsed as `T`.
-pub struct ApiJson<T>(pub T);
+/// A request body parsed as `T`, of at most `MAX` bytes.
+pub struct ApiJson<T, const MAX: usize = MAX_BODY>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+impl<S: Send + Sync, T: DeserializeOwned, const MAX: usize> FromRequest<S> for ApiJson<T, MAX> {
     type Rejection = GatewayError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
@@ -43,11 +43,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 "the request body could not be read",
             )
         })?;
-        if bytes.len() > MAX_BODY {
+        if bytes.len() > MAX {
             return Err(ApiError::new(
                 ErrorKind::InvalidArgument,
                 "body_too_large",
-                "the body is over 64 KiB",
+                format!("the body is over {} KiB", MAX / 1024),
             )
             .into());
         }

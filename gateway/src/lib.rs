@@ -21,6 +21,7 @@ pub mod identity;
 mod inbox;
 pub mod inbox_views;
 mod json;
+mod message_batches;
 mod messages;
 pub mod openapi;
 pub mod paging;
@@ -177,6 +178,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(inbox::media))
         .routes(routes!(inbox::keywords, inbox::set_keywords))
         .routes(routes!(messages::send))
+        .routes(routes!(message_batches::send_batch))
         .routes(routes!(messages::get))
         .routes(routes!(messages::read))
         .routes(routes!(dead_letters::list))

@@ -75,8 +75,31 @@ pub struct SentView {
     replayed: bool,
 }
 
+impl SentView {
+    /// The dispatcher's answer, as clients see it.
+    pub(crate) fn of(reply: pb::SendMessageResponse) -> Self {
+        let reserved = reply.reserved.unwrap_or_default();
+        Self {
+            message: MessageView::of(reply.message.unwrap_or_default()),
+            reserved_minor: reserved.amount_minor,
+            currency: reserved.currency,
+            replayed: reply.replayed,
+        }
+    }
+}
+
+/// The `Idempotency-Key` header, if sent (the dispatcher checks its form).
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
+    match headers.get("idempotency-key") {
+        Some(v) => v.to_str().map(str::to_string).map_err(|_| {
+            ApiError::invalid_field("Idempotency-Key", "1 to 255 visible ASCII characters")
+        }),
+        None => Ok(String::new()),
+    }
+}
+
 /// The request, as the dispatcher takes it.
-fn to_request(mut b: SendBody, key: String) -> Result<pb::SendMessageRequest, ApiError> {
+pub(crate) fn to_request(mut b: SendBody, key: String) -> Result<pb::SendMessageRequest, ApiError> {
     let object = b.objects.remove(&b.kind);
     b.objects.remove("messaging_product");
     b.objects.remove("recipient_type");
@@ -127,31 +150,16 @@ pub async fn send(
     headers: HeaderMap,
     ApiJson(body): ApiJson<SendBody>,
 ) -> Result<Response, GatewayError> {
-    let key = match headers.get("idempotency-key") {
-        Some(v) => v
-            .to_str()
-            .map_err(|_| {
-                ApiError::invalid_field("Idempotency-Key", "1 to 255 visible ASCII characters")
-            })?
-            .to_string(),
-        None => String::new(),
-    };
-    let request = to_request(body, key)?;
+    let request = to_request(body, idempotency_key(&headers)?)?;
     let reply = s
         .dispatcher
         .clone()
         .send_message(s.as_caller(&c, request))
         .await?
         .into_inner();
-    let reserved = reply.reserved.unwrap_or_default();
-    let view = SentView {
-        message: MessageView::of(reply.message.unwrap_or_default()),
-        reserved_minor: reserved.amount_minor,
-        currency: reserved.currency,
-        replayed: reply.replayed,
-    };
-    let mut response = (StatusCode::ACCEPTED, Json(view)).into_response();
-    if reply.replayed {
+    let replayed = reply.replayed;
+    let mut response = (StatusCode::ACCEPTED, Json(SentView::of(reply))).into_response();
+    if replayed {
         response
             .headers_mut()
             .insert("idempotent-replayed", HeaderValue::from_static("true"));

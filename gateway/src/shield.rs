@@ -177,6 +177,32 @@ impl Shield {
         self.throttle("tenant", &tenant, &rules).await
     }
 
+    /// Refuses a batch of sends from a caller under a throttle: a throttle
+    /// counts requests, and a batch would carry a hundred messages each.
+    pub fn check_batch(&self, caller: &Identity) -> Result<(), ApiError> {
+        let snapshot = self.current();
+        let throttles = |kind, id: &str| {
+            snapshot
+                .on(kind, id)
+                .iter()
+                .any(|(r, _)| matches!(r, Rule::Throttle(_)))
+        };
+        let on_key = caller
+            .api_key_id
+            .as_deref()
+            .is_some_and(|key| throttles(pb::SubjectKind::ApiKey, key));
+        if on_key || throttles(pb::SubjectKind::Tenant, &caller.tenant_id.to_string()) {
+            return Err(ApiError::new(
+                ErrorKind::RateLimited,
+                "throttled",
+                "requests are limited for unusual activity; send one message per request until the limit is lifted",
+            )
+            .with_detail("messages", "no batches while throttled")
+            .with_detail("retry_after_secs", "60"));
+        }
+        Ok(())
+    }
+
     /// Refuses a throttled IP past its limit.
     pub async fn check_ip(&self, ip: &str) -> Result<(), ApiError> {
         let rules = self.current().on(pb::SubjectKind::Ip, ip);
@@ -316,4 +342,59 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
         state.shield.record(signal);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aerostic_kit::cache::MemoryCache;
+    use aerostic_kit::identity::Role;
+    use aerostic_kit::ids::TenantId;
+
+    fn throttle(kind: pb::SubjectKind, id: &str) -> pb::ActiveMitigation {
+        pb::ActiveMitigation {
+            kind: pb::Mitigation::Throttle as i32,
+            subject_kind: kind as i32,
+            subject_id: id.into(),
+            limit_per_minute: 60,
+            expires_at: Some(aerostic_proto::timestamp(
+                Utc::now() + chrono::Duration::minutes(5),
+            )),
+            ..Default::default()
+        }
+    }
+
+    fn caller(tenant: TenantId, key: &str) -> Identity {
+        Identity {
+            tenant_id: tenant,
+            user_id: None,
+            role: Role::Agent,
+            api_key_id: Some(key.into()),
+            scopes: vec!["messages:send".into()],
+        }
+    }
+
+    #[test]
+    fn a_throttled_key_or_workspace_may_not_send_batches_and_others_may() {
+        let shield = Shield::new(
+            Arc::new(MemoryCache::new("shield-test")),
+            Signals::off(),
+            SignalKeys::new(b"k"),
+        );
+        let (slow, fine) = (TenantId::new(), TenantId::new());
+        *shield.snapshot.write().unwrap() = Arc::new(Snapshot::of(
+            "1".into(),
+            vec![
+                throttle(pb::SubjectKind::ApiKey, "key-a"),
+                throttle(pb::SubjectKind::Tenant, &slow.to_string()),
+            ],
+        ));
+        let refused = shield.check_batch(&caller(fine, "key-a")).unwrap_err();
+        assert_eq!(
+            (refused.kind, refused.code.as_str()),
+            (ErrorKind::RateLimited, "throttled")
+        );
+        assert!(shield.check_batch(&caller(slow, "key-b")).is_err());
+        assert!(shield.check_batch(&caller(fine, "key-b")).is_ok());
+    }
 }

@@ -25,6 +25,7 @@ mod mesh;
 mod migrations;
 mod onboarding;
 mod openapi;
+mod outbound_batch;
 mod outbound_dead_letters;
 mod outbound_deliver;
 mod outbound_graph;

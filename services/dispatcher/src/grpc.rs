@@ -48,6 +48,54 @@ impl DispatcherGrpc {
     fn caller<T>(&self, request: &Request<T>) -> Result<Identity, Status> {
         Ok(self.seal.caller(request)?)
     }
+
+    /// A send's answer: a fresh send with what it recorded, a replay with
+    /// where the first one's message stands now.
+    async fn sent_pb(
+        &self,
+        caller: &Identity,
+        outcome: crate::batch_sends::ItemOutcome,
+    ) -> Result<pb::SendMessageResponse, aerostic_kit::ApiError> {
+        let (receipt, recorded) = outcome?;
+        let replayed = recorded.is_none();
+        let message = match recorded {
+            Some(m) => message_pb((m, None)),
+            None => self
+                .reads
+                .message_of(caller.tenant_id, &receipt.message_id)
+                .await
+                .map(message_pb)?,
+        };
+        Ok(pb::SendMessageResponse {
+            message: Some(message),
+            reserved: Some(pb::Money {
+                currency: receipt.currency,
+                amount_minor: receipt.reserved_minor,
+            }),
+            replayed,
+        })
+    }
+}
+
+/// A send as the domain takes it; its content must be JSON.
+fn send_request(
+    r: pb::SendMessageRequest,
+) -> Result<crate::submit::SendRequest, aerostic_kit::ApiError> {
+    let content = if r.content_json.trim().is_empty() {
+        serde_json::Value::Object(Default::default())
+    } else {
+        serde_json::from_str(&r.content_json).map_err(|e| {
+            aerostic_kit::ApiError::invalid_field("content", format!("not JSON: {e}"))
+        })?
+    };
+    Ok(crate::submit::SendRequest {
+        from: r.from_phone_number_id,
+        to: r.to,
+        conversation_id: r.conversation_id,
+        kind: r.r#type,
+        content,
+        reply_to: r.reply_to,
+    })
 }
 
 fn page(p: Option<pb::PageRequest>) -> Result<Page, Status> {
@@ -233,33 +281,37 @@ aerostic_kit::service_impl! {
         async fn send_message(&self, request: Request<pb::SendMessageRequest>) -> Result<Response<pb::SendMessageResponse>, Status> {
             let caller = self.caller(&request)?;
             let r = request.into_inner();
-            let content = if r.content_json.trim().is_empty() {
-                serde_json::Value::Object(Default::default())
-            } else {
-                serde_json::from_str(&r.content_json)
-                    .map_err(|e| aerostic_kit::ApiError::invalid_field("content", format!("not JSON: {e}")))?
-            };
-            let send = crate::submit::SendRequest {
-                from: r.from_phone_number_id,
-                to: r.to,
-                conversation_id: r.conversation_id,
-                kind: r.r#type,
-                content,
-                reply_to: r.reply_to,
-            };
-            let (receipt, recorded) = self.submit.send(&caller, &send, &r.idempotency_key).await?;
-            let replayed = recorded.is_none();
-            // A fresh send answers with what it recorded; a replay reads
-            // where the first one's message stands now.
-            let message = match recorded {
-                Some(m) => message_pb((m, None)),
-                None => self.reads.message_of(caller.tenant_id, &receipt.message_id).await.map(message_pb)?,
-            };
-            Ok(Response::new(pb::SendMessageResponse {
-                message: Some(message),
-                reserved: Some(pb::Money { currency: receipt.currency, amount_minor: receipt.reserved_minor }),
-                replayed,
+            let key = r.idempotency_key.clone();
+            let send = send_request(r)?;
+            let outcome = self.submit.send(&caller, &send, &key).await;
+            Ok(Response::new(self.sent_pb(&caller, outcome).await?))
+        }
+
+        async fn send_messages(&self, request: Request<pb::SendMessagesRequest>) -> Result<Response<pb::SendMessagesResponse>, Status> {
+            let caller = self.caller(&request)?;
+            let r = request.into_inner();
+            // A message whose content is not JSON is refused alone.
+            let items = r
+                .messages
+                .into_iter()
+                .map(|m| {
+                    let key = m.idempotency_key.clone();
+                    send_request(m).map(|request| crate::batch_sends::BatchItem { request, key })
+                })
+                .collect();
+            let outcomes = self.submit.send_many(&caller, items, &r.idempotency_key).await?;
+            let results = futures::future::join_all(outcomes.into_iter().map(|outcome| {
+                let caller = &caller;
+                async move {
+                    let outcome = match self.sent_pb(caller, outcome).await {
+                        Ok(sent) => pb::send_result::Outcome::Sent(sent),
+                        Err(e) => pb::send_result::Outcome::Refused(e.into()),
+                    };
+                    pb::SendResult { outcome: Some(outcome) }
+                }
             }))
+            .await;
+            Ok(Response::new(pb::SendMessagesResponse { results }))
         }
 
         async fn list_dead_letters(&self, request: Request<pb::ListDeadLettersRequest>) -> Result<Response<pb::ListDeadLettersResponse>, Status> {

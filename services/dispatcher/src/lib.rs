@@ -9,6 +9,7 @@
 
 #![warn(missing_docs)]
 
+pub mod batch_sends;
 pub mod compose;
 pub mod compose_interactive;
 pub mod contact_reads;

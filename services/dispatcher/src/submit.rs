@@ -139,11 +139,25 @@ impl Submit {
     ) -> Result<(Receipt, Option<message::Model>), ApiError> {
         crate::reads::may_read(caller, "messages:send")?;
         if key.is_empty() {
-            let (receipt, message) = self.run(caller, request).await?;
-            return Ok((receipt, Some(message)));
+            return self.send_keyed(caller, request, key).await;
         }
         let key = crate::idempotency::parse_key(key)
             .map_err(|p| ApiError::invalid_field("idempotency_key", p))?;
+        self.send_keyed(caller, request, key).await
+    }
+
+    /// [`Submit::send`] once the caller may send and `key` (empty: none) is
+    /// known to be well formed: a client's, or one a batch made.
+    pub(crate) async fn send_keyed(
+        &self,
+        caller: &Identity,
+        request: &SendRequest,
+        key: &str,
+    ) -> Result<(Receipt, Option<message::Model>), ApiError> {
+        if key.is_empty() {
+            let (receipt, message) = self.run(caller, request).await?;
+            return Ok((receipt, Some(message)));
+        }
         let canonical = serde_json::to_vec(request).map_err(ApiError::internal)?;
         match self
             .idempotency
