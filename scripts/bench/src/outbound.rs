@@ -21,7 +21,8 @@
 //! `target/release/bench-outbound [seconds] [clients] [rate]`.
 //!
 //! Also printed: PostgreSQL's rows, index entries and WAL per message, figures
-//! the host's speed does not move. Knobs: `BENCH_PERF=on` counts context
+//! the host's speed does not move. Knobs: `BENCH_BATCH=100` sends the
+//! flat-out phase through `POST /v1/messages/batch`, that many a request; `BENCH_PERF=on` counts context
 //! switches and system calls (`perf stat`); `BENCH_SQL` runs statements after
 //! the migrations; `BENCH_PG_TLS=on` connects to PostgreSQL over TLS.
 
@@ -137,8 +138,58 @@ async fn send(http: &reqwest::Client, base: &str, sender: &Sender, n: u64) -> (b
     (ok, started.elapsed())
 }
 
-/// `clients` posting back to back for `seconds`: each send's time, and how
-/// many were refused.
+/// `batch` sends (`BENCH_BATCH`; 1: `POST /v1/messages/send`, more:
+/// `POST /v1/messages/batch`) for the recipients from `n` on, spread over
+/// the sender's numbers: how many were refused, and the request's time.
+async fn send_batch(
+    http: &reqwest::Client,
+    base: &str,
+    sender: &Sender,
+    n: u64,
+    batch: u64,
+) -> (u64, Duration) {
+    if batch == 1 {
+        let (ok, took) = send(http, base, sender, n).await;
+        return (u64::from(!ok), took);
+    }
+    let messages: Vec<Value> = (n..n + batch)
+        .map(|m| {
+            let number = &sender.numbers[m as usize % sender.numbers.len()];
+            json!({"to": format!("+1415{:07}", m), "from_phone_number_id": number, "type": "template",
+                "template": {"name": "restock", "language": {"code": "en_US"}}})
+        })
+        .collect();
+    let started = Instant::now();
+    let answer = http
+        .post(format!("{base}/v1/messages/batch"))
+        .header("host", APP)
+        .bearer_auth(&sender.token)
+        .json(&json!({ "messages": messages }))
+        .send()
+        .await;
+    let queued = match answer {
+        Ok(r) if r.status().as_u16() == 200 => r
+            .json::<Value>()
+            .await
+            .ok()
+            .and_then(|v| v["queued"].as_u64())
+            .unwrap_or(0),
+        _ => 0,
+    };
+    (batch - queued.min(batch), started.elapsed())
+}
+
+/// How many messages a flat-out request carries (`BENCH_BATCH`, 1 to 100).
+fn batch_size() -> u64 {
+    std::env::var("BENCH_BATCH")
+        .ok()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(1u64)
+        .clamp(1, 100)
+}
+
+/// `clients` posting back to back for `seconds`: each request's time, and
+/// how many messages were refused.
 async fn flat_out(
     http: &reqwest::Client,
     base: &str,
@@ -158,11 +209,15 @@ async fn flat_out(
             );
             tokio::spawn(async move {
                 let (mut times, mut bad) = (Vec::new(), 0u64);
+                let batch = batch_size();
                 while Instant::now() < stop {
-                    let n = counter.fetch_add(1, Ordering::Relaxed);
-                    let sender = &senders[n as usize % WORKSPACES];
-                    let (ok, took) = send(&http, &base, sender, n / WORKSPACES as u64).await;
-                    bad += u64::from(!ok);
+                    let n = counter.fetch_add(batch, Ordering::Relaxed);
+                    let sender = &senders[(n / batch) as usize % WORKSPACES];
+                    // One at a time, recipients are unique per workspace;
+                    // in batches, they are unique overall.
+                    let first = if batch == 1 { n / WORKSPACES as u64 } else { n };
+                    let (refused, took) = send_batch(&http, &base, sender, first, batch).await;
+                    bad += refused;
                     times.push(took);
                 }
                 (times, bad)
@@ -557,8 +612,12 @@ async fn main() -> anyhow::Result<()> {
         percentile(&paced, 1.0)
     );
     print_inside(&inside_before, &inside);
+    let per_request = match batch_size() {
+        1 => String::new(),
+        n => format!(" in batches of {n} (p99 per batch)"),
+    };
     println!(
-        "  {clients} clients flat out: {burst} sends accepted by the API in {api_for:.1} s ({:.0}/s, p99 {:.2} ms); every wamid recorded after {end_to_end:.1} s ({:.0} msg/s end to end)",
+        "  {clients} clients flat out{per_request}: {burst} sends accepted by the API in {api_for:.1} s ({:.0}/s, p99 {:.2} ms); every wamid recorded after {end_to_end:.1} s ({:.0} msg/s end to end)",
         burst as f64 / api_for,
         percentile(&flat, 0.99),
         burst as f64 / end_to_end

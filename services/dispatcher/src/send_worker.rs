@@ -148,6 +148,7 @@ impl HandOffs {
 }
 
 /// Sends what is handed off.
+#[derive(Clone)]
 pub struct SendWorker {
     db: DatabaseConnection,
     deliverer: Deliverer,
@@ -178,15 +179,7 @@ impl SendWorker {
     /// the row's time is already due, and its hand-off comes long before
     /// the sweep would look. A flood's near slots so cost no write each.
     async fn later(&self, due: Due, at: DateTime<Utc>) -> Result<(), DbErr> {
-        let near = chrono::Duration::from_std(OVERDUE / 2).expect("small");
-        if at - Utc::now() > near {
-            send::Entity::update_many()
-                .col_expr(send::Column::NextAttemptAt, Expr::value(at))
-                .filter(send::Column::MessageId.eq(&due.message_id))
-                .filter(send::Column::State.eq("queued"))
-                .exec(&self.db)
-                .await?;
-        }
+        self.note_time(&due, at).await?;
         let broker = self.broker.clone();
         tokio::spawn(async move {
             let wait = (at - Utc::now()).to_std().unwrap_or_default();
@@ -196,6 +189,53 @@ impl SendWorker {
             }
         });
         Ok(())
+    }
+
+    /// Writes `at` on `due`'s row when the sweep would otherwise count it
+    /// overdue before then (see [`SendWorker::later`]).
+    async fn note_time(&self, due: &Due, at: DateTime<Utc>) -> Result<(), DbErr> {
+        let near = chrono::Duration::from_std(OVERDUE / 2).expect("small");
+        if at - Utc::now() > near {
+            send::Entity::update_many()
+                .col_expr(send::Column::NextAttemptAt, Expr::value(at))
+                .filter(send::Column::MessageId.eq(&due.message_id))
+                .filter(send::Column::State.eq("queued"))
+                .exec(&self.db)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Attempts `due` (its slot reserved) at `at`, in this process, without
+    /// holding the hand-off: a paced send no longer goes through the broker
+    /// a second time, which under a backlog was a publish, a delivery and an
+    /// ack per message (BENCHMARKS.md). The row stays the durable copy as
+    /// for [`SendWorker::later`]; an attempt that cannot be made then is
+    /// handed off through the broker after all.
+    async fn at_slot(&self, due: Due, at: DateTime<Utc>) -> Result<(), DbErr> {
+        self.note_time(&due, at).await?;
+        self.spawn_attempt(due, at);
+        Ok(())
+    }
+
+    /// The task of [`SendWorker::at_slot`]. A plain function, boxed: the
+    /// attempt may schedule another, and a future cannot contain its own type.
+    fn spawn_attempt(&self, due: Due, at: DateTime<Utc>) {
+        let worker = self.clone();
+        let trace = due.trace.clone();
+        let run: futures::future::BoxFuture<'static, ()> = Box::pin(
+            aerostic_kit::telemetry::with_trace_id(trace, async move {
+                let wait = (at - Utc::now()).to_std().unwrap_or_default();
+                tokio::time::sleep(wait).await;
+                if let Err(e) = worker.attempt(due.clone(), None).await {
+                    tracing::warn!(error = %e.message, "a paced send could not be attempted; handing it off");
+                    if let Err(e) = worker.broker.publish(handing_off(&due)).await {
+                        tracing::warn!(error = %e, "a paced send's hand-off failed; the sweep will");
+                    }
+                }
+            }),
+        );
+        tokio::spawn(run);
     }
 }
 
@@ -306,7 +346,7 @@ impl SendWorker {
         if let Some(wait) = wait.filter(|wait| *wait > Duration::from_millis(5)) {
             let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
             let paced = Due { paced: true, ..due };
-            return self.later(paced, at).await.map_err(HandlerError::retry);
+            return self.at_slot(paced, at).await.map_err(HandlerError::retry);
         }
         let outcome = match self
             .deliverer
