@@ -2,9 +2,10 @@
 //! worker paces it on its number (a slot per 1/80 s, shared by every
 //! worker through the cache, so no number exceeds Meta's throughput) and
 //! makes the attempt when the slot comes. A message whose slot or retry is
-//! later is not waited for: its time is written down and it is handed off
-//! again then, so a flooded number never holds a worker that another
-//! tenant's message could use. A hand-off lost with its process is swept up.
+//! later is not waited for: its time is written down when far, and a timer
+//! attempts it when its slot comes (a retry is handed off again then), so a
+//! flooded number never holds a worker that another tenant's message could
+//! use. A hand-off or timer lost with its process is swept up.
 
 use std::sync::Arc;
 use std::time::Duration;
