@@ -55,7 +55,7 @@ fn policy(operation_id: &str) -> Option<Policy> {
         | "inbox_media" => AnyCaller,
         // Everyone who answers conversations; keys need messages:send,
         // messages:read, templates:read or templates:write.
-        "messages_send" | "messages_get" | "messages_read" | "templates_list"
+        "messages_send" | "messages_batch" | "messages_get" | "messages_read" | "templates_list"
         | "templates_sync" => AnyCaller,
         "dead_letters_list" | "dead_letters_replay" | "dead_letters_discard" | "media_upload" => {
             AnyCaller

@@ -200,7 +200,80 @@ async fn a_batch_that_is_not_the_documented_shape_is_refused_whole_and_queues_no
     );
 }
 
+async fn an_internal_caller_batches_over_grpc_with_keys_of_its_own_and_each_bad_message_fails_alone(
+    app: TestApp,
+) {
+    use aerostic_kit::config::ServiceName;
+    use aerostic_proto::v1 as pb;
+    use pb::dispatcher_client::DispatcherClient;
+    let (admin, phone_id, who) = open_window(&app).await;
+    let caller = common::billing::identity(&app, &admin).await;
+    let addr = app
+        .platform
+        .grpc
+        .iter()
+        .find(|(n, _)| *n == ServiceName::Dispatcher)
+        .unwrap()
+        .1;
+    let mut dispatcher =
+        DispatcherClient::new(aerostic_kit::grpc::channel(&format!("http://{addr}")).unwrap());
+    let message = |key: &str, content: &str| pb::SendMessageRequest {
+        from_phone_number_id: phone_id.clone(),
+        to: format!("+{who}"),
+        idempotency_key: key.into(),
+        r#type: "text".into(),
+        content_json: content.into(),
+        ..Default::default()
+    };
+    let batch = |messages| {
+        common::billing::as_caller(
+            &app,
+            &caller,
+            pb::SendMessagesRequest {
+                messages,
+                idempotency_key: String::new(),
+            },
+        )
+    };
+    let good = message("order-9", r#"{"body": "oi"}"#);
+    let answer = dispatcher
+        .send_messages(batch(vec![good.clone(), message("", "{not json")]))
+        .await
+        .unwrap()
+        .into_inner();
+    let outcomes: Vec<_> = answer
+        .results
+        .into_iter()
+        .map(|r| r.outcome.unwrap())
+        .collect();
+    let pb::send_result::Outcome::Sent(sent) = &outcomes[0] else {
+        panic!("{outcomes:?}")
+    };
+    let pb::send_result::Outcome::Refused(refused) = &outcomes[1] else {
+        panic!("{outcomes:?}")
+    };
+    assert_eq!(refused.kind, "invalid_argument");
+    let detail = refused.detail.as_ref().unwrap();
+    assert_eq!(detail.code, "validation_failed");
+    assert!(detail.fields.contains_key("content"), "{detail:?}");
+    // The message's own key holds: sent alone with it, it is the same message.
+    let (status, alone, replayed) = send(
+        &app,
+        &admin,
+        &text_to(&who, &phone_id, "oi"),
+        Some("order-9"),
+    )
+    .await;
+    assert_eq!((status, replayed), (202, true), "{alone}");
+    assert_eq!(alone["message"]["id"], sent.message.as_ref().unwrap().id);
+    // An empty batch is refused whole.
+    let empty = dispatcher.send_messages(batch(vec![])).await.unwrap_err();
+    assert_eq!(empty.code(), tonic::Code::InvalidArgument);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM sends").await, 1);
+}
+
 crate::on_every_backend!(
+    an_internal_caller_batches_over_grpc_with_keys_of_its_own_and_each_bad_message_fails_alone,
     a_batch_answers_each_message_on_its_own_in_order_and_sends_the_good_ones,
     a_repeated_batch_replays_each_message_and_refuses_only_the_changed_one,
     a_batch_that_is_not_the_documented_shape_is_refused_whole_and_queues_nothing,
