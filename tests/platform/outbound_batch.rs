@@ -36,6 +36,16 @@ fn statuses(answer: &Value) -> Vec<u64> {
         .collect()
 }
 
+/// Whether each sent message of `answer` repeats an earlier answer.
+fn replayed(answer: &Value) -> Vec<bool> {
+    answer["results"]
+        .as_array()
+        .unwrap_or_else(|| panic!("results in {answer}"))
+        .iter()
+        .map(|r| r["sent"]["replayed"] == true)
+        .collect()
+}
+
 fn text_to(to: &str, from: &str, body: &str) -> Value {
     json!({"to": format!("+{}", to.trim_start_matches('+')), "from_phone_number_id": from, "type": "text", "text": {"body": body}})
 }
@@ -116,24 +126,12 @@ async fn a_repeated_batch_replays_each_message_and_refuses_only_the_changed_one(
             .map(|i| answer["results"][i]["sent"]["message"]["id"].clone())
             .collect()
     };
-    assert!(
-        first["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|r| r["sent"]["replayed"] == false)
-    );
+    assert_eq!(replayed(&first), [false; 3], "{first}");
 
     let (_, again) = batch(&app, &admin, messages("dois"), Some("campaign-7")).await;
     assert_eq!(statuses(&again), [202, 202, 202], "{again}");
     assert_eq!(ids(&again), ids(&first), "the same messages, not new ones");
-    assert!(
-        again["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|r| r["sent"]["replayed"] == true)
-    );
+    assert_eq!(replayed(&again), [true; 3], "{again}");
 
     let (_, changed) = batch(&app, &admin, messages("outro"), Some("campaign-7")).await;
     assert_eq!(statuses(&changed), [202, 422, 202], "{changed}");
