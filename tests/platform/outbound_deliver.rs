@@ -109,6 +109,52 @@ async fn a_burst_for_one_number_goes_out_at_its_pace_and_meta_never_throttles_it
     );
 }
 
+async fn a_slow_meta_gets_no_more_paced_calls_at_once_than_the_worker_allows(app: TestApp) {
+    use aerostic_dispatcher::send_worker::{Due, SendWorker, hand_off_all};
+    use aerostic_kit::broker::Handler;
+    let phone_id = connected_number(&app).await;
+    customer_writes(&app, &phone_id, CUSTOMER, "oi").await;
+    let mut dues = Vec::new();
+    for n in 0..24 {
+        let id = queued(&app, &phone_id, &format!("aviso {n}")).await;
+        dues.push(Due::new(&id, &phone_id));
+    }
+    // Meta takes half a second a call; at 80/s the slots come every
+    // 12.5 ms, so unbounded timers would have about twenty calls open.
+    app.sandbox_control(
+        Method::POST,
+        "/_sandbox/switches",
+        Some(&json!({"latency_ms": 500})),
+    )
+    .await;
+    let db = app.db().await;
+    let worker = SendWorker::new(
+        db.clone(),
+        deliverer(&app, db),
+        std::sync::Arc::new(aerostic_kit::cache::MemoryCache::new("timed-attempts")),
+        app.platform.broker.clone(),
+    )
+    .with_timed_attempts(3);
+    worker.handle(&hand_off_all(dues)).await.unwrap();
+    eventually(
+        &app,
+        "SELECT COUNT(*) FROM sends WHERE state = 'accepted'",
+        24,
+    )
+    .await;
+    let stats = app
+        .sandbox_control(Method::GET, "/_sandbox/stats", None)
+        .await;
+    // The first slot is now, so its call is the handler's own; three timers.
+    let peak = stats["sends_in_flight_peak"].as_u64().unwrap();
+    assert!((2..=4).contains(&peak), "{stats}");
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM sends WHERE attempts <> 1").await,
+        0,
+        "each went once"
+    );
+}
+
 async fn an_accepted_message_records_its_wamid_and_meta_statuses_move_it(app: TestApp) {
     let phone_id = connected_number(&app).await;
     customer_writes(&app, &phone_id, CUSTOMER, "oi").await;
@@ -417,6 +463,7 @@ async fn a_restricted_number_shows_why_and_a_reconnect_is_shown_until_its_token_
 }
 
 crate::on_every_backend!(
+    a_slow_meta_gets_no_more_paced_calls_at_once_than_the_worker_allows,
     a_restricted_number_shows_why_and_a_reconnect_is_shown_until_its_token_works,
     metas_spam_limit_fails_the_message_and_pauses_the_numbers_campaigns,
     a_number_without_a_working_token_holds_its_messages_until_it_works_again,

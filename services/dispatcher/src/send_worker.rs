@@ -28,6 +28,12 @@ pub const TOPIC: &str = "dispatch.send";
 pub use crate::numbers::DEFAULT_RATE;
 /// Hand-offs one process works on at once (each mostly waits on Meta).
 pub const CONCURRENCY: u16 = 64;
+/// Paced sends attempted by timers at once, per process. A slow Meta
+/// (its calls take up to 20 s before they time out) would otherwise have
+/// every number's slots open a call each: 100 numbers at 80/s is 160,000
+/// calls in flight. A timer past the bound waits for a call to end, so the
+/// sends it releases go no faster than Meta answers the ones before.
+pub const TIMED_ATTEMPTS: usize = 2_048;
 /// A queued message overdue this long lost its hand-off: it is handed off again.
 pub const OVERDUE: Duration = Duration::from_secs(30);
 /// A message `sending` this long lost its worker: it is queued again (the
@@ -155,6 +161,8 @@ pub struct SendWorker {
     deliverer: Deliverer,
     cache: Arc<dyn Cache>,
     broker: Arc<dyn Broker>,
+    /// Permits for [`TIMED_ATTEMPTS`].
+    timed: Arc<tokio::sync::Semaphore>,
 }
 
 impl SendWorker {
@@ -171,7 +179,15 @@ impl SendWorker {
             deliverer,
             cache,
             broker,
+            timed: Arc::new(tokio::sync::Semaphore::new(TIMED_ATTEMPTS)),
         }
+    }
+
+    /// At most `calls` paced sends attempted by timers at once, in place of
+    /// [`TIMED_ATTEMPTS`].
+    pub fn with_timed_attempts(mut self, calls: usize) -> Self {
+        self.timed = Arc::new(tokio::sync::Semaphore::new(calls));
+        self
     }
 
     /// Hands `due` off again at `at` (in this process; the sweep covers a
@@ -228,6 +244,9 @@ impl SendWorker {
             aerostic_kit::telemetry::with_trace_id(trace, async move {
                 let wait = (at - Utc::now()).to_std().unwrap_or_default();
                 tokio::time::sleep(wait).await;
+                let Ok(_call) = worker.timed.acquire().await else {
+                    return; // never closed
+                };
                 if let Err(e) = worker.attempt(due.clone(), None).await {
                     tracing::warn!(error = %e.message, "a paced send could not be attempted; handing it off");
                     if let Err(e) = worker.broker.publish(handing_off(&due)).await {

@@ -249,6 +249,19 @@ pub async fn deliveries(
     ))
 }
 
+/// `GET /_sandbox/stats`: `sends_in_flight_peak`, the most send calls
+/// answered at once since the start or the last reset (what a sender's
+/// concurrency looks like from Meta's side).
+pub async fn stats(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ControlError> {
+    check(&sandbox, &headers)?;
+    Ok(Json(
+        json!({"sends_in_flight_peak": sandbox.sends_in_flight_peak()}),
+    ))
+}
+
 /// Body of `POST /_sandbox/numbers/{id}/preferences`.
 #[derive(Deserialize)]
 pub struct Preference {

@@ -50,6 +50,9 @@ struct Inner {
     review_delay: std::time::Duration,
     http: reqwest::Client,
     world: Mutex<World>,
+    /// Send calls being answered now, and the most there have been at once.
+    sends_in_flight: std::sync::atomic::AtomicUsize,
+    sends_in_flight_peak: std::sync::atomic::AtomicUsize,
 }
 
 impl Sandbox {
@@ -63,6 +66,8 @@ impl Sandbox {
             review_delay: std::time::Duration::from_secs(5),
             http: reqwest::Client::new(),
             world,
+            sends_in_flight: Default::default(),
+            sends_in_flight_peak: Default::default(),
         };
         Self {
             inner: Arc::new(inner),
@@ -112,12 +117,39 @@ impl Sandbox {
         self.inner.world.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Counts a send call until the guard drops.
+    fn send_started(&self) -> SendInFlight<'_> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let now = self.inner.sends_in_flight.fetch_add(1, Relaxed) + 1;
+        self.inner.sends_in_flight_peak.fetch_max(now, Relaxed);
+        SendInFlight(&self.inner.sends_in_flight)
+    }
+
+    /// The most send calls answered at once since the start or a reset.
+    fn sends_in_flight_peak(&self) -> usize {
+        self.inner
+            .sends_in_flight_peak
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     fn reset(&self) {
+        self.inner
+            .sends_in_flight_peak
+            .store(0, std::sync::atomic::Ordering::Relaxed);
         let mut world = self.world();
         // The delivery task keeps waiting on the same signal.
         let wake = world.wake.clone();
         *world = World::new(&self.inner.seed);
         world.wake = wake;
+    }
+}
+
+/// A send call being answered (see [`Sandbox::send_started`]).
+struct SendInFlight<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for SendInFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -176,6 +208,7 @@ pub fn router(sandbox: Sandbox) -> Router {
             post(control::preferences),
         )
         .route("/_sandbox/deliveries", get(control::deliveries))
+        .route("/_sandbox/stats", get(control::stats))
         .route("/_sandbox/switches", get(switches::get).post(switches::set))
         .route("/_sandbox/clock", post(control::clock))
         .route("/_sandbox/reset", post(control::reset))

@@ -239,6 +239,7 @@ pub async fn send(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, MetaError> {
+    let _counted = sandbox.send_started();
     // One lock for the whole send; the answer waits outside it.
     let (latency, outcome) = {
         let mut world = sandbox.world();
