@@ -176,11 +176,7 @@ async fn a_message_that_keeps_failing_is_dead_lettered_after_n_tries_and_replays
     let (spec, sub) = consuming(&broker, "always.fails", handler.clone(), 3).await;
     let env = Envelope::new("always.fails", b"payload".to_vec());
     broker.publish(env.clone()).await.unwrap();
-    let dlq = dead_letter_queue(&spec.name);
-    eventually("it is dead-lettered", async || {
-        broker.queue_len(&dlq).await.unwrap() == 1
-    })
-    .await;
+    let dlq = dead_lettered(&broker, &spec.name).await;
     assert_eq!(handler.calls(), 3);
     sub.shutdown().await;
 
@@ -191,6 +187,16 @@ async fn a_message_that_keeps_failing_is_dead_lettered_after_n_tries_and_replays
     assert_eq!(replayed.attempt(), 1);
     assert_eq!(replayed.last_error(), Some("failure 3"));
     assert_eq!(broker.queue_len(&dlq).await.unwrap(), 0);
+}
+
+/// Waits until `queue`'s one message is dead-lettered; the dead letters' queue.
+async fn dead_lettered(broker: &Arc<dyn Broker>, queue: &str) -> String {
+    let dlq = dead_letter_queue(queue);
+    eventually("it is dead-lettered", async || {
+        broker.queue_len(&dlq).await.unwrap() == 1
+    })
+    .await;
+    dlq
 }
 
 /// Replays `queue`'s one dead letter into a handler that works; what it got.
@@ -216,11 +222,7 @@ async fn a_permanent_failure_is_dead_lettered_at_once(broker: Arc<dyn Broker>) {
         .publish(Envelope::new("poison", b"?".to_vec()))
         .await
         .unwrap();
-    let dlq = dead_letter_queue(&spec.name);
-    eventually("it is dead-lettered", async || {
-        broker.queue_len(&dlq).await.unwrap() == 1
-    })
-    .await;
+    dead_lettered(&broker, &spec.name).await;
     assert_eq!(handler.calls(), 1);
     sub.shutdown().await;
 }
@@ -270,11 +272,7 @@ async fn hints_stay_transient_but_their_dead_letters_are_kept(broker: Arc<dyn Br
         .publish(Envelope::new("hint.poison", b"?".to_vec()).transient())
         .await
         .unwrap();
-    let dlq = dead_letter_queue(&spec.name);
-    eventually("it is dead-lettered", async || {
-        broker.queue_len(&dlq).await.unwrap() == 1
-    })
-    .await;
+    dead_lettered(&broker, &spec.name).await;
     sub.shutdown().await;
     assert!(
         replayed_into_a_working_handler(&broker, &spec.name)
