@@ -60,15 +60,19 @@ impl<S: Send + Sync, T: DeserializeOwned, const MAX: usize> FromRequest<S> for A
             )
         })?;
         let mut de = serde_json::Deserializer::from_slice(&bytes);
-        let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            let path = e.path().to_string();
-            let field = if path == "." {
-                "body".to_string()
-            } else {
-                path
-            };
-            ApiError::validation([(field, e.into_inner().to_string())].into_iter().collect())
-        })?;
+        let value = serde_path_to_error::deserialize(&mut de).map_err(shape_error)?;
         Ok(ApiJson(value))
     }
+}
+
+/// A body (or a part of one) that is not the expected shape, as
+/// `validation_failed` naming the field that is wrong (`body`: the whole).
+pub fn shape_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> ApiError {
+    let path = e.path().to_string();
+    let field = if path == "." {
+        "body".to_string()
+    } else {
+        path
+    };
+    ApiError::invalid_field(field, e.into_inner().to_string())
 }

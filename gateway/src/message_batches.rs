@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::identity::Caller;
-use crate::json::ApiJson;
+use crate::json::{ApiJson, shape_error};
 use crate::messages::{SendBody, SentView, idempotency_key, to_request};
 use crate::openapi::{BodyErrors, CallerErrors, ServerErrors};
 use crate::{AppState, GatewayError};
@@ -73,11 +73,7 @@ impl BatchResult {
 /// One message of the body as the dispatcher takes it, or what is wrong
 /// with its shape.
 fn item(raw: Value) -> Result<pb::SendMessageRequest, ApiError> {
-    let body: SendBody = serde_path_to_error::deserialize(raw).map_err(|e| {
-        let path = e.path().to_string();
-        let field = if path == "." { "body".into() } else { path };
-        ApiError::invalid_field(field, e.into_inner().to_string())
-    })?;
+    let body: SendBody = serde_path_to_error::deserialize(raw).map_err(shape_error)?;
     to_request(body, String::new())
 }
 

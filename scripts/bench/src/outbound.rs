@@ -22,9 +22,10 @@
 //!
 //! Also printed: PostgreSQL's rows, index entries and WAL per message, figures
 //! the host's speed does not move. Knobs: `BENCH_BATCH=100` sends the
-//! flat-out phase through `POST /v1/messages/batch`, that many a request; `BENCH_PERF=on` counts context
-//! switches and system calls (`perf stat`); `BENCH_SQL` runs statements after
-//! the migrations; `BENCH_PG_TLS=on` connects to PostgreSQL over TLS.
+//! flat-out phase through `POST /v1/messages/batch`, that many a request;
+//! `BENCH_PERF=on` counts context switches and system calls (`perf stat`);
+//! `BENCH_SQL` runs statements after the migrations; `BENCH_PG_TLS=on`
+//! connects to PostgreSQL over TLS.
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -122,10 +123,15 @@ fn percentile(sorted: &[Duration], q: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e3
 }
 
-async fn send(http: &reqwest::Client, base: &str, sender: &Sender, n: u64) -> (bool, Duration) {
+/// The template for recipient `n`, from one of the sender's numbers in turn.
+fn restock(sender: &Sender, n: u64) -> Value {
     let number = &sender.numbers[n as usize % sender.numbers.len()];
-    let body = json!({"to": format!("+1415{:07}", n), "from_phone_number_id": number, "type": "template",
-        "template": {"name": "restock", "language": {"code": "en_US"}}});
+    json!({"to": format!("+1415{:07}", n), "from_phone_number_id": number, "type": "template",
+        "template": {"name": "restock", "language": {"code": "en_US"}}})
+}
+
+async fn send(http: &reqwest::Client, base: &str, sender: &Sender, n: u64) -> (bool, Duration) {
+    let body = restock(sender, n);
     let started = Instant::now();
     let ok = http
         .post(format!("{base}/v1/messages/send"))
@@ -152,13 +158,7 @@ async fn send_batch(
         let (ok, took) = send(http, base, sender, n).await;
         return (u64::from(!ok), took);
     }
-    let messages: Vec<Value> = (n..n + batch)
-        .map(|m| {
-            let number = &sender.numbers[m as usize % sender.numbers.len()];
-            json!({"to": format!("+1415{:07}", m), "from_phone_number_id": number, "type": "template",
-                "template": {"name": "restock", "language": {"code": "en_US"}}})
-        })
-        .collect();
+    let messages: Vec<Value> = (n..n + batch).map(|m| restock(sender, m)).collect();
     let started = Instant::now();
     let answer = http
         .post(format!("{base}/v1/messages/batch"))

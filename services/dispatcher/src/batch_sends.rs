@@ -8,8 +8,7 @@
 use aerostic_kit::ApiError;
 use aerostic_kit::identity::Identity;
 
-use crate::entity::message;
-use crate::submit::{Receipt, SendRequest, Submit};
+use crate::submit::{SendOutcome, SendRequest, Submit};
 
 /// The most messages one batch may carry.
 pub const MAX_BATCH: usize = 100;
@@ -27,9 +26,6 @@ pub struct BatchItem {
     pub key: String,
 }
 
-/// What one message of a batch was answered: as [`Submit::send`] answers.
-pub type ItemOutcome = Result<(Receipt, Option<message::Model>), ApiError>;
-
 /// The key of the message at `index` of a batch keyed `batch`. A client's
 /// own keys hold no space, so no key of a lone send can be one of these.
 pub fn item_key(batch: &str, index: usize) -> String {
@@ -45,7 +41,7 @@ impl Submit {
         caller: &Identity,
         items: Vec<Result<BatchItem, ApiError>>,
         batch_key: &str,
-    ) -> Result<Vec<ItemOutcome>, ApiError> {
+    ) -> Result<Vec<SendOutcome>, ApiError> {
         crate::reads::may_read(caller, "messages:send")?;
         if items.is_empty() || items.len() > MAX_BATCH {
             return Err(ApiError::invalid_field(

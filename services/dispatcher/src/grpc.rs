@@ -54,7 +54,7 @@ impl DispatcherGrpc {
     async fn sent_pb(
         &self,
         caller: &Identity,
-        outcome: crate::batch_sends::ItemOutcome,
+        outcome: crate::submit::SendOutcome,
     ) -> Result<pb::SendMessageResponse, aerostic_kit::ApiError> {
         let (receipt, recorded) = outcome?;
         let replayed = recorded.is_none();

@@ -190,11 +190,8 @@ impl SendWorker {
         self
     }
 
-    /// Hands `due` off again at `at` (in this process; the sweep covers a
-    /// process that dies first, once the row's `next_attempt_at` is
-    /// [`OVERDUE`] past). A slot sooner than half of that needs no write:
-    /// the row's time is already due, and its hand-off comes long before
-    /// the sweep would look. A flood's near slots so cost no write each.
+    /// Hands `due` off again through the broker at `at`, for any worker to
+    /// take (a retry); its time is noted first ([`SendWorker::note_time`]).
     async fn later(&self, due: Due, at: DateTime<Utc>) -> Result<(), DbErr> {
         self.note_time(&due, at).await?;
         let broker = self.broker.clone();
@@ -208,8 +205,12 @@ impl SendWorker {
         Ok(())
     }
 
-    /// Writes `at` on `due`'s row when the sweep would otherwise count it
-    /// overdue before then (see [`SendWorker::later`]).
+    /// Writes `at` on `due`'s row when it is more than half of [`OVERDUE`]
+    /// away, so that the sweep does not count the row lost before then; a
+    /// process that dies first leaves the row to the sweep. A nearer time
+    /// needs no write: the row's time is already due, and the attempt comes
+    /// long before the sweep would look, so a flood's near slots cost no
+    /// write each.
     async fn note_time(&self, due: &Due, at: DateTime<Utc>) -> Result<(), DbErr> {
         let near = chrono::Duration::from_std(OVERDUE / 2).expect("small");
         if at - Utc::now() > near {
@@ -226,8 +227,8 @@ impl SendWorker {
     /// Attempts `due` (its slot reserved) at `at`, in this process, without
     /// holding the hand-off: a paced send no longer goes through the broker
     /// a second time, which under a backlog was a publish, a delivery and an
-    /// ack per message (BENCHMARKS.md). The row stays the durable copy as
-    /// for [`SendWorker::later`]; an attempt that cannot be made then is
+    /// ack per message (BENCHMARKS.md). The row stays the durable copy
+    /// ([`SendWorker::note_time`]); an attempt that cannot be made then is
     /// handed off through the broker after all.
     async fn at_slot(&self, due: Due, at: DateTime<Utc>) -> Result<(), DbErr> {
         self.note_time(&due, at).await?;

@@ -60,6 +60,11 @@ pub struct Receipt {
     pub currency: String,
 }
 
+/// What a send is answered: the receipt, and the message as recorded
+/// (`None` when it repeats an earlier answer, whose message has moved on
+/// since); or why it was refused.
+pub type SendOutcome = Result<(Receipt, Option<message::Model>), ApiError>;
+
 /// The send path's front: checks, rules and the queue.
 #[derive(Clone)]
 pub struct Submit {
@@ -131,18 +136,12 @@ impl Submit {
     /// Sends `request` for `caller`, once per `key` when one is given: the
     /// receipt, and the message as recorded (`None` when this repeats an
     /// earlier answer, whose message has moved on since).
-    pub async fn send(
-        &self,
-        caller: &Identity,
-        request: &SendRequest,
-        key: &str,
-    ) -> Result<(Receipt, Option<message::Model>), ApiError> {
+    pub async fn send(&self, caller: &Identity, request: &SendRequest, key: &str) -> SendOutcome {
         crate::reads::may_read(caller, "messages:send")?;
-        if key.is_empty() {
-            return self.send_keyed(caller, request, key).await;
+        if !key.is_empty() {
+            crate::idempotency::parse_key(key)
+                .map_err(|p| ApiError::invalid_field("idempotency_key", p))?;
         }
-        let key = crate::idempotency::parse_key(key)
-            .map_err(|p| ApiError::invalid_field("idempotency_key", p))?;
         self.send_keyed(caller, request, key).await
     }
 
@@ -153,7 +152,7 @@ impl Submit {
         caller: &Identity,
         request: &SendRequest,
         key: &str,
-    ) -> Result<(Receipt, Option<message::Model>), ApiError> {
+    ) -> SendOutcome {
         if key.is_empty() {
             let (receipt, message) = self.run(caller, request).await?;
             return Ok((receipt, Some(message)));
