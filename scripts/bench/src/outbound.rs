@@ -76,6 +76,103 @@ fn cpu() -> (u64, u64) {
     (total - idle, total)
 }
 
+/// `BENCH_STATEMENTS=on`: which statements the paced phase ran, how often
+/// per message (`pg_stat_statements`, which must be in PostgreSQL's
+/// `shared_preload_libraries`; its counts are the whole server's).
+struct Statements;
+
+impl Statements {
+    async fn start(db: &sea_orm::DatabaseConnection) -> Option<Self> {
+        if std::env::var("BENCH_STATEMENTS").as_deref() != Ok("on") {
+            return None;
+        }
+        match db
+            .execute_unprepared(
+                "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()",
+            )
+            .await
+        {
+            Ok(_) => Some(Self),
+            Err(e) => {
+                eprintln!("no statement counts (is pg_stat_statements preloaded?): {e}");
+                None
+            }
+        }
+    }
+
+    /// The busiest statements since [`Statements::start`]: calls, time
+    /// inside PostgreSQL (ms), rows and the statement's start.
+    async fn read(
+        self,
+        db: &sea_orm::DatabaseConnection,
+    ) -> anyhow::Result<Vec<(i64, f64, i64, String)>> {
+        use sea_orm::{DbBackend, Statement};
+        let rows = db
+            .query_all_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT calls::bigint, total_exec_time::float8, rows::bigint,
+                        left(regexp_replace(query, '\\s+', ' ', 'g'), 90)
+                 FROM pg_stat_statements ORDER BY calls DESC LIMIT 12",
+            ))
+            .await?;
+        let mut counted = Vec::new();
+        for row in rows {
+            counted.push((
+                row.try_get_by_index(0)?,
+                row.try_get_by_index(1)?,
+                row.try_get_by_index(2)?,
+                row.try_get_by_index(3)?,
+            ));
+        }
+        Ok(counted)
+    }
+
+    fn print(counted: &[(i64, f64, i64, String)], messages: u64) {
+        println!(
+            "    statements per message (calls, ms inside PostgreSQL per call, rows per call):"
+        );
+        for (calls, ms, n, text) in counted {
+            let (calls, n) = (*calls, *n);
+            println!(
+                "      {:.2}  {:.3} ms  {:.1} rows  {text}",
+                calls as f64 / messages.max(1) as f64,
+                ms / calls.max(1) as f64,
+                n as f64 / calls.max(1) as f64
+            );
+        }
+    }
+}
+
+/// The share of the machine's CPU time busy between two [`cpu`] readings.
+fn busy_share((busy0, total0): (u64, u64), (busy1, total1): (u64, u64)) -> f64 {
+    (busy1 - busy0) as f64 / (total1 - total0).max(1) as f64
+}
+
+/// Each process group's CPU milliseconds per message between two
+/// [`process_ticks`] readings, busiest first.
+fn per_message(
+    before: &BTreeMap<&'static str, u64>,
+    after: &BTreeMap<&'static str, u64>,
+    messages: u64,
+) -> String {
+    let mut shares: Vec<(&str, f64)> = after
+        .iter()
+        .map(|(group, later)| {
+            let used = later.saturating_sub(before.get(group).copied().unwrap_or(0));
+            (
+                *group,
+                used as f64 / TICKS_PER_SECOND / messages.max(1) as f64 * 1e3,
+            )
+        })
+        .collect();
+    shares.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let shares: Vec<String> = shares
+        .iter()
+        .map(|(group, ms)| format!("{group} {ms:.2}"))
+        .collect();
+    shares.join(", ")
+}
+
 /// Clock ticks of user and system time per process group: our services by
 /// pid, the local servers by command name (every PostgreSQL backend, the
 /// RabbitMQ VM, Redis) and this driver. A process that exits in between is
@@ -527,7 +624,14 @@ async fn main() -> anyhow::Result<()> {
     let mut failed = primed_bad;
 
     // 1. API latency at a fixed rate.
+    let services: Vec<(&'static str, Option<u32>)> =
+        SERVICES.iter().map(|s| (*s, topology.pid(s))).collect();
     let inside_before = scrape(&http, &scraped).await;
+    let paced_ticks0 = process_ticks(&services);
+    let paced_cpu0 = cpu();
+    let paced_first = counter.load(Ordering::Relaxed);
+    let paced_wal0 = wal(&db).await?;
+    let statements = Statements::start(&db).await;
     let warm_up = Duration::from_secs(2);
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -555,18 +659,23 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     paced.sort();
+    let paced_cpu1 = cpu();
+    let paced_ticks1 = process_ticks(&services);
+    let paced_wal1 = wal(&db).await?;
+    let statements = match statements {
+        Some(counting) => Some(counting.read(&db).await?),
+        None => None,
+    };
     let inside = scrape(&http, &scraped).await;
     let paced_total = counter.load(Ordering::Relaxed);
     drained(&db, (paced_total - failed) as i64).await?;
 
     // 2. Flat out: the API's rate, and end to end until every wamid is back.
     let first = counter.load(Ordering::Relaxed);
-    let services: Vec<(&'static str, Option<u32>)> =
-        SERVICES.iter().map(|s| (*s, topology.pid(s))).collect();
     let ticks0 = process_ticks(&services);
     let wal0 = wal(&db).await?;
     let counting = KernelCounts::start();
-    let (busy0, total0) = cpu();
+    let cpu0 = cpu();
     let started = Instant::now();
     let (mut flat, bad) = flat_out(&http, &base, &senders, &counter, clients, seconds).await?;
     failed += bad;
@@ -578,12 +687,12 @@ async fn main() -> anyhow::Result<()> {
     let end_to_end = (done - started).as_secs_f64();
     let wal1 = wal(&db).await?;
     let kernel = counting.map(KernelCounts::finish);
-    let (busy1, total1) = cpu();
+    let cpu1 = cpu();
     let ticks1 = process_ticks(&services);
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1) as f64;
-    let cpu_seconds = (busy1 - busy0) as f64 / (total1 - total0).max(1) as f64 * end_to_end * cores;
+    let cpu_seconds = busy_share(cpu0, cpu1) * end_to_end * cores;
 
     let busiest = scalar(
         &db,
@@ -611,7 +720,19 @@ async fn main() -> anyhow::Result<()> {
         percentile(&paced, 0.99),
         percentile(&paced, 1.0)
     );
+    // The phase's own cost: at a rate below the flat-out one fewer sends
+    // arrive together, so less is shared and each costs more.
+    let paced_sent = paced_total - paced_first;
+    println!(
+        "    the machine's CPU busy {:.0} % over the phase; {:.2} PostgreSQL transactions per message; CPU ms per message by process: {}",
+        busy_share(paced_cpu0, paced_cpu1) * 100.0,
+        (paced_wal1[3] - paced_wal0[3]) as f64 / paced_sent.max(1) as f64,
+        per_message(&paced_ticks0, &paced_ticks1, paced_sent)
+    );
     print_inside(&inside_before, &inside);
+    if let Some(counted) = &statements {
+        Statements::print(counted, paced_sent);
+    }
     let per_request = match batch_size() {
         1 => String::new(),
         n => format!(" in batches of {n} (p99 per batch)"),
@@ -626,19 +747,10 @@ async fn main() -> anyhow::Result<()> {
         "  machine CPU (all processes, databases and sandbox): {:.2} CPU-s per 1,000 messages",
         cpu_seconds / (burst as f64 / 1000.0)
     );
-    let mut shares: Vec<(&str, f64)> = ticks1
-        .iter()
-        .map(|(group, after)| {
-            let used = after.saturating_sub(ticks0.get(group).copied().unwrap_or(0));
-            (*group, used as f64 / TICKS_PER_SECOND / burst as f64 * 1e3)
-        })
-        .collect();
-    shares.sort_by(|a, b| b.1.total_cmp(&a.1));
-    let shares: Vec<String> = shares
-        .iter()
-        .map(|(group, ms)| format!("{group} {ms:.2}"))
-        .collect();
-    println!("  CPU ms per message by process: {}", shares.join(", "));
+    println!(
+        "  CPU ms per message by process: {}",
+        per_message(&ticks0, &ticks1, burst)
+    );
     println!(
         "  busiest number-second: {busiest} sends (limit 80); 130429 from Meta: {throttled}; retried: {retried}"
     );

@@ -5,11 +5,13 @@
 //! message alone cost two of each (and before, seven round trips). SQLite
 //! keeps the plain statements of [`crate::deliver`].
 
+use std::time::Duration;
+
 use chrono::Utc;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, FromQueryResult, Statement};
 
 use aerostic_kit::batch::Batcher;
-use aerostic_kit::db::batched::{answer_each, json_rows, on_postgres, stopped};
+use aerostic_kit::db::batched::{answer_each, json_rows, on_postgres_lingering, stopped};
 
 use crate::entity::send;
 
@@ -17,6 +19,14 @@ use crate::entity::send;
 const BATCH: usize = 128;
 /// Statements of each kind at once (two: see the recorder's `LANES`).
 const LANES: usize = 2;
+/// How long a claim waits for others: the attempt it precedes is paced
+/// anyway (a slot per 12.5 ms on a number at Meta's 80/s), and at a few
+/// hundred sends a second claims otherwise went one statement each, the
+/// worker's writes a third of PostgreSQL's (BENCHMARKS.md, 2026-12-06).
+const CLAIM_LINGER: Duration = Duration::from_millis(2);
+/// How long a wamid's record waits for others: nobody waits for it but
+/// the message's `sent` status.
+const ACCEPTANCE_LINGER: Duration = Duration::from_millis(10);
 
 /// A wamid to record.
 #[derive(Debug, Clone)]
@@ -41,15 +51,22 @@ impl SendRows {
     pub fn postgres(db: &DatabaseConnection) -> Option<Self> {
         // Their statements go back without sqlx's release ping (kit::db::quick).
         let quick = aerostic_kit::db::QuickDb::new(db);
-        let claims = on_postgres(&quick, BATCH, LANES, |db, ids: Vec<String>| async move {
-            answer_each(claim_all(&db, &ids).await, &ids, |rows, id| {
-                rows.iter().find(|r| &r.message_id == id).cloned()
-            })
-        })?;
-        let acceptances = on_postgres(
+        let claims = on_postgres_lingering(
             &quick,
             BATCH,
             LANES,
+            CLAIM_LINGER,
+            |db, ids: Vec<String>| async move {
+                answer_each(claim_all(&db, &ids).await, &ids, |rows, id| {
+                    rows.iter().find(|r| &r.message_id == id).cloned()
+                })
+            },
+        )?;
+        let acceptances = on_postgres_lingering(
+            &quick,
+            BATCH,
+            LANES,
+            ACCEPTANCE_LINGER,
             |db, accepted: Vec<Acceptance>| async move {
                 let pending = accept_all(&db, &accepted).await;
                 answer_each(pending, &accepted, |pending, a| {

@@ -121,21 +121,26 @@ pub struct HandOffs {
 
 /// Most sends handed off in one broker message.
 const HAND_OFF_BATCH: usize = 256;
+/// How long a hand-off waits for others to travel with: the API has
+/// answered already, and at a few hundred sends a second each went alone,
+/// a publish, a delivery, an ack and a pacing round trip per send.
+const HAND_OFF_LINGER: Duration = Duration::from_millis(5);
 
 impl HandOffs {
     /// Hand-offs published through `broker`.
     pub fn new(broker: Arc<dyn Broker>) -> Self {
-        let batches = Batcher::spawn(HAND_OFF_BATCH, 2, move |dues: Vec<Due>| {
-            let broker = broker.clone();
-            async move {
-                let n = dues.len();
-                let published = broker
-                    .publish(hand_off_all(dues))
-                    .await
-                    .map_err(|e| e.to_string());
-                vec![published; n]
-            }
-        });
+        let batches =
+            Batcher::spawn_lingering(HAND_OFF_BATCH, 2, HAND_OFF_LINGER, move |dues: Vec<Due>| {
+                let broker = broker.clone();
+                async move {
+                    let n = dues.len();
+                    let published = broker
+                        .publish(hand_off_all(dues))
+                        .await
+                        .map_err(|e| e.to_string());
+                    vec![published; n]
+                }
+            });
         Self { batches }
     }
 

@@ -6,8 +6,10 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::time::Instant;
 
 /// An item with the way back to its caller.
 type Job<I, O, E> = (I, oneshot::Sender<Result<O, E>>);
@@ -43,11 +45,24 @@ where
         F: Fn(Vec<I>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Vec<Result<O, E>>> + Send + 'static,
     {
+        Self::spawn_lingering(max, lanes, Duration::ZERO, run)
+    }
+
+    /// [`Batcher::spawn`], but a batch short of `max` waits up to `linger`
+    /// after its first item for more: a batch more for the items' callers
+    /// to wait, fewer batches for the machine. For work whose callers are
+    /// not answering anyone meanwhile.
+    pub fn spawn_lingering<F, Fut>(max: usize, lanes: usize, linger: Duration, run: F) -> Self
+    where
+        F: Fn(Vec<I>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Vec<Result<O, E>>> + Send + 'static,
+    {
         let (jobs, mut waiting) = mpsc::channel::<Job<I, O, E>>(max * lanes * 4);
         let run = Arc::new(run);
         let lanes = Arc::new(Semaphore::new(lanes.max(1)));
         tokio::spawn(async move {
             while let Some(first) = waiting.recv().await {
+                let until = Instant::now() + linger;
                 // A lane first: items keep gathering while every lane is busy.
                 let Ok(lane) = lanes.clone().acquire_owned().await else {
                     break;
@@ -56,7 +71,11 @@ where
                 while batch.len() < max {
                     match waiting.try_recv() {
                         Ok(job) => batch.push(job),
-                        Err(_) => break,
+                        Err(_) if Instant::now() >= until => break,
+                        Err(_) => match tokio::time::timeout_at(until, waiting.recv()).await {
+                            Ok(Some(job)) => batch.push(job),
+                            Ok(None) | Err(_) => break,
+                        },
                     }
                 }
                 let run = run.clone();
@@ -87,7 +106,6 @@ where
 mod tests {
     use super::*;
     use std::sync::Mutex;
-    use std::time::Duration;
 
     #[tokio::test]
     async fn items_waiting_together_run_as_one_batch_and_each_gets_its_own_answer() {
@@ -128,6 +146,43 @@ mod tests {
         assert!(
             sizes.len() < 20,
             "items that waited ran together: {sizes:?}"
+        );
+    }
+
+    /// Batch sizes of a batcher lingering `linger`, items 2 ms apart.
+    async fn sizes_with(linger: Duration) -> Vec<usize> {
+        let sizes = Arc::new(Mutex::new(Vec::new()));
+        let seen = sizes.clone();
+        let echo = Batcher::spawn_lingering(8, 1, linger, move |items: Vec<u32>| {
+            seen.lock().unwrap().push(items.len());
+            async move { items.into_iter().map(Ok).collect::<Vec<Result<_, ()>>>() }
+        });
+        let mut calls = Vec::new();
+        for i in 0..3 {
+            let echo = echo.clone();
+            calls.push(tokio::spawn(async move { echo.submit(i).await }));
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        for (i, call) in calls.into_iter().enumerate() {
+            assert_eq!(call.await.unwrap(), Ok(Ok(i as u32)));
+        }
+        let sizes = sizes.lock().unwrap().clone();
+        sizes
+    }
+
+    // The clock is tokio's, paused: it moves only when every task waits.
+    #[tokio::test(start_paused = true)]
+    async fn a_lingering_batch_waits_for_items_that_come_soon_after_its_first() {
+        assert_eq!(sizes_with(Duration::from_millis(10)).await, vec![3]);
+        assert_eq!(
+            sizes_with(Duration::ZERO).await,
+            vec![1, 1, 1],
+            "without lingering each item went alone"
+        );
+        assert_eq!(
+            sizes_with(Duration::from_millis(3)).await,
+            vec![2, 1],
+            "the third came after the first batch's wait"
         );
     }
 

@@ -3,6 +3,7 @@
 //! one JSON parameter.
 
 use std::future::Future;
+use std::time::Duration;
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr};
 
@@ -25,9 +26,27 @@ where
     F: Fn(QuickDb, Vec<I>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Vec<Result<O, DbErr>>> + Send + 'static,
 {
+    on_postgres_lingering(quick, max, lanes, Duration::ZERO, run)
+}
+
+/// [`on_postgres`] for writes nobody is waiting to answer: a batch waits up
+/// to `linger` for company ([`Batcher::spawn_lingering`]).
+pub fn on_postgres_lingering<I, O, F, Fut>(
+    quick: &QuickDb,
+    max: usize,
+    lanes: usize,
+    linger: Duration,
+    run: F,
+) -> Option<Batcher<I, O, DbErr>>
+where
+    I: Send + 'static,
+    O: Send + 'static,
+    F: Fn(QuickDb, Vec<I>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Vec<Result<O, DbErr>>> + Send + 'static,
+{
     (quick.get_database_backend() == DbBackend::Postgres).then(|| {
         let quick = quick.clone();
-        Batcher::spawn(max, lanes, move |items| run(quick.clone(), items))
+        Batcher::spawn_lingering(max, lanes, linger, move |items| run(quick.clone(), items))
     })
 }
 
