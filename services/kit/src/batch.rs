@@ -166,8 +166,7 @@ mod tests {
         for (i, call) in calls.into_iter().enumerate() {
             assert_eq!(call.await.unwrap(), Ok(Ok(i as u32)));
         }
-        let sizes = sizes.lock().unwrap().clone();
-        sizes
+        sizes.lock().unwrap().clone()
     }
 
     // The clock is tokio's, paused: it moves only when every task waits.
