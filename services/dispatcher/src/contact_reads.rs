@@ -6,7 +6,7 @@
 
 use aerostic_kit::batch::Batcher;
 use aerostic_kit::db::QuickDb;
-use aerostic_kit::db::batched::{answer_each, json_rows, on_postgres, stopped};
+use aerostic_kit::db::batched::{answer_each, json_rows, on_postgres_lingering, stopped};
 use aerostic_kit::ids::TenantId;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter,
@@ -19,6 +19,9 @@ use crate::entity::contact;
 const BATCH: usize = 256;
 /// Statements at once.
 const LANES: usize = 2;
+/// How long a lookup waits for others while they come often (see the
+/// recorder's `LINGER`).
+const LINGER: std::time::Duration = std::time::Duration::from_micros(500);
 
 /// A lookup: the tenant and the recipient's wa_id.
 type Key = (String, String);
@@ -33,12 +36,19 @@ pub struct ContactReads {
 impl ContactReads {
     /// Lookups through `quick` (batched on PostgreSQL).
     pub fn new(quick: QuickDb) -> Self {
-        let batches = on_postgres(&quick, BATCH, LANES, |quick, keys: Vec<Key>| async move {
-            answer_each(contacts_of(&quick, &keys).await, &keys, |found, (t, w)| {
-                let mine = |c: &&contact::Model| &c.tenant_id == t && c.wa_id.as_ref() == Some(w);
-                found.iter().find(mine).cloned()
-            })
-        });
+        let batches = on_postgres_lingering(
+            &quick,
+            BATCH,
+            LANES,
+            LINGER,
+            |quick, keys: Vec<Key>| async move {
+                answer_each(contacts_of(&quick, &keys).await, &keys, |found, (t, w)| {
+                    let mine =
+                        |c: &&contact::Model| &c.tenant_id == t && c.wa_id.as_ref() == Some(w);
+                    found.iter().find(mine).cloned()
+                })
+            },
+        );
         Self { quick, batches }
     }
 

@@ -54,7 +54,7 @@ pub struct Recorder {
 }
 
 use aerostic_kit::db::QuickDb;
-use aerostic_kit::db::batched::on_postgres;
+use aerostic_kit::db::batched::on_postgres_lingering;
 
 /// Most sends written by one statement.
 pub const BATCH: usize = 128;
@@ -64,14 +64,22 @@ pub const BATCH: usize = 128;
 /// (with the send rows' two). One did better still on average but not in
 /// every pair, and would leave every send waiting behind one slow statement.
 const LANES: usize = 2;
+/// How long a statement waits for more sends while they come often
+/// (`Batcher::spawn_lingering`). Its callers are waiting, but on
+/// a busy machine fewer statements cost less than the wait: at a paced
+/// 1,000 sends/s, with the contact reads' linger, a third off the API's
+/// p99 in three pairs (BENCHMARKS.md, 2026-12-06). An idle send waits
+/// for nothing.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(1);
 
 impl Recorder {
     /// Writes to `quick`'s database (batching on PostgreSQL).
     pub fn new(quick: QuickDb) -> Self {
-        let batches = on_postgres(
+        let batches = on_postgres_lingering(
             &quick,
             BATCH,
             LANES,
+            LINGER,
             |quick, sends: Vec<NewSend>| async move {
                 write_batch(&quick, quick.regular(), sends).await
             },

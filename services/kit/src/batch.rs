@@ -48,10 +48,11 @@ where
         Self::spawn_lingering(max, lanes, Duration::ZERO, run)
     }
 
-    /// [`Batcher::spawn`], but a batch short of `max` waits up to `linger`
-    /// after its first item for more: a batch more for the items' callers
-    /// to wait, fewer batches for the machine. For work whose callers are
-    /// not answering anyone meanwhile.
+    /// [`Batcher::spawn`], but while items come often (one per four
+    /// `linger`s or more), a batch short of `max` waits up to `linger` after its first
+    /// item for more: up to that long more for the items' callers, fewer
+    /// batches for the machine. A lone item after a quiet spell still goes
+    /// at once, as company is unlikely then.
     pub fn spawn_lingering<F, Fut>(max: usize, lanes: usize, linger: Duration, run: F) -> Self
     where
         F: Fn(Vec<I>) -> Fut + Send + Sync + 'static,
@@ -61,22 +62,27 @@ where
         let run = Arc::new(run);
         let lanes = Arc::new(Semaphore::new(lanes.max(1)));
         tokio::spawn(async move {
+            let mut arrivals = Arrivals::default();
             while let Some(first) = waiting.recv().await {
-                let until = Instant::now() + linger;
+                arrivals.saw(Instant::now());
+                let until = Instant::now() + arrivals.linger(linger);
                 // A lane first: items keep gathering while every lane is busy.
                 let Ok(lane) = lanes.clone().acquire_owned().await else {
                     break;
                 };
                 let mut batch = vec![first];
                 while batch.len() < max {
-                    match waiting.try_recv() {
-                        Ok(job) => batch.push(job),
-                        Err(_) if Instant::now() >= until => break,
-                        Err(_) => match tokio::time::timeout_at(until, waiting.recv()).await {
-                            Ok(Some(job)) => batch.push(job),
-                            Ok(None) | Err(_) => break,
-                        },
-                    }
+                    let next = match waiting.try_recv() {
+                        Ok(job) => Some(job),
+                        Err(_) if Instant::now() >= until => None,
+                        Err(_) => tokio::time::timeout_at(until, waiting.recv())
+                            .await
+                            .ok()
+                            .flatten(),
+                    };
+                    let Some(job) = next else { break };
+                    arrivals.saw(Instant::now());
+                    batch.push(job);
                 }
                 let run = run.clone();
                 tokio::spawn(async move {
@@ -99,6 +105,35 @@ where
         let (reply, answer) = oneshot::channel();
         self.jobs.send((item, reply)).await.map_err(|_| Stopped)?;
         answer.await.map_err(|_| Stopped)
+    }
+}
+
+/// How often items come: a moving average of the gaps between them (a
+/// quarter weight to the newest), so that a batch lingers only when company
+/// may well come within its linger.
+#[derive(Default)]
+struct Arrivals {
+    last: Option<Instant>,
+    gap: Option<Duration>,
+}
+
+impl Arrivals {
+    fn saw(&mut self, now: Instant) {
+        if let Some(last) = self.last {
+            let newest = now - last;
+            self.gap = Some(self.gap.map_or(newest, |gap| gap - gap / 4 + newest / 4));
+        }
+        self.last = Some(now);
+    }
+
+    /// How long the batch starting now waits: `linger` while items come
+    /// at least once per four lingers (at random arrivals, a chance of one
+    /// in five or better that another comes within it), else nothing.
+    fn linger(&self, linger: Duration) -> Duration {
+        match self.gap {
+            Some(gap) if gap < linger * 4 => linger,
+            _ => Duration::ZERO,
+        }
     }
 }
 
@@ -149,8 +184,8 @@ mod tests {
         );
     }
 
-    /// Batch sizes of a batcher lingering `linger`, items 2 ms apart.
-    async fn sizes_with(linger: Duration) -> Vec<usize> {
+    /// Batch sizes of a batcher lingering `linger`, items `apart`.
+    async fn sizes_with(linger: Duration, apart: Duration) -> Vec<usize> {
         let sizes = Arc::new(Mutex::new(Vec::new()));
         let seen = sizes.clone();
         let echo = Batcher::spawn_lingering(8, 1, linger, move |items: Vec<u32>| {
@@ -158,10 +193,10 @@ mod tests {
             async move { items.into_iter().map(Ok).collect::<Vec<Result<_, ()>>>() }
         });
         let mut calls = Vec::new();
-        for i in 0..3 {
+        for i in 0..4 {
             let echo = echo.clone();
             calls.push(tokio::spawn(async move { echo.submit(i).await }));
-            tokio::time::sleep(Duration::from_millis(2)).await;
+            tokio::time::sleep(apart).await;
         }
         for (i, call) in calls.into_iter().enumerate() {
             assert_eq!(call.await.unwrap(), Ok(Ok(i as u32)));
@@ -172,17 +207,40 @@ mod tests {
     // The clock is tokio's, paused: it moves only when every task waits.
     #[tokio::test(start_paused = true)]
     async fn a_lingering_batch_waits_for_items_that_come_soon_after_its_first() {
-        assert_eq!(sizes_with(Duration::from_millis(10)).await, vec![3]);
+        let (ms2, ms10) = (Duration::from_millis(2), Duration::from_millis(10));
         assert_eq!(
-            sizes_with(Duration::ZERO).await,
-            vec![1, 1, 1],
+            sizes_with(ms10, ms2).await,
+            vec![1, 3],
+            "the first went alone (nothing was known of the pace), then the rest waited together"
+        );
+        assert_eq!(
+            sizes_with(Duration::ZERO, ms2).await,
+            vec![1, 1, 1, 1],
             "without lingering each item went alone"
         );
         assert_eq!(
-            sizes_with(Duration::from_millis(3)).await,
-            vec![2, 1],
-            "the third came after the first batch's wait"
+            sizes_with(ms10, Duration::from_millis(50)).await,
+            vec![1, 1, 1, 1],
+            "items over four lingers apart did not wait for each other"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_item_after_a_quiet_spell_goes_at_once_even_when_lingering() {
+        let echo =
+            Batcher::spawn_lingering(8, 1, Duration::from_secs(1), |items: Vec<u32>| async move {
+                items.into_iter().map(Ok).collect::<Vec<Result<_, ()>>>()
+            });
+        for i in 0..3 {
+            let started = Instant::now();
+            assert_eq!(echo.submit(i).await, Ok(Ok(i)));
+            assert_eq!(
+                started.elapsed(),
+                Duration::ZERO,
+                "item {i} waited for nobody"
+            );
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
     }
 
     #[tokio::test]
