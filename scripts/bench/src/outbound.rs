@@ -25,7 +25,13 @@
 //! flat-out phase through `POST /v1/messages/batch`, that many a request;
 //! `BENCH_PERF=on` counts context switches and system calls (`perf stat`);
 //! `BENCH_SQL` runs statements after the migrations; `BENCH_PG_TLS=on`
-//! connects to PostgreSQL over TLS.
+//! connects to PostgreSQL over TLS; `BENCH_STATEMENTS=on` prints the paced
+//! phase's statements per message (PostgreSQL must preload
+//! `pg_stat_statements`).
+//!
+//! The paced phase also prints its own CPU per message by process: at a
+//! rate below the flat-out one, fewer sends arrive together, so each costs
+//! more (more wake-ups, fewer shared statements).
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
