@@ -34,8 +34,9 @@ pub fn item_key(batch: &str, index: usize) -> String {
 
 impl Submit {
     /// Sends every item of `items` for `caller`, at once: one outcome per
-    /// item, in order (an item already refused keeps its error). The whole batch is refused only when it is empty,
-    /// too long, keyed badly, or the caller may not send at all.
+    /// item, in order (an item already refused keeps its error). The whole
+    /// batch is refused only when it is empty, too long, keyed badly, or the
+    /// caller may not send at all.
     pub async fn send_many(
         &self,
         caller: &Identity,

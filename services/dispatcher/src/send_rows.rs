@@ -21,8 +21,9 @@ const BATCH: usize = 128;
 const LANES: usize = 2;
 /// How long a claim waits for others: the attempt it precedes is paced
 /// anyway (a slot per 12.5 ms on a number at Meta's 80/s), and at a few
-/// hundred sends a second claims otherwise went one statement each, the
-/// worker's writes a third of PostgreSQL's (BENCHMARKS.md, 2026-12-06).
+/// hundred sends a second claims otherwise went one statement each: at
+/// 300/s the claim and the wamid's record were two of a send's five
+/// statements (BENCHMARKS.md, 2026-12-06).
 const CLAIM_LINGER: Duration = Duration::from_millis(2);
 /// How long a wamid's record waits for others: nobody waits for it but
 /// the message's `sent` status.

@@ -2,7 +2,9 @@
 //! one task takes every item waiting (up to a batch's size) and runs them
 //! together, a few batches at a time. Under load a database write then costs
 //! one round trip and one commit per batch instead of per item; when idle a
-//! lone item goes at once, waiting for nothing.
+//! lone item goes at once, waiting for nothing. A lingering batcher
+//! ([`Batcher::spawn_lingering`]) also waits a little for company while
+//! items come often: below flat out, batches otherwise form only by chance.
 
 use std::future::Future;
 use std::sync::Arc;
