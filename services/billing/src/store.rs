@@ -8,7 +8,7 @@ use aerostic_kit::ids::{MessageId, TenantId};
 use aerostic_kit::outbox::Outbox;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, Set, SqlErr, Statement,
+    QueryOrder, Set, SqlErr,
 };
 
 use crate::entity::{billing_hold, ledger_posting, ledger_transaction};
@@ -27,7 +27,7 @@ pub enum StoreError {
     Database(#[from] DbErr),
 }
 
-fn classify(e: DbErr) -> StoreError {
+pub(crate) fn classify(e: DbErr) -> StoreError {
     if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
         StoreError::Conflict(e)
     } else {
@@ -254,7 +254,7 @@ pub async fn commit(
         return Ok(());
     }
     if quick.get_database_backend() == DbBackend::Postgres {
-        return commit_postgres(quick, tenant, batch).await;
+        return crate::shared_commit::commit_postgres(quick, &[(tenant, batch)]).await;
     }
     let txn = aerostic_kit::db::begin_write(quick.regular()).await?;
     let rows = batch
@@ -337,192 +337,8 @@ pub async fn commit(
     Ok(())
 }
 
-/// The whole batch as one PostgreSQL statement (atomic by itself, one round
-/// trip): the rows travel as JSON and `jsonb_to_recordset` turns them back
-/// into rows, so the statement text never changes with the batch's size and
-/// PostgreSQL plans it once, where a `VALUES` list of thousands of
-/// parameters cost about 0.2 ms a row to parse and plan.
-async fn commit_postgres(
-    db: &impl ConnectionTrait,
-    tenant: TenantId,
-    batch: &Batch,
-) -> Result<(), StoreError> {
-    #[derive(serde::Serialize)]
-    struct TransactionRow<'a> {
-        id: &'a str,
-        seq: i64,
-        kind: &'static str,
-        reference: &'a str,
-        amount: i64,
-        available_after: i64,
-        held_after: i64,
-        detail: &'a str,
-        created_at: chrono::DateTime<chrono::Utc>,
-    }
-    #[derive(serde::Serialize)]
-    struct PostingRow<'a> {
-        transaction_id: &'a str,
-        account: String,
-        amount: i64,
-        created_at: chrono::DateTime<chrono::Utc>,
-    }
-    #[derive(serde::Serialize)]
-    struct HoldRow<'a> {
-        message_id: String,
-        amount: i64,
-        base_amount: i64,
-        markup_amount: i64,
-        reseller_id: Option<&'a str>,
-        category: &'a str,
-    }
-    let txs: Vec<TransactionRow> = batch
-        .transactions
-        .iter()
-        .map(|t| TransactionRow {
-            id: &t.id,
-            seq: t.seq,
-            kind: t.kind.as_str(),
-            reference: &t.reference,
-            amount: t.amount,
-            available_after: t.available_after,
-            held_after: t.held_after,
-            detail: clip(&t.detail, 500),
-            created_at: t.created_at,
-        })
-        .collect();
-    let postings: Vec<PostingRow> = batch
-        .transactions
-        .iter()
-        .flat_map(|t| {
-            t.postings.iter().map(|p| PostingRow {
-                transaction_id: &t.id,
-                account: p.account.to_string(),
-                amount: p.amount,
-                created_at: t.created_at,
-            })
-        })
-        .collect();
-    let holds: Vec<HoldRow> = batch
-        .holds_added
-        .iter()
-        .filter(|h| !batch.holds_ended.contains(&h.message_id))
-        .map(|h| HoldRow {
-            message_id: h.message_id.to_string(),
-            amount: h.price.total(),
-            base_amount: h.price.base,
-            markup_amount: h.price.markup,
-            reseller_id: h.reseller_id.as_deref(),
-            category: &h.category,
-        })
-        .collect();
-    let ended: Vec<String> = batch.holds_ended.iter().map(ToString::to_string).collect();
-    #[derive(serde::Serialize)]
-    struct CountRow {
-        metric: String,
-        quantity: i64,
-    }
-    let counts: Vec<CountRow> = batch
-        .counts()
-        .into_iter()
-        .map(|(metric, quantity)| CountRow { metric, quantity })
-        .collect();
-    #[derive(serde::Serialize)]
-    struct EventRow<'a> {
-        id: &'a str,
-        topic: &'a str,
-        headers: String,
-        payload: std::borrow::Cow<'a, str>,
-    }
-    let events: Vec<EventRow> = batch
-        .alert
-        .iter()
-        .filter_map(|change| change.event.as_ref())
-        .map(|e| EventRow {
-            id: &e.id,
-            topic: &e.topic,
-            headers: serde_json::to_string(&e.headers).expect("string map serialises"),
-            payload: String::from_utf8_lossy(&e.payload),
-        })
-        .collect();
-    let notified = match &batch.alert {
-        Some(change) => change.notified.to_string(),
-        None => String::new(),
-    };
-    // Every transaction of a batch is the one wallet's, in its one currency.
-    let currency = batch.transactions[0].currency.to_string();
-    let sql = r#"
-WITH t AS (
-  INSERT INTO ledger_transactions (id, tenant_id, seq, kind, reference, currency, amount,
-    available_after, held_after, detail, created_at)
-  SELECT id, $3, seq, kind, reference, $6, amount, available_after, held_after,
-    detail, created_at
-  FROM jsonb_to_recordset($1::jsonb) AS x(id varchar, seq bigint, kind varchar,
-    reference varchar, amount bigint, available_after bigint, held_after bigint,
-    detail varchar, created_at timestamptz)
-  RETURNING 1
-), p AS (
-  INSERT INTO ledger_postings (transaction_id, account, amount, currency, created_at)
-  SELECT transaction_id, account, amount, $6, created_at
-  FROM jsonb_to_recordset($2::jsonb) AS x(transaction_id varchar, account varchar,
-    amount bigint, created_at timestamptz)
-  RETURNING 1
-), h AS (
-  INSERT INTO billing_holds (tenant_id, message_id, amount, base_amount, markup_amount,
-    reseller_id, category, created_at)
-  SELECT $3, message_id, amount, base_amount, markup_amount, reseller_id, category, now()
-  FROM jsonb_to_recordset($4::jsonb) AS x(message_id varchar, amount bigint,
-    base_amount bigint, markup_amount bigint, reseller_id varchar, category varchar)
-  ON CONFLICT DO NOTHING
-  RETURNING 1
-), d AS (
-  DELETE FROM billing_holds
-  WHERE tenant_id = $3 AND message_id IN (SELECT jsonb_array_elements_text($5::jsonb))
-  RETURNING 1
-), o AS (
-  INSERT INTO billing_outbox (id, topic, headers, payload, created_at)
-  SELECT id, topic, headers, convert_to(payload, 'UTF8'), now()
-  FROM jsonb_to_recordset($9::jsonb) AS x(id varchar, topic varchar, headers text, payload text)
-  RETURNING 1
-), s AS (
-  UPDATE wallet_settings SET low_balance_notified = ($10 = 'true')
-  WHERE tenant_id = $3 AND $10 <> ''
-  RETURNING 1
-), u AS (
-  INSERT INTO usage_counters (tenant_id, metric, period, quantity)
-  SELECT $3, metric, $7, quantity
-  FROM jsonb_to_recordset($8::jsonb) AS x(metric varchar, quantity bigint)
-  ON CONFLICT (tenant_id, metric, period)
-  DO UPDATE SET quantity = usage_counters.quantity + excluded.quantity
-  RETURNING 1
-)
-SELECT (SELECT count(*) FROM t) + (SELECT count(*) FROM p) + (SELECT count(*) FROM h)
-  + (SELECT count(*) FROM d) + (SELECT count(*) FROM u) + (SELECT count(*) FROM o)
-  + (SELECT count(*) FROM s)"#;
-    fn json<T: serde::Serialize>(rows: &T) -> String {
-        serde_json::to_string(rows).expect("rows serialise")
-    }
-    let statement = Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        sql,
-        [
-            json(&txs).into(),
-            json(&postings).into(),
-            tenant.to_string().into(),
-            json(&holds).into(),
-            json(&ended).into(),
-            currency.into(),
-            crate::usage::day_key(chrono::Utc::now()).into(),
-            json(&counts).into(),
-            json(&events).into(),
-            notified.into(),
-        ],
-    );
-    db.query_one_raw(statement).await.map_err(classify)?;
-    Ok(())
-}
-
 /// The first `chars` characters of `text` (a detail column's width).
-fn clip(text: &str, chars: usize) -> &str {
+pub(crate) fn clip(text: &str, chars: usize) -> &str {
     match text.char_indices().nth(chars) {
         Some((end, _)) => &text[..end],
         None => text,

@@ -1,24 +1,28 @@
 //! One writer task per active wallet. Operations queue to it; it takes all
 //! that are waiting (up to [`MAX_BATCH`]), applies them in memory in order,
-//! appends their transactions in one database transaction, and answers each
-//! caller after the commit. A hot wallet therefore costs one commit per
-//! batch, not one locked row update per message, and nothing else waits on
-//! it. The process's wallets take turns to commit ([`COMMITS_IN_FLIGHT`]):
-//! with many wallets each busy, a commit per wallet as soon as anything
-//! waits made batches of one or two and a commit (a WAL flush) per message.
-//! Correctness does not rest on there being one writer: the ledger's unique
-//! `(tenant, seq)` and `(tenant, kind, reference)` keys make any other writer
-//! (another replica) collide, and a collision reloads the wallet and replays
-//! the batch one operation at a time.
+//! hands their transactions to be appended, and answers each caller after
+//! the commit. A hot wallet therefore costs at most one commit per batch, not
+//! one locked row update per message, and nothing else waits on it. On
+//! PostgreSQL the process's wallets share their commits: every wallet's batch
+//! waiting goes in one statement (crate::shared_commit), at most
+//! [`COMMITS_IN_FLIGHT`] at once; ten wallets at 100 messages a second each
+//! otherwise committed nearly once per message. Correctness does not rest on
+//! there being one writer: the ledger's unique `(tenant, seq)` and
+//! `(tenant, kind, reference)` keys make any other writer (another replica)
+//! collide, and a collision (its own or another wallet's in the same
+//! statement) reloads the wallet and replays the batch one operation at a
+//! time, each alone in its statement.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use aerostic_kit::batch::Batcher;
 use aerostic_kit::db::QuickDb;
+use aerostic_kit::db::batched::{answer_each, on_postgres_lingering, stopped};
 use aerostic_kit::ids::{MessageId, TenantId};
 use aerostic_kit::outbox::Outbox;
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, DbErr};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::alert::{self, Alert, Change};
@@ -33,13 +37,21 @@ pub const MAX_BATCH: usize = 256;
 const IDLE: Duration = Duration::from_secs(60);
 /// Times a collided operation is replayed before giving up.
 const ATTEMPTS: usize = 3;
-/// Wallet commits in flight at once, across every wallet of the process. A
-/// writer waiting for its turn keeps gathering operations, so busy wallets
-/// commit bigger batches, fewer times. Measured (BENCHMARKS.md, 2026-12-05):
-/// two in flight against no bound, ten interleaved pairs, sent a median 9 %
-/// more messages end to end with 14 % less PostgreSQL CPU per message; four
-/// made no difference and one let the API's p99 run away.
+/// Shared wallet commits in flight at once. A wallet whose batch waits for
+/// its turn keeps gathering operations, so busy wallets commit bigger
+/// batches, fewer times. Measured (BENCHMARKS.md, 2026-12-05, when each
+/// wallet still committed alone): two in flight against no bound, ten
+/// interleaved pairs, sent a median 9 % more messages end to end with 14 %
+/// less PostgreSQL CPU per message; four made no difference and one let the
+/// API's p99 run away.
 const COMMITS_IN_FLIGHT: usize = 2;
+/// Most wallets' batches in one statement.
+const WALLETS_PER_COMMIT: usize = 64;
+/// How long a shared commit waits for other wallets while they come often.
+const COMMIT_LINGER: Duration = Duration::ZERO;
+
+/// Wallets' batches on their way into one statement (PostgreSQL only).
+type Committer = Batcher<(TenantId, Batch), (), DbErr>;
 
 /// Why an operation got no answer.
 #[derive(Debug, thiserror::Error)]
@@ -68,20 +80,37 @@ pub struct Wallets {
     currency: Currency,
     outbox: Outbox,
     writers: Arc<Mutex<HashMap<TenantId, mpsc::Sender<Command>>>>,
-    /// Permits to commit: a writer waiting for one keeps gathering operations.
-    commits: Arc<tokio::sync::Semaphore>,
+    /// The shared commits; `None` on SQLite, where each wallet commits alone.
+    committer: Option<Committer>,
 }
 
 impl Wallets {
-    /// Wallets stored in `db`; new wallets are in `currency`.
+    /// Wallets stored in `db`; new wallets are in `currency`. Call within
+    /// a tokio runtime (the shared commits' task starts here).
     pub fn new(db: DatabaseConnection, currency: Currency) -> Self {
+        let quick = QuickDb::new(&db);
+        let committer = on_postgres_lingering(
+            &quick,
+            WALLETS_PER_COMMIT,
+            COMMITS_IN_FLIGHT,
+            COMMIT_LINGER,
+            |quick, items: Vec<(TenantId, Batch)>| async move {
+                let batches: Vec<(TenantId, &Batch)> = items.iter().map(|(t, b)| (*t, b)).collect();
+                let result = crate::shared_commit::commit_postgres(&quick, &batches)
+                    .await
+                    .map_err(|e| match e {
+                        StoreError::Conflict(e) | StoreError::Database(e) => e,
+                    });
+                answer_each(result, &items, |_, _| ())
+            },
+        );
         Self {
-            quick: QuickDb::new(&db),
+            quick,
             db,
             currency,
             outbox: Outbox::new(alert::OUTBOX_TABLE),
             writers: Arc::default(),
-            commits: Arc::new(tokio::sync::Semaphore::new(COMMITS_IN_FLIGHT)),
+            committer,
         }
     }
 
@@ -136,7 +165,7 @@ impl Wallets {
             tenant,
             currency: self.currency,
             outbox: self.outbox.clone(),
-            commits: self.commits.clone(),
+            committer: self.committer.clone(),
             state: None,
             alert: None,
             alert_read: None,
@@ -169,7 +198,7 @@ struct Writer {
     tenant: TenantId,
     currency: Currency,
     outbox: Outbox,
-    commits: Arc<tokio::sync::Semaphore>,
+    committer: Option<Committer>,
     /// `None` until loaded, and again whenever memory may be ahead of the ledger.
     state: Option<WalletState>,
     /// The low-balance alert, and when it was read.
@@ -180,11 +209,6 @@ struct Writer {
 impl Writer {
     async fn run(mut self, mut receiver: mpsc::Receiver<Command>) {
         while let Ok(Some(first)) = tokio::time::timeout(IDLE, receiver.recv()).await {
-            let commits = self.commits.clone();
-            let _permit = commits
-                .acquire()
-                .await
-                .expect("the semaphore is never closed");
             let mut commands = vec![first];
             while commands.len() < MAX_BATCH {
                 match receiver.try_recv() {
@@ -311,13 +335,28 @@ impl Writer {
                 None => None,
             };
         }
-        store::commit(&self.quick, self.tenant, &batch).await?;
-        if let (Some(change), Some(a)) = (&batch.alert, self.alert.as_mut()) {
-            a.notified = change.notified;
-            if change.event.is_some() {
+        let alert_after = batch
+            .alert
+            .as_ref()
+            .map(|c| (c.notified, c.event.is_some()));
+        self.commit(batch, careful).await?;
+        if let (Some((notified, fired)), Some(a)) = (alert_after, self.alert.as_mut()) {
+            a.notified = notified;
+            if fired {
                 self.outbox.wake();
             }
         }
         Ok(outcomes)
+    }
+
+    /// Appends `batch`: in a statement shared with other wallets, but alone
+    /// when `careful` (a replay), so a collision stays its wallet's own.
+    async fn commit(&self, batch: Batch, careful: bool) -> Result<(), StoreError> {
+        match &self.committer {
+            Some(shared) if !careful && !batch.transactions.is_empty() => {
+                stopped(shared.submit((self.tenant, batch)).await).map_err(StoreError::Database)
+            }
+            _ => store::commit(&self.quick, self.tenant, &batch).await,
+        }
     }
 }

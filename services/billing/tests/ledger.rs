@@ -553,3 +553,51 @@ async fn reads_of_the_days_usage_asked_together_each_get_their_own_tenants_count
         assert_eq!(n, expected, "today's outbound messages of {tenant}");
     }
 }
+
+#[tokio::test]
+async fn wallets_committing_together_alert_only_the_wallet_that_crossed_its_threshold() {
+    let db = database().await;
+    let wallets = Wallets::new(db.clone(), usd());
+    // Six wallets with an alert below 100; the first drains to 40, the
+    // others stay at 880, their reservations all at once.
+    let tenants: Vec<TenantId> = (0..6).map(|_| TenantId::new()).collect();
+    for tenant in &tenants {
+        aerostic_billing::alert::set(&db, *tenant, 100)
+            .await
+            .unwrap();
+        top_up(&wallets, *tenant, 1_000).await;
+    }
+    let tasks: Vec<_> = (0..10)
+        .flat_map(|_| tenants.iter().copied().enumerate())
+        .map(|(i, tenant)| {
+            let wallets = wallets.clone();
+            let base = if i == 0 { 80 } else { 10 };
+            tokio::spawn(async move { wallets.run(tenant, reserve(MessageId::new(), base)).await })
+        })
+        .collect();
+    for task in tasks {
+        let held = task.await.unwrap().unwrap();
+        assert!(matches!(held, Outcome::Applied(..)), "{held:?}");
+    }
+    for (i, tenant) in tenants.iter().enumerate() {
+        assert_ledger_holds(&db, *tenant).await;
+        let notified = scalar(
+            &db,
+            &format!(
+                "SELECT low_balance_notified::int::int8 FROM wallet_settings WHERE tenant_id = '{tenant}'"
+            ),
+        )
+        .await;
+        assert_eq!(notified, i64::from(i == 0), "wallet {i} announced");
+    }
+    let events = scalar(
+        &db,
+        &format!(
+            "SELECT count(*) FROM billing_outbox WHERE convert_from(payload, 'UTF8') LIKE '%{}%'",
+            tenants[0]
+        ),
+    )
+    .await;
+    assert_eq!(events, 1, "one event, the drained wallet's");
+    assert_eq!(wallets.outbox().pending(&db).await.unwrap(), 1);
+}
