@@ -19,7 +19,7 @@ pub mod limits;
 pub mod money;
 pub mod prices;
 pub mod service;
-mod shared_commit;
+pub mod shared_commit;
 pub mod status;
 pub mod store;
 pub mod today;

@@ -2,15 +2,38 @@
 //! wallets sending 100 messages a second each rarely had two of their own
 //! operations waiting together, so a commit per wallet was nearly a commit
 //! (a WAL flush, a woken backend) per message; one statement for every
-//! wallet that is waiting shares it. The statement is atomic: one wallet's
-//! collision fails the others' batches too, and each writer then replays
-//! its own alone (crate::writer).
+//! wallet that is waiting shares it. The statement is atomic, so one
+//! wallet's collision (two replicas writing it) would fail the others'
+//! batches too: when it fails, each batch is tried again alone, and only the
+//! colliding wallet's writer sees the error and replays (crate::writer).
 
 use aerostic_kit::db::batched::json_rows;
 use aerostic_kit::ids::TenantId;
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 
 use crate::store::{Batch, StoreError, classify, clip};
+
+/// Appends every wallet's batch of `items` in one statement, answering each;
+/// if that fails, each alone (at once), so each gets its own answer.
+pub async fn commit_together(
+    db: &impl ConnectionTrait,
+    items: &[(TenantId, Batch)],
+) -> Vec<Result<(), DbErr>> {
+    let all: Vec<(TenantId, &Batch)> = items.iter().map(|(t, b)| (*t, b)).collect();
+    match commit_postgres(db, &all).await {
+        Ok(()) => return items.iter().map(|_| Ok(())).collect(),
+        Err(e) if items.len() == 1 => return vec![Err(e.into_db())],
+        Err(_) => {}
+    }
+    let alone = all
+        .iter()
+        .map(|one| commit_postgres(db, std::slice::from_ref(one)));
+    futures::future::join_all(alone)
+        .await
+        .into_iter()
+        .map(|r| r.map_err(StoreError::into_db))
+        .collect()
+}
 
 /// Appends every `(tenant, batch)` of `batches` in one statement (atomic by
 /// itself, one round trip): the rows travel as JSON and

@@ -27,6 +27,15 @@ pub enum StoreError {
     Database(#[from] DbErr),
 }
 
+impl StoreError {
+    /// The database's error, whichever kind.
+    pub fn into_db(self) -> DbErr {
+        match self {
+            StoreError::Conflict(e) | StoreError::Database(e) => e,
+        }
+    }
+}
+
 pub(crate) fn classify(e: DbErr) -> StoreError {
     if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
         StoreError::Conflict(e)

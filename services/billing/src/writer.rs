@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use aerostic_kit::batch::Batcher;
 use aerostic_kit::db::QuickDb;
-use aerostic_kit::db::batched::{answer_each, on_postgres_lingering, stopped};
+use aerostic_kit::db::batched::{on_postgres_lingering, stopped};
 use aerostic_kit::ids::{MessageId, TenantId};
 use aerostic_kit::outbox::Outbox;
 use sea_orm::{DatabaseConnection, DbErr};
@@ -99,13 +99,7 @@ impl Wallets {
             COMMITS_IN_FLIGHT,
             COMMIT_LINGER,
             |quick, items: Vec<(TenantId, Batch)>| async move {
-                let batches: Vec<(TenantId, &Batch)> = items.iter().map(|(t, b)| (*t, b)).collect();
-                let result = crate::shared_commit::commit_postgres(&quick, &batches)
-                    .await
-                    .map_err(|e| match e {
-                        StoreError::Conflict(e) | StoreError::Database(e) => e,
-                    });
-                answer_each(result, &items, |_, _| ())
+                crate::shared_commit::commit_together(&quick, &items).await
             },
         );
         Self {

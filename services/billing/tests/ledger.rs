@@ -601,3 +601,45 @@ async fn wallets_committing_together_alert_only_the_wallet_that_crossed_its_thre
     assert_eq!(events, 1, "one event, the drained wallet's");
     assert_eq!(wallets.outbox().pending(&db).await.unwrap(), 1);
 }
+
+#[tokio::test]
+async fn a_wallet_colliding_in_a_shared_commit_fails_alone() {
+    use aerostic_billing::store::Batch;
+    use aerostic_billing::wallet::{MessageState, WalletState};
+    let db = database().await;
+    let wallets = Wallets::new(db.clone(), usd());
+    let (colliding, innocent) = (TenantId::new(), TenantId::new());
+    // Another replica already wrote the colliding wallet's first transaction.
+    top_up(&wallets, colliding, 100).await;
+    let first_top_up = |tenant| {
+        let mut state = WalletState::empty(tenant, usd());
+        let credit = Op::Credit {
+            kind: Kind::TopUp,
+            reference: format!("pay_{}", uuid::Uuid::new_v4()),
+            amount: 70,
+            detail: "test".into(),
+        };
+        let Outcome::Applied(tx, _) =
+            state.apply(credit, &MessageState::NotBilled, chrono::Utc::now())
+        else {
+            panic!("a top-up applies")
+        };
+        Batch {
+            transactions: vec![tx],
+            ..Batch::default()
+        }
+    };
+    let answers = aerostic_billing::shared_commit::commit_together(
+        &db,
+        &[
+            (colliding, first_top_up(colliding)),
+            (innocent, first_top_up(innocent)),
+        ],
+    )
+    .await;
+    assert!(answers[0].is_err(), "the colliding wallet's seq 1 is taken");
+    assert!(answers[1].is_ok(), "{:?}", answers[1]);
+    assert_eq!(wallets.state(innocent).await.unwrap().available, 70);
+    assert_eq!(wallets.state(colliding).await.unwrap().available, 100);
+    assert_ledger_holds(&db, innocent).await;
+}
