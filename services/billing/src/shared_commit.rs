@@ -13,8 +13,9 @@ use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 
 use crate::store::{Batch, StoreError, classify, clip};
 
-/// Appends every wallet's batch of `items` in one statement, answering each;
-/// if that fails, each alone (at once), so each gets its own answer.
+/// Appends every wallet's batch of `items` on PostgreSQL in one statement,
+/// answering each; if that fails, each alone (at once), so each wallet gets
+/// its own answer and a collision fails only the colliding wallet.
 pub async fn commit_together(
     db: &impl ConnectionTrait,
     items: &[(TenantId, Batch)],
