@@ -5,6 +5,7 @@
 //! lone item goes at once, waiting for nothing. A lingering batcher
 //! ([`Batcher::spawn_lingering`]) also waits a little for company while
 //! items come often: below flat out, batches otherwise form only by chance.
+//! It mostly stops lingering while lingering finds no company (`Payoff`).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -65,9 +66,16 @@ where
         let lanes = Arc::new(Semaphore::new(lanes.max(1)));
         tokio::spawn(async move {
             let mut arrivals = Arrivals::default();
+            let mut payoff = Payoff::default();
             while let Some(first) = waiting.recv().await {
                 arrivals.saw(Instant::now());
-                let until = Instant::now() + arrivals.linger(linger);
+                let mut wait = arrivals.linger(linger);
+                if !wait.is_zero() && !payoff.worth_trying() {
+                    wait = Duration::ZERO;
+                }
+                let until = Instant::now() + wait;
+                // Whether the queue was found empty, then an item came.
+                let (mut waited, mut gained) = (false, false);
                 // A lane first: items keep gathering while every lane is busy.
                 let Ok(lane) = lanes.clone().acquire_owned().await else {
                     break;
@@ -77,14 +85,21 @@ where
                     let next = match waiting.try_recv() {
                         Ok(job) => Some(job),
                         Err(_) if Instant::now() >= until => None,
-                        Err(_) => tokio::time::timeout_at(until, waiting.recv())
-                            .await
-                            .ok()
-                            .flatten(),
+                        Err(_) => {
+                            waited = true;
+                            tokio::time::timeout_at(until, waiting.recv())
+                                .await
+                                .ok()
+                                .flatten()
+                        }
                     };
                     let Some(job) = next else { break };
                     arrivals.saw(Instant::now());
+                    gained |= waited;
                     batch.push(job);
+                }
+                if !wait.is_zero() {
+                    payoff.lingered(gained);
                 }
                 let run = run.clone();
                 tokio::spawn(async move {
@@ -135,6 +150,49 @@ impl Arrivals {
         match self.gap {
             Some(gap) if gap < linger * 4 => linger,
             _ => Duration::ZERO,
+        }
+    }
+}
+
+/// Lingers in a row that found no company before lingering is mostly
+/// skipped ([`Payoff`]).
+const FRUITLESS: u32 = 4;
+/// While lingering is skipped, one batch in this many still lingers, to
+/// notice when company comes again.
+const PROBE: u32 = 8;
+
+/// Whether lingering has been finding company. Items may come often and
+/// still never while a batch waits: one caller that sends its next item only
+/// once the last is answered (a single busy wallet's writer) made every
+/// batch wait its whole linger for nobody, a third fewer batches a second.
+/// After [`FRUITLESS`] lingers in a row gained nothing, only one batch in
+/// [`PROBE`] lingers, until one gains an item again.
+#[derive(Default)]
+struct Payoff {
+    fruitless: u32,
+    skipped: u32,
+}
+
+impl Payoff {
+    /// Whether the batch starting now should linger.
+    fn worth_trying(&mut self) -> bool {
+        if self.fruitless < FRUITLESS {
+            return true;
+        }
+        self.skipped += 1;
+        if self.skipped >= PROBE {
+            self.skipped = 0;
+            return true;
+        }
+        false
+    }
+
+    /// A batch lingered and `gained` an item by it, or not.
+    fn lingered(&mut self, gained: bool) {
+        if gained {
+            *self = Self::default();
+        } else {
+            self.fruitless = self.fruitless.saturating_add(1);
         }
     }
 }
@@ -243,6 +301,34 @@ mod tests {
             );
             tokio::time::sleep(Duration::from_secs(5)).await;
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_caller_waiting_on_each_answer_stops_lingering_for_company_that_never_comes() {
+        let linger = Duration::from_millis(10);
+        let echo = Batcher::spawn_lingering(8, 1, linger, |items: Vec<u32>| async move {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            items.into_iter().map(Ok).collect::<Vec<Result<_, ()>>>()
+        });
+        // One caller, each item sent once the last is answered: items come
+        // every 1 ms or so, yet never while a batch waits.
+        let mut lingered = Vec::new();
+        for i in 0..40 {
+            let started = Instant::now();
+            assert_eq!(echo.submit(i).await, Ok(Ok(i)));
+            if started.elapsed() >= linger {
+                lingered.push(i);
+            }
+        }
+        assert_eq!(
+            &lingered[..FRUITLESS as usize],
+            &[1, 2, 3, 4],
+            "items come often, so it tried"
+        );
+        assert!(
+            lingered.len() <= FRUITLESS as usize + 40 / PROBE as usize,
+            "then only one batch in {PROBE} lingered: {lingered:?}"
+        );
     }
 
     #[tokio::test]
