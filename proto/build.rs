@@ -12,7 +12,9 @@ const FILES: &[&str] = &[
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    // Read when run, not baked in when built: another checkout sharing the
+    // target directory may reuse this compiled script.
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
     println!("cargo:rerun-if-changed={}", root.join("aerostic").display());
     let files: Vec<PathBuf> = FILES.iter().map(|f| root.join(f)).collect();

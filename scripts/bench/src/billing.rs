@@ -4,6 +4,10 @@
 //! no balance ever went below zero and every transaction balances.
 //!
 //! Usage: `cargo run --release -p aerostic-bench --bin bench-billing [seconds] [clients] [postgres|sqlite]`
+//!
+//! `BENCH_REPLICAS=2` splits the clients over two writers of the one wallet,
+//! as two billing replicas both reached by its sends would be: their batches
+//! collide, and each collision reloads the wallet and replays one by one.
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -13,7 +17,7 @@ use std::time::{Duration, Instant};
 use aerostic_billing::ledger::Kind;
 use aerostic_billing::money::{Currency, Price};
 use aerostic_billing::wallet::{Hold, Op, Outcome};
-use aerostic_billing::writer::{MAX_BATCH, Wallets};
+use aerostic_billing::writer::{MAX_BATCH, Wallets, WriterError};
 use aerostic_kit::ids::{MessageId, TenantId};
 use aerostic_migrations::{Migrator, MigratorTrait};
 
@@ -47,12 +51,20 @@ async fn main() -> anyhow::Result<()> {
             },
         )
         .await?;
+    let replicas: usize = std::env::var("BENCH_REPLICAS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    let writers: Vec<Wallets> = std::iter::once(wallets.clone())
+        .chain((1..replicas).map(|_| Wallets::new(db.clone(), Currency::parse("USD").unwrap())))
+        .collect();
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let tasks: Vec<_> = (0..clients)
-        .map(|_| {
-            let wallets = wallets.clone();
+        .map(|i| {
+            let wallets = writers[i % replicas].clone();
             tokio::spawn(async move {
-                let mut samples = Vec::new();
+                let (mut samples, mut refused, mut retried) = (Vec::new(), 0u64, 0u64);
                 while Instant::now() < deadline {
                     let started = Instant::now();
                     let message_id = MessageId::new();
@@ -62,27 +74,45 @@ async fn main() -> anyhow::Result<()> {
                         reseller_id: Some("r1".into()),
                         category: "marketing".into(),
                     };
-                    let reserved = wallets.run(tenant, Op::Reserve(hold)).await.unwrap();
+                    // A contended wallet refuses the reservation (the API
+                    // answers 503); a settle is retried until it lands.
+                    let reserved = match wallets.run(tenant, Op::Reserve(hold)).await {
+                        Ok(outcome) => outcome,
+                        Err(WriterError::Contended) => {
+                            refused += 1;
+                            continue;
+                        }
+                        Err(e) => panic!("{e}"),
+                    };
                     assert!(matches!(reserved, Outcome::Applied(..)), "{reserved:?}");
-                    let settled = wallets.run(tenant, Op::Settle(message_id)).await.unwrap();
+                    let settled = loop {
+                        match wallets.run(tenant, Op::Settle(message_id)).await {
+                            Ok(outcome) => break outcome,
+                            Err(WriterError::Contended) => retried += 1,
+                            Err(e) => panic!("{e}"),
+                        }
+                    };
                     assert!(matches!(settled, Outcome::Applied(..)), "{settled:?}");
                     samples.push(started.elapsed());
                 }
-                samples
+                (samples, refused, retried)
             })
         })
         .collect();
     let started = Instant::now();
-    let mut samples = Vec::new();
+    let (mut samples, mut refused, mut retried) = (Vec::new(), 0, 0);
     for task in tasks {
-        samples.extend(task.await?);
+        let (mine, r, t) = task.await?;
+        samples.extend(mine);
+        refused += r;
+        retried += t;
     }
     let elapsed = started.elapsed().as_secs_f64();
     samples.sort();
     let p = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e3;
     let (transactions, negative, unbalanced) = ledger_check::check(&db).await;
     println!(
-        "billing on {backend}: {clients} clients, one wallet, {seconds} s, batches up to {MAX_BATCH}"
+        "billing on {backend}: {clients} clients, one wallet, {replicas} writer(s), {seconds} s, batches up to {MAX_BATCH}"
     );
     println!(
         "  reserve+settle cycles: {} ({:.0}/s); cycle latency p50 {:.2} ms, p99 {:.2} ms",
@@ -91,6 +121,7 @@ async fn main() -> anyhow::Result<()> {
         p(0.50),
         p(0.99)
     );
+    println!("  refused as contended: {refused} reservations; settles retried: {retried}");
     println!(
         "  ledger: {transactions} transactions, {negative} with a negative balance, {unbalanced} unbalanced"
     );
