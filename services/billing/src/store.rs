@@ -29,7 +29,7 @@ pub enum StoreError {
 
 impl StoreError {
     /// The database's error, whichever kind.
-    pub fn into_db(self) -> DbErr {
+    pub(crate) fn into_db(self) -> DbErr {
         match self {
             StoreError::Conflict(e) | StoreError::Database(e) => e,
         }

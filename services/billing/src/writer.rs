@@ -9,9 +9,9 @@
 //! otherwise committed nearly once per message. Correctness does not rest on
 //! there being one writer: the ledger's unique `(tenant, seq)` and
 //! `(tenant, kind, reference)` keys make any other writer (another replica)
-//! collide, and a collision (its own or another wallet's in the same
-//! statement) reloads the wallet and replays the batch one operation at a
-//! time, each alone in its statement.
+//! collide. A failed shared statement is tried again wallet by wallet, so
+//! only a colliding wallet's writer sees the error; it reloads the wallet and
+//! replays the batch one operation at a time, each alone in its statement.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -352,7 +352,7 @@ impl Writer {
     async fn commit(&self, batch: Batch, careful: bool) -> Result<(), StoreError> {
         match &self.committer {
             Some(shared) if !careful && !batch.transactions.is_empty() => {
-                stopped(shared.submit((self.tenant, batch)).await).map_err(StoreError::Database)
+                stopped(shared.submit((self.tenant, batch)).await).map_err(store::classify)
             }
             _ => store::commit(&self.quick, self.tenant, &batch).await,
         }

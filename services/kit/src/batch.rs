@@ -55,7 +55,8 @@ where
     /// `linger`s or more), a batch short of `max` waits up to `linger`
     /// after its first item for more: up to that long more for the items'
     /// callers, fewer batches for the machine. A lone item after a quiet
-    /// spell still goes at once, as company is unlikely then.
+    /// spell still goes at once, as company is unlikely then, and while
+    /// lingers keep finding nobody only one batch in eight lingers.
     pub fn spawn_lingering<F, Fut>(max: usize, lanes: usize, linger: Duration, run: F) -> Self
     where
         F: Fn(Vec<I>) -> Fut + Send + Sync + 'static,

@@ -29,8 +29,9 @@ where
     on_postgres_lingering(quick, max, lanes, Duration::ZERO, run)
 }
 
-/// [`on_postgres`] for writes nobody is waiting to answer: a batch waits up
-/// to `linger` for company ([`Batcher::spawn_lingering`]).
+/// [`on_postgres`], but while items come often a batch waits up to `linger`
+/// for company ([`Batcher::spawn_lingering`]): for statements whose callers
+/// can spare that wait on a busy machine.
 pub fn on_postgres_lingering<I, O, F, Fut>(
     quick: &QuickDb,
     max: usize,
